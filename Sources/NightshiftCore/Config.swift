@@ -1,0 +1,121 @@
+/// The daemon's configuration (DESIGN.md "Command line and configuration"). Every field has the
+/// default that `config/nightshift.yaml` documents; `ConfigLoader` fills it from YAML, env and flags.
+public struct NightshiftConfig: Sendable, Equatable {
+    public struct Server: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8000
+        /// Bearer token for mutating requests; required when `host` is not loopback.
+        public var token = ""
+        /// Largest request body accepted (413 past it).
+        public var maxBodyBytes = 1024 * 1024
+    }
+
+    public struct Executor: Sendable, Equatable {
+        /// Shell command template; `{direction}`, `{task_id}`, `{task_type}`, `{decision}` are substituted shell-quoted.
+        public var command: String
+        /// Extra environment for this executor's processes.
+        public var env: [String: String] = [:]
+        public init(command: String, env: [String: String] = [:]) {
+            self.command = command
+            self.env = env
+        }
+    }
+
+    public struct Backoff: Sendable, Equatable {
+        public var base: Double = 10
+        public var max: Double = 300
+    }
+
+    public struct Runner: Sendable, Equatable {
+        public var workers = 2
+        public var taskTimeout: Double = 3600
+        public var stallTimeout: Double = 900
+        public var maxAttempts = 3
+        public var retryBackoff = Backoff()
+        public var lease: Double = 60
+        public var killGrace: Double = 10
+        public var executors: [String: Executor] = ["default": Executor(command: "bash scripts/demo_agent.sh {direction}")]
+        public var executorFor: [String: String] = [
+            "spec": "default", "impl": "default", "test": "default", "review": "default", "heal": "default",
+        ]
+        public var workspace = ""
+        /// How often the dispatcher looks for runnable work when nothing woke it.
+        public var pollInterval: Double = 5
+        /// Bytes of output kept as `output_tail`.
+        public var outputTailBytes = 8 * 1024
+        /// Environment variable names whose values are redacted wherever they appear in output.
+        public var redactEnv: [String] = []
+    }
+
+    public struct ProjectManager: Sendable, Equatable {
+        public var backlog = "config/backlog.md"
+        public var phases = ["spec", "impl", "test", "review"]
+        public var maxIterations = 5
+        public var decisionTimeout: Double = 86400
+        public var hours: Double = 0
+        public var autoCommit = false
+        public var parallelItems = 2
+        public var verifyCommand = ""
+    }
+
+    public struct Monitor: Sendable, Equatable {
+        public var interval: Double = 60
+        public var autoRecover = true
+        public var autoFix = false
+    }
+
+    public struct Logs: Sendable, Equatable {
+        public var maxBytes = 5 * 1024 * 1024
+        public var backups = 3
+        public var taskLogRetention: Double = 7 * 86400
+    }
+
+    public struct Gate: Sendable, Equatable {
+        public var ciCommand = ""
+        public var requireDaemon = true
+    }
+
+    public struct Telegram: Sendable, Equatable {
+        public var token = ""
+        public var chatIds: [String] = []
+        public var allowedUserIds: [String] = []
+        public var secret = ""
+        public var apiBase = ""
+    }
+
+    public struct Notify: Sendable, Equatable {
+        public var webhooks: [String] = []
+        public var telegram = Telegram()
+    }
+
+    public var server = Server()
+    public var stateDir = "logs"
+    /// Task types beyond the five built-ins.
+    public var taskTypes: [String] = []
+    public var runner = Runner()
+    public var projectManager = ProjectManager()
+    public var monitor = Monitor()
+    public var logs = Logs()
+    public var gate = Gate()
+    public var notify = Notify()
+
+    public init() {}
+
+    /// Every task type a task may have: the built-ins plus `task_types`.
+    public var allTaskTypes: [TaskType] {
+        let extra = taskTypes.map { TaskType($0) }.filter { !TaskType.builtIn.contains($0) }
+        return TaskType.builtIn + extra
+    }
+
+    /// True when the server listens only on this machine.
+    public var isLoopbackOnly: Bool {
+        ["127.0.0.1", "localhost", "::1", "[::1]"].contains(server.host) || server.host.hasPrefix("127.")
+    }
+
+    /// The base URL clients use to reach this daemon.
+    public var baseURL: String {
+        let host = (server.host == "0.0.0.0" || server.host == "::") ? "127.0.0.1" : server.host
+        let shown = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return "http://\(shown):\(server.port)"
+    }
+}

@@ -1,0 +1,251 @@
+import Yams
+
+/// Walks the YAML tree of a config file key by key. Every key it does not know is an error, and
+/// every error names the key's dotted path and its line.
+struct ConfigReader {
+    let file: String
+
+    func read(_ root: Node, into c: inout NightshiftConfig) throws(ConfigError) {
+        for (key, node) in try mapping(root, "") {
+            switch key {
+            case "server":
+                for (k, v) in try mapping(node, "server") {
+                    let p = "server.\(k)"
+                    switch k {
+                    case "host": c.server.host = try string(v, p)
+                    case "port": c.server.port = try int(v, p, min: 1, max: 65535)
+                    case "token": c.server.token = try string(v, p)
+                    case "max_body": c.server.maxBodyBytes = try byteSize(v, p, min: 1024)
+                    default: throw unknown(p, v)
+                    }
+                }
+            case "state_dir": c.stateDir = try string(node, key)
+            case "task_types": c.taskTypes = try stringList(node, key)
+            case "runner": try readRunner(node, &c.runner)
+            case "project_manager": try readProjectManager(node, &c.projectManager)
+            case "monitor":
+                for (k, v) in try mapping(node, "monitor") {
+                    let p = "monitor.\(k)"
+                    switch k {
+                    case "interval": c.monitor.interval = try duration(v, p, positive: true)
+                    case "auto_recover": c.monitor.autoRecover = try bool(v, p)
+                    case "auto_fix": c.monitor.autoFix = try bool(v, p)
+                    default: throw unknown(p, v)
+                    }
+                }
+            case "logs":
+                for (k, v) in try mapping(node, "logs") {
+                    let p = "logs.\(k)"
+                    switch k {
+                    case "max_bytes": c.logs.maxBytes = try byteSize(v, p, min: 1024)
+                    case "backups": c.logs.backups = try int(v, p, min: 0, max: 100)
+                    case "task_log_retention": c.logs.taskLogRetention = try duration(v, p, positive: false)
+                    default: throw unknown(p, v)
+                    }
+                }
+            case "gate":
+                for (k, v) in try mapping(node, "gate") {
+                    let p = "gate.\(k)"
+                    switch k {
+                    case "ci_command": c.gate.ciCommand = try string(v, p)
+                    case "require_daemon": c.gate.requireDaemon = try bool(v, p)
+                    default: throw unknown(p, v)
+                    }
+                }
+            case "notify": try readNotify(node, &c.notify)
+            default: throw unknown(key, node)
+            }
+        }
+    }
+
+    private func readRunner(_ node: Node, _ r: inout NightshiftConfig.Runner) throws(ConfigError) {
+        for (k, v) in try mapping(node, "runner") {
+            let p = "runner.\(k)"
+            switch k {
+            case "workers": r.workers = try int(v, p, min: 1, max: 256)
+            case "task_timeout": r.taskTimeout = try duration(v, p, positive: true)
+            case "stall_timeout": r.stallTimeout = try duration(v, p, positive: true)
+            case "max_attempts": r.maxAttempts = try int(v, p, min: 1, max: 100)
+            case "lease": r.lease = try duration(v, p, positive: true)
+            case "kill_grace": r.killGrace = try duration(v, p, positive: false)
+            case "workspace": r.workspace = try string(v, p)
+            case "poll_interval": r.pollInterval = try duration(v, p, positive: true)
+            case "output_tail": r.outputTailBytes = try byteSize(v, p, min: 0)
+            case "redact_env": r.redactEnv = try stringList(v, p)
+            case "retry_backoff":
+                for (bk, bv) in try mapping(v, p) {
+                    switch bk {
+                    case "base": r.retryBackoff.base = try duration(bv, "\(p).base", positive: false)
+                    case "max": r.retryBackoff.max = try duration(bv, "\(p).max", positive: false)
+                    default: throw unknown("\(p).\(bk)", bv)
+                    }
+                }
+            case "executors":
+                var executors: [String: NightshiftConfig.Executor] = [:]
+                for (name, ev) in try mapping(v, p) {
+                    let ep = "\(p).\(name)"
+                    var command: String?
+                    var env: [String: String] = [:]
+                    for (ek, evv) in try mapping(ev, ep) {
+                        switch ek {
+                        case "command": command = try string(evv, "\(ep).command")
+                        case "env":
+                            for (envKey, envValue) in try mapping(evv, "\(ep).env") {
+                                env[envKey] = try string(envValue, "\(ep).env.\(envKey)")
+                            }
+                        default: throw unknown("\(ep).\(ek)", evv)
+                        }
+                    }
+                    guard let command else { throw ConfigError(path: "\(ep).command", reason: "is required", location: at(ev)) }
+                    executors[name] = .init(command: command, env: env)
+                }
+                r.executors = executors
+            case "executor_for":
+                var map: [String: String] = [:]
+                for (type, tv) in try mapping(v, p) { map[type] = try string(tv, "\(p).\(type)") }
+                r.executorFor = map
+            default: throw unknown(p, v)
+            }
+        }
+    }
+
+    private func readProjectManager(_ node: Node, _ pm: inout NightshiftConfig.ProjectManager) throws(ConfigError) {
+        for (k, v) in try mapping(node, "project_manager") {
+            let p = "project_manager.\(k)"
+            switch k {
+            case "backlog": pm.backlog = try string(v, p)
+            case "phases": pm.phases = try stringList(v, p)
+            case "max_iterations": pm.maxIterations = try int(v, p, min: 1, max: 1000)
+            case "decision_timeout": pm.decisionTimeout = try duration(v, p, positive: false)
+            case "hours": pm.hours = try number(v, p, min: 0) * 3600
+            case "auto_commit": pm.autoCommit = try bool(v, p)
+            case "parallel_items": pm.parallelItems = try int(v, p, min: 1, max: 256)
+            case "verify_command": pm.verifyCommand = try string(v, p)
+            default: throw unknown(p, v)
+            }
+        }
+    }
+
+    private func readNotify(_ node: Node, _ n: inout NightshiftConfig.Notify) throws(ConfigError) {
+        for (k, v) in try mapping(node, "notify") {
+            let p = "notify.\(k)"
+            switch k {
+            case "webhooks": n.webhooks = try stringList(v, p)
+            case "telegram":
+                for (tk, tv) in try mapping(v, p) {
+                    let tp = "\(p).\(tk)"
+                    switch tk {
+                    case "token": n.telegram.token = try string(tv, tp)
+                    case "chat_ids": n.telegram.chatIds = try stringList(tv, tp)
+                    case "allowed_user_ids": n.telegram.allowedUserIds = try stringList(tv, tp)
+                    case "secret": n.telegram.secret = try string(tv, tp)
+                    case "api_base": n.telegram.apiBase = try string(tv, tp)
+                    default: throw unknown(tp, tv)
+                    }
+                }
+            default: throw unknown(p, v)
+            }
+        }
+    }
+
+    // MARK: - Typed values
+
+    private func at(_ node: Node) -> String? {
+        node.mark.map { "\(file):\($0.line)" }
+    }
+
+    private func unknown(_ path: String, _ node: Node) -> ConfigError {
+        ConfigError(path: path, reason: "unknown key", location: at(node))
+    }
+
+    private func mapping(_ node: Node, _ path: String) throws(ConfigError) -> [(String, Node)] {
+        if case .scalar(let s) = node, s.string.isEmpty || s.string == "~" || s.string == "null" { return [] }
+        guard case .mapping(let m) = node else {
+            throw ConfigError(path: path.isEmpty ? file : path, reason: "must be a mapping of keys to values", location: at(node))
+        }
+        var seen = Set<String>()
+        var pairs: [(String, Node)] = []
+        for (k, v) in m {
+            guard case .scalar(let ks) = k else {
+                throw ConfigError(path: path.isEmpty ? file : path, reason: "keys must be plain text", location: at(k))
+            }
+            let full = path.isEmpty ? ks.string : "\(path).\(ks.string)"
+            guard seen.insert(ks.string).inserted else {
+                throw ConfigError(path: full, reason: "is given twice", location: at(k))
+            }
+            pairs.append((ks.string, v))
+        }
+        return pairs
+    }
+
+    private func scalarText(_ node: Node, _ path: String, _ expected: String) throws(ConfigError) -> String {
+        guard case .scalar(let s) = node else {
+            throw ConfigError(path: path, reason: "must be \(expected)", location: at(node))
+        }
+        return s.string
+    }
+
+    private func string(_ node: Node, _ path: String) throws(ConfigError) -> String {
+        let text = try scalarText(node, path, "text")
+        return text == "~" || text == "null" ? "" : text
+    }
+
+    private func int(_ node: Node, _ path: String, min: Int, max: Int) throws(ConfigError) -> Int {
+        let text = try scalarText(node, path, "a whole number")
+        guard let n = Int(text) else {
+            throw ConfigError(path: path, reason: "must be a whole number, got \"\(text)\"", location: at(node))
+        }
+        guard (min...max).contains(n) else {
+            throw ConfigError(path: path, reason: "must be between \(min) and \(max), got \(n)", location: at(node))
+        }
+        return n
+    }
+
+    private func number(_ node: Node, _ path: String, min: Double) throws(ConfigError) -> Double {
+        let text = try scalarText(node, path, "a number")
+        guard let n = Double(text), n.isFinite else {
+            throw ConfigError(path: path, reason: "must be a number, got \"\(text)\"", location: at(node))
+        }
+        guard n >= min else { throw ConfigError(path: path, reason: "must be at least \(min), got \(n)", location: at(node)) }
+        return n
+    }
+
+    private func bool(_ node: Node, _ path: String) throws(ConfigError) -> Bool {
+        let text = try scalarText(node, path, "true or false")
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw ConfigError(path: path, reason: "must be true or false, got \"\(text)\"", location: at(node))
+        }
+    }
+
+    private func duration(_ node: Node, _ path: String, positive: Bool) throws(ConfigError) -> Double {
+        let text = try scalarText(node, path, "a duration like 500ms, 10s, 5m, 24h or 7d")
+        guard let seconds = ConfigValues.parseDuration(text) else {
+            throw ConfigError(path: path, reason: "must be a duration like 500ms, 10s, 5m, 24h or 7d, got \"\(text)\"", location: at(node))
+        }
+        if positive && seconds <= 0 {
+            throw ConfigError(path: path, reason: "must be longer than 0, got \"\(text)\"", location: at(node))
+        }
+        return seconds
+    }
+
+    private func byteSize(_ node: Node, _ path: String, min: Int) throws(ConfigError) -> Int {
+        let text = try scalarText(node, path, "a size like 512KiB or 5MiB")
+        guard let n = ConfigValues.parseByteSize(text) else {
+            throw ConfigError(path: path, reason: "must be a size like 512KiB or 5MiB, got \"\(text)\"", location: at(node))
+        }
+        guard n >= min else { throw ConfigError(path: path, reason: "must be at least \(min) bytes, got \(n)", location: at(node)) }
+        return n
+    }
+
+    private func stringList(_ node: Node, _ path: String) throws(ConfigError) -> [String] {
+        if case .scalar(let s) = node, s.string.isEmpty || s.string == "~" || s.string == "null" { return [] }
+        guard case .sequence(let seq) = node else {
+            throw ConfigError(path: path, reason: "must be a list", location: at(node))
+        }
+        var out: [String] = []
+        for (i, item) in seq.enumerated() { out.append(try string(item, "\(path)[\(i)]")) }
+        return out
+    }
+}

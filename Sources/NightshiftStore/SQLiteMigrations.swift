@@ -1,0 +1,65 @@
+import GRDB
+
+/// Named migrations. A shipped migration never changes: add a new one instead.
+enum SQLiteMigrations {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("2026-11-21-tasks") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE tasks (
+                      id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 21 AND id GLOB 'task_[0-9a-f]*'),
+                      task_type TEXT NOT NULL CHECK (length(task_type) BETWEEN 1 AND 32 AND task_type GLOB '[a-z]*'
+                                                     AND task_type NOT GLOB '*[^a-z0-9_-]*'),
+                      direction TEXT NOT NULL CHECK (length(direction) BETWEEN 1 AND 5000),
+                      status TEXT NOT NULL CHECK (status IN ('pending','running','needs_decision','completed','failed','cancelled')),
+                      priority INTEGER NOT NULL DEFAULT 0,
+                      not_before REAL,
+                      attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+                      max_attempts INTEGER NOT NULL CHECK (max_attempts BETWEEN 1 AND 100),
+                      executor TEXT,
+                      command TEXT,
+                      claimed_by TEXT,
+                      lease_expires_at REAL,
+                      heartbeat_at REAL,
+                      pid INTEGER,
+                      pgid INTEGER,
+                      decision_prompt TEXT,
+                      decision TEXT,
+                      decided_at REAL,
+                      exit_code INTEGER,
+                      error TEXT,
+                      error_class TEXT,
+                      output_tail TEXT,
+                      log_path TEXT,
+                      summary TEXT,
+                      verdict TEXT CHECK (verdict IS NULL OR verdict IN ('pass','fail')),
+                      feedback TEXT,
+                      cost_usd REAL,
+                      tokens_in INTEGER,
+                      tokens_out INTEGER,
+                      backlog_item TEXT,
+                      phase TEXT,
+                      iteration INTEGER,
+                      parent_id TEXT REFERENCES tasks(id) ON DELETE SET NULL,
+                      depends_on TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(depends_on)),
+                      context TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(context)),
+                      created_at REAL NOT NULL,
+                      updated_at REAL NOT NULL,
+                      started_at REAL,
+                      finished_at REAL,
+                      CHECK (status <> 'running' OR (claimed_by IS NOT NULL AND lease_expires_at IS NOT NULL)),
+                      CHECK (status <> 'needs_decision' OR decision_prompt IS NOT NULL)
+                    ) STRICT;
+                    CREATE INDEX tasks_runnable ON tasks (priority DESC, created_at, id) WHERE status = 'pending';
+                    CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE status = 'running';
+                    CREATE INDEX tasks_created ON tasks (created_at DESC, id DESC);
+                    CREATE INDEX tasks_status_created ON tasks (status, created_at DESC, id DESC);
+                    CREATE INDEX tasks_type_created ON tasks (task_type, created_at DESC, id DESC);
+                    CREATE INDEX tasks_finished ON tasks (finished_at DESC) WHERE status IN ('completed','failed');
+                    CREATE INDEX tasks_backlog_item ON tasks (backlog_item) WHERE backlog_item IS NOT NULL;
+                    """)
+        }
+        return m
+    }
+}

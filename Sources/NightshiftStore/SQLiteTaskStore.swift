@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+import NightshiftCore
+
+/// The SQLite task store: one database file (WAL, synchronous=NORMAL, busy timeout, foreign
+/// keys) in the state dir. Every operation is one write transaction that re-checks status.
+public final class SQLiteTaskStore: TaskStore {
+    public static let fileName = "nightshift.sqlite"
+
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.foreignKeysEnabled = true
+        config.label = "nightshift"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try SQLiteMigrations.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw StoreError(.unavailable, "cannot open database \(path): \(error.message ?? error.description)")
+        }
+        self.path = path
+    }
+
+    /// Opens `nightshift.sqlite` in `stateDir`.
+    public convenience init(stateDir: String) throws {
+        try self.init(path: (stateDir as NSString).appendingPathComponent(Self.fileName))
+    }
+
+    /// Names of the migrations applied, in order (for `/api/version` and tests).
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in try SQLiteMigrations.migrator.appliedMigrations(db) }
+    }
+
+    /// Runs `body` in one write transaction, mapping SQLite failures to `StoreError`.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw Self.map(error)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw Self.map(error)
+        }
+    }
+
+    static func map(_ error: DatabaseError) -> StoreError {
+        switch error.resultCode {
+        case .SQLITE_CONSTRAINT:
+            if error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY || error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                return StoreError(.duplicate, "a task with that id already exists")
+            }
+            return StoreError(.invalid, "a value broke a rule of the task model: \(error.message ?? "constraint failed")")
+        default:
+            return StoreError(.unavailable, "database error: \(error.message ?? error.description)")
+        }
+    }
+
+    /// The task with `id`, read inside the current transaction.
+    static func fetch(_ db: Database, _ id: String) throws -> AgentTask? {
+        let stmt = try db.cachedStatement(sql: "SELECT * FROM tasks WHERE id = ?")
+        return try Row.fetchOne(stmt, arguments: [id]).map(TaskRecord.decode)
+    }
+
+    /// Runs a compare-and-set UPDATE ... RETURNING *; when it matched nothing, explains why.
+    static func transition(
+        _ db: Database, id: String, event: TaskEvent, set: String, arguments: StatementArguments
+    ) throws -> AgentTask {
+        let sources = TaskStateMachine.sources(of: event).map { "'\($0.rawValue)'" }.joined(separator: ",")
+        let stmt = try db.cachedStatement(sql: "UPDATE tasks SET \(set) WHERE id = ? AND status IN (\(sources)) RETURNING *")
+        var args = arguments
+        args += [id]
+        if let row = try Row.fetchOne(stmt, arguments: args) { return try TaskRecord.decode(row) }
+        guard let current = try fetch(db, id) else { throw StoreError.notFound(id) }
+        throw StoreError.illegal(id, current.status, event)
+    }
+}

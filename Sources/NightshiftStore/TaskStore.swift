@@ -1,0 +1,134 @@
+import Foundation
+import NightshiftCore
+
+/// Filters and paging for `TaskStore.list`. Results are newest first.
+public struct TaskQuery: Sendable, Equatable {
+    public var statuses: [TaskStatus] = []
+    public var taskTypes: [TaskType] = []
+    public var backlogItem: String?
+    public var limit = 20
+    public var offset = 0
+    public init(statuses: [TaskStatus] = [], taskTypes: [TaskType] = [], backlogItem: String? = nil, limit: Int = 20, offset: Int = 0) {
+        self.statuses = statuses
+        self.taskTypes = taskTypes
+        self.backlogItem = backlogItem
+        self.limit = limit
+        self.offset = offset
+    }
+}
+
+/// One page of tasks and the total that matched the filters.
+public struct TaskPage: Sendable, Equatable {
+    public var tasks: [AgentTask]
+    public var total: Int
+}
+
+/// How an attempt ended, as the runner saw it.
+public struct AttemptOutcome: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case completed
+        /// Failed; `retryDelay` nil means the failure is final whatever attempts are left.
+        case failed(errorClass: String, error: String, retryDelay: Double?)
+        case needsDecision(prompt: String)
+    }
+
+    public var kind: Kind
+    public var exitCode: Int32?
+    public var outputTail: String?
+    public var summary: String?
+    public var verdict: String?
+    public var feedback: String?
+    public var costUSD: Double?
+    public var tokensIn: Int?
+    public var tokensOut: Int?
+
+    public init(
+        _ kind: Kind, exitCode: Int32? = nil, outputTail: String? = nil, summary: String? = nil, verdict: String? = nil,
+        feedback: String? = nil, costUSD: Double? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil
+    ) {
+        self.kind = kind
+        self.exitCode = exitCode
+        self.outputTail = outputTail
+        self.summary = summary
+        self.verdict = verdict
+        self.feedback = feedback
+        self.costUSD = costUSD
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+    }
+}
+
+/// One finished attempt to record, for batched completion.
+public struct FinishRequest: Sendable, Equatable {
+    public var id: String
+    public var owner: String
+    public var outcome: AttemptOutcome
+    public init(id: String, owner: String, outcome: AttemptOutcome) {
+        self.id = id
+        self.owner = owner
+        self.outcome = outcome
+    }
+}
+
+/// Durations and outcomes of finished tasks, for `/api/agent/metrics`.
+public struct FinishedSample: Sendable, Equatable {
+    public var taskType: TaskType
+    public var status: TaskStatus
+    public var durationSeconds: Double?
+    public var finishedAt: Date
+    public var costUSD: Double?
+}
+
+/// The task store: domain operations, each one transaction that keeps the invariants of the
+/// task model. Refused operations throw `StoreError` and change nothing.
+public protocol TaskStore: Sendable {
+    /// Inserts new pending tasks in one transaction (all or none).
+    func create(_ tasks: [AgentTask]) async throws -> [AgentTask]
+    func get(_ id: String) async throws -> AgentTask
+    func list(_ query: TaskQuery) async throws -> TaskPage
+    func countByStatus() async throws -> [TaskStatus: Int]
+
+    /// Atomically moves up to `limit` runnable pending tasks (priority, then oldest; `not_before`
+    /// passed; dependencies completed) to running, owned by `owner` with a lease.
+    func claimNext(owner: String, limit: Int, now: Date, lease: Double) async throws -> [AgentTask]
+    /// Records the agent process of a claimed task; `lostClaim` when `owner` no longer holds it.
+    func recordProcess(id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date) async throws -> AgentTask
+    /// Renews the leases of the tasks `owner` still holds; returns the ids it no longer holds.
+    func heartbeat(ids: [String], owner: String, now: Date, lease: Double) async throws -> Set<String>
+    /// Records attempt outcomes (running → completed | failed | needs_decision | pending) in one
+    /// transaction; each result is the updated task or the error for that request.
+    func finish(_ requests: [FinishRequest], now: Date) async throws -> [Result<AgentTask, StoreError>]
+
+    /// needs_decision → pending with the decision stored.
+    func decide(id: String, decision: String, now: Date) async throws -> AgentTask
+    /// pending | running | needs_decision → cancelled. Returns the task as it was before and after.
+    func cancel(id: String, reason: String, now: Date) async throws -> (before: AgentTask, after: AgentTask)
+    /// failed → pending with fresh attempts.
+    func retry(id: String, now: Date) async throws -> AgentTask
+    /// Changes the priority of a task that has not ended.
+    func setPriority(id: String, priority: Int, now: Date) async throws -> AgentTask
+
+    /// Running tasks whose lease lapsed at `now`, or that are owned by anyone but `liveOwner`.
+    func rescueCandidates(now: Date, liveOwner: String) async throws -> [AgentTask]
+    /// Requeues (or fails, when no attempts are left) a running task still owned by `owner`.
+    func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, now: Date) async throws -> AgentTask
+    /// needs_decision tasks asked before `cutoff` → failed with `error_class: decision_timeout`.
+    func expireDecisions(askedBefore cutoff: Date, now: Date) async throws -> [AgentTask]
+
+    /// The most recent finished tasks (completed or failed), newest first.
+    func recentFinished(limit: Int) async throws -> [FinishedSample]
+}
+
+extension TaskStore {
+    public func create(_ task: AgentTask) async throws -> AgentTask {
+        guard let created = try await create([task]).first else { throw StoreError(.unavailable, "insert returned nothing") }
+        return created
+    }
+
+    public func finish(id: String, owner: String, outcome: AttemptOutcome, now: Date) async throws -> AgentTask {
+        guard let result = try await finish([FinishRequest(id: id, owner: owner, outcome: outcome)], now: now).first else {
+            throw StoreError(.unavailable, "finish returned nothing")
+        }
+        return try result.get()
+    }
+}
