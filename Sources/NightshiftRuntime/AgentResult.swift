@@ -1,0 +1,142 @@
+import Foundation
+import NightshiftCore
+import NightshiftStore
+
+/// What an agent may write to `$NIGHTSHIFT_RESULT_FILE` (every key optional).
+public struct AgentResult: Decodable, Sendable, Equatable {
+    public var status: String?
+    public var decisionPrompt: String?
+    public var summary: String?
+    public var verdict: String?
+    public var feedback: String?
+    public var costUSD: Double?
+    public var tokensIn: Int?
+    public var tokensOut: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case status, summary, verdict, feedback
+        case decisionPrompt = "decision_prompt"
+        case costUSD = "cost_usd"
+        case tokensIn = "tokens_in"
+        case tokensOut = "tokens_out"
+    }
+
+    public init(status: String? = nil, decisionPrompt: String? = nil, summary: String? = nil, verdict: String? = nil,
+                feedback: String? = nil, costUSD: Double? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil) {
+        self.status = status
+        self.decisionPrompt = decisionPrompt
+        self.summary = summary
+        self.verdict = verdict
+        self.feedback = feedback
+        self.costUSD = costUSD
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+    }
+
+    /// Reads the result file; nil when absent, an error message when unreadable.
+    public static func read(path: String) -> Result<AgentResult, ResultFileError>? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
+        do {
+            return .success(try JSONDecoder().decode(AgentResult.self, from: data))
+        } catch {
+            return .failure(ResultFileError(message: "result file is not valid JSON of the agent protocol: \(error)"))
+        }
+    }
+}
+
+/// A result file that could not be read as the agent protocol.
+public struct ResultFileError: Error, Equatable, Sendable {
+    public var message: String
+}
+
+/// The result line of Claude Code's `--output-format json` (see shared/fixtures).
+public struct ClaudeCodeResult: Decodable, Sendable, Equatable {
+    public struct Usage: Decodable, Sendable, Equatable {
+        public var inputTokens: Int?
+        public var outputTokens: Int?
+        public var cacheCreationInputTokens: Int?
+        public var cacheReadInputTokens: Int?
+        enum CodingKeys: String, CodingKey {
+            case inputTokens = "input_tokens"
+            case outputTokens = "output_tokens"
+            case cacheCreationInputTokens = "cache_creation_input_tokens"
+            case cacheReadInputTokens = "cache_read_input_tokens"
+        }
+    }
+    public var type: String
+    public var subtype: String?
+    public var isError: Bool?
+    public var result: String?
+    public var totalCostUSD: Double?
+    public var costUSD: Double?
+    public var usage: Usage?
+
+    enum CodingKeys: String, CodingKey {
+        case type, subtype, result, usage
+        case isError = "is_error"
+        case totalCostUSD = "total_cost_usd"
+        case costUSD = "cost_usd"
+    }
+
+    public static func parse(_ line: String) -> ClaudeCodeResult? {
+        guard let r = try? JSONDecoder().decode(ClaudeCodeResult.self, from: Data(line.utf8)), r.type == "result" else { return nil }
+        return r
+    }
+
+    public var cost: Double? { totalCostUSD ?? costUSD }
+    public var tokensIn: Int? {
+        guard let u = usage else { return nil }
+        return (u.inputTokens ?? 0) + (u.cacheCreationInputTokens ?? 0) + (u.cacheReadInputTokens ?? 0)
+    }
+}
+
+/// Turns what came out of an attempt into the outcome the store records (pure).
+public enum OutcomeClassifier {
+    public static func classify(
+        report: AttemptReport, result: Result<AgentResult, ResultFileError>?, retryDelay: Double, limits: (timeout: Double, stall: Double)
+    ) -> AttemptOutcome? {
+        let claude = report.claudeResultLine.flatMap(ClaudeCodeResult.parse)
+        var file: AgentResult?
+        var fileError: String?
+        switch result {
+        case .success(let r): file = r
+        case .failure(let e): fileError = e.message
+        case nil: break
+        }
+        let summary = file?.summary ?? claude?.result.map { String($0.prefix(2000)) }
+        var outcome = AttemptOutcome(
+            .completed, exitCode: nil, outputTail: report.tail, summary: summary, verdict: file?.verdict.flatMap { ["pass", "fail"].contains($0) ? $0 : nil },
+            feedback: file?.feedback, costUSD: file?.costUSD ?? claude?.cost, tokensIn: file?.tokensIn ?? claude?.tokensIn,
+            tokensOut: file?.tokensOut ?? claude?.usage?.outputTokens)
+        switch report.end {
+        case .exited(let code):
+            outcome.exitCode = code
+            if code != 0 {
+                outcome.kind = .failed(errorClass: "exit_code", error: "agent exited with code \(code)", retryDelay: retryDelay)
+            } else if let fileError {
+                outcome.kind = .failed(errorClass: "bad_result", error: fileError, retryDelay: retryDelay)
+            } else if file?.status == "needs_decision" {
+                let prompt = file?.decisionPrompt?.trimmingCharacters(in: .whitespacesAndNewlines)
+                outcome.kind = .needsDecision(prompt: (prompt?.isEmpty ?? true) ? "The agent asked for a decision." : prompt!)
+            } else if file?.status == "failed" {
+                outcome.kind = .failed(errorClass: "agent_reported", error: file?.summary ?? "the agent reported failure", retryDelay: retryDelay)
+            } else if claude?.isError == true {
+                outcome.kind = .failed(errorClass: "agent_error", error: "agent result: \(claude?.subtype ?? "error")", retryDelay: retryDelay)
+            } else if outcome.verdict == "fail" {
+                outcome.kind = .failed(errorClass: "review_failed", error: file?.feedback ?? "the review failed", retryDelay: nil)
+            }
+        case .signaled(let sig):
+            outcome.kind = .failed(errorClass: "signal", error: "agent was killed by signal \(sig)", retryDelay: retryDelay)
+        case .timedOut:
+            outcome.kind = .failed(errorClass: "timeout", error: "attempt exceeded task_timeout (\(ConfigValues.formatDuration(limits.timeout)))", retryDelay: retryDelay)
+        case .stalled:
+            outcome.kind = .failed(errorClass: "stalled", error: "no output for stall_timeout (\(ConfigValues.formatDuration(limits.stall)))", retryDelay: retryDelay)
+        case .spawnFailed(let why):
+            outcome.kind = .failed(errorClass: "spawn_failed", error: "could not start the agent: \(why)", retryDelay: retryDelay)
+        case .stopped:
+            return nil  // cancelled, lease lost or shutdown: the store already says what happened
+        }
+        return outcome
+    }
+}

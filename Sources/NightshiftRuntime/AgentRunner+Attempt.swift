@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import NightshiftCore
+import NightshiftStore
+
+extension AgentRunner {
+    /// Runs one claimed attempt from spawn to recorded outcome.
+    func runAttempt(_ task: AgentTask, stopper: AttemptStopper) async {
+        let config = env.config.runner
+        let log: Logger = {
+            var l = logger
+            l[metadataKey: "task.id"] = "\(task.id)"
+            return l
+        }()
+        let executorName = CommandTemplate.executorName(for: task, config: env.config)
+        guard let executor = config.executors[executorName] else {
+            await record(task, AttemptOutcome(.failed(errorClass: "executor_missing", error: "no executor named \(executorName) in runner.executors", retryDelay: nil)), log: log)
+            return
+        }
+        let command = CommandTemplate.render(executor.command, task: task)
+        let resultPath = env.paths.resultFile(task.id)
+        try? FileManager.default.removeItem(atPath: resultPath)
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in executor.env { environment[k] = v }
+        environment["NIGHTSHIFT_TASK_ID"] = task.id
+        environment["NIGHTSHIFT_TASK_TYPE"] = task.taskType.rawValue
+        environment["NIGHTSHIFT_ATTEMPT"] = "\(task.attempt)"
+        environment["NIGHTSHIFT_RESULT_FILE"] = resultPath
+        environment["NIGHTSHIFT_STATE_DIR"] = env.paths.root
+        environment["NIGHTSHIFT_DECISION"] = nil
+        if let decision = task.decision { environment["NIGHTSHIFT_DECISION"] = decision }
+        if let item = task.backlogItem { environment["NIGHTSHIFT_BACKLOG_ITEM"] = item }
+        let workdir = task.context["workdir"]?.stringValue ?? (config.workspace.isEmpty ? nil : config.workspace)
+
+        let launch = AgentLaunch(
+            taskID: task.id, command: command, environment: environment, workingDirectory: workdir,
+            logPath: env.paths.taskLog(task.id), timeout: config.taskTimeout, stallTimeout: config.stallTimeout,
+            killGrace: config.killGrace, tailBytes: config.outputTailBytes)
+        let header = "=== \(Timestamp.format(env.now())) attempt \(task.attempt)/\(task.maxAttempts) \(task.taskType) executor=\(executorName) ==="
+        let store = env.store
+        let owner = env.instanceID
+        let now = env.now
+        let events = env.events
+        log.info("starting attempt \(task.attempt) of \(task.taskType) task")
+        let report = await AgentProcess.run(launch, redactor: env.redactor, stopper: stopper, header: header) { pid in
+            do {
+                let started = try await store.recordProcess(
+                    id: task.id, owner: owner, pid: pid, pgid: pid, command: command, logPath: launch.logPath, now: now())
+                events.publish(.started, started)
+                return true
+            } catch {
+                log.warning("not starting the agent: \(error)")
+                return false
+            }
+        }
+        if report.killedLeftovers { log.warning("killed background processes that outlived the agent") }
+        let delay = RetryPolicy(base: config.retryBackoff.base, max: config.retryBackoff.max)
+            .delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
+        let result = AgentResult.read(path: resultPath)
+        guard let outcome = OutcomeClassifier.classify(
+            report: report, result: result, retryDelay: delay, limits: (config.taskTimeout, config.stallTimeout))
+        else {
+            log.info("attempt stopped: \(stopper.stopReason ?? "stopped")")
+            return
+        }
+        await record(task, outcome, log: log)
+    }
+
+    func record(_ task: AgentTask, _ outcome: AttemptOutcome, log: Logger) async {
+        do {
+            let updated = try await env.store.finish(id: task.id, owner: env.instanceID, outcome: outcome, now: env.now())
+            env.events.publish(.finished, updated)
+            switch updated.status {
+            case .pending:
+                log.warning("attempt failed, retrying", metadata: ["error_class": "\(updated.errorClass ?? "")", "not_before": "\(updated.notBefore.map(Timestamp.format) ?? "")"])
+                if let at = updated.notBefore {
+                    let wait = max(0, at.timeIntervalSince(env.now()))
+                    Task { [wake] in
+                        try? await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 1))
+                        wake.signal()
+                    }
+                }
+            case .failed:
+                log.error("task failed: \(updated.error ?? "")", metadata: ["error_class": "\(updated.errorClass ?? "")"])
+            case .needsDecision:
+                log.info("task needs a decision: \(updated.decisionPrompt ?? "")")
+            default:
+                log.info("task \(updated.status.rawValue)")
+            }
+        } catch let error as StoreError where error.code == .lostClaim {
+            log.warning("outcome not recorded: \(error.message)")
+        } catch {
+            log.error("outcome not recorded: \(error)")
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import NightshiftCore
+import NightshiftStore
+import ServiceLifecycle
+
+/// Claims runnable tasks and runs each as a supervised agent process, up to `runner.workers`
+/// at once. Woken by task events (created, decided, retried) so work starts without a polling
+/// delay; a slow poll only guards against a missed wake-up.
+public final class AgentRunner: Service, Sendable {
+    /// Runner settings (from `runner.*`), validated by the config loader.
+    public struct Configuration: Sendable {
+        /// Attempts running at once.
+        public var workers: Int
+        /// Lease of a claimed task; heartbeats renew it every third of it.
+        public var lease: Double
+        /// Fallback poll when nothing woke the dispatcher.
+        public var pollInterval: Double
+        /// On graceful shutdown, how long running attempts may go on before they are torn down.
+        public var drainTimeout: Double
+        public init(workers: Int, lease: Double, pollInterval: Double, drainTimeout: Double) {
+            self.workers = workers
+            self.lease = lease
+            self.pollInterval = pollInterval
+            self.drainTimeout = drainTimeout
+        }
+    }
+
+    struct Active: Sendable {
+        let task: AgentTask
+        let stopper: AttemptStopper
+    }
+
+    let env: ServiceEnvironment
+    let configuration: Configuration
+    let logger: Logger
+    let wake = WakeSignal()
+    let active = Locked<[String: Active]>([:])
+    let draining = Locked<Bool>(false)
+
+    public init(env: ServiceEnvironment, drainTimeout: Double = 30) {
+        self.env = env
+        self.configuration = Configuration(
+            workers: env.config.runner.workers, lease: env.config.runner.lease, pollInterval: env.config.runner.pollInterval,
+            drainTimeout: drainTimeout)
+        self.logger = env.logs.logger("agent_runner")
+    }
+
+    /// Ids of the attempts this runner is running now.
+    public var activeTaskIDs: Set<String> { Set(active.value.keys) }
+
+    /// Asks the dispatcher to look for work now.
+    public func poke() { wake.signal() }
+
+    public func run() async throws {
+        logger.info("agent runner started", metadata: ["workers": "\(configuration.workers)", "owner": "\(env.instanceID)"])
+        env.health.setRunning("agent_runner", true)
+        defer { env.health.setRunning("agent_runner", false) }
+        let events = env.events.subscribe()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.watchEvents(events) }
+                group.addTask { await self.heartbeatLoop() }
+                group.addTask { await self.pollLoop() }
+                await self.dispatchLoop()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.draining.withLock { $0 = true }
+            self.wake.signal()
+        }
+        logger.info("agent runner stopped")
+    }
+
+    /// Claims work whenever there is a free slot, and runs each claim in its own child task.
+    func dispatchLoop() async {
+        await withTaskGroup(of: Void.self) { attempts in
+            while !draining.value && !Task.isCancelled {
+                let free = configuration.workers - active.value.count
+                if free > 0 {
+                    do {
+                        let claimed = try await env.store.claimNext(
+                            owner: env.instanceID, limit: free, now: env.now(), lease: configuration.lease)
+                        for task in claimed {
+                            let stopper = AttemptStopper()
+                            active.withLock { $0[task.id] = Active(task: task, stopper: stopper) }
+                            env.events.publish(.claimed, task)
+                            attempts.addTask {
+                                await self.runAttempt(task, stopper: stopper)
+                                _ = self.active.withLock { $0.removeValue(forKey: task.id) }
+                                self.wake.signal()
+                            }
+                        }
+                        if claimed.count == free { continue }  // there may be more: look again at once
+                    } catch {
+                        logger.error("claim failed: \(error)")
+                    }
+                }
+                env.health.beat("agent_runner", at: env.now())
+                await wake.wait()
+            }
+            await drain(attempts: &attempts)
+        }
+    }
+
+    /// Graceful stop: let attempts finish until the drain deadline, then tear them down and
+    /// leave their tasks running in the store for the rescuer of the next start.
+    func drain(attempts: inout TaskGroup<Void>) async {
+        let running = active.value.count
+        guard running > 0 else { return }
+        logger.info("draining \(running) running attempt(s) for up to \(ConfigValues.formatDuration(configuration.drainTimeout))")
+        let deadline = Task {
+            try? await Task.sleep(for: .milliseconds(Int64(configuration.drainTimeout * 1000)))
+            for a in self.active.value.values { a.stopper.stop("shutdown") }
+        }
+        while await attempts.next() != nil {}
+        deadline.cancel()
+    }
+
+    func watchEvents(_ events: AsyncStream<TaskChange>) async {
+        for await change in events {
+            switch change.kind {
+            case .created, .decided, .retried:
+                wake.signal()
+            case .cancelled:
+                if let a = active.value[change.task.id] { a.stopper.stop("cancelled") }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Renews the leases of running attempts; an attempt whose task was taken away is stopped.
+    func heartbeatLoop() async {
+        let interval = max(0.05, configuration.lease / 3)
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(Int64(interval * 1000))) } catch { return }
+            let ids = Array(active.value.keys)
+            env.health.beat("agent_runner", at: env.now())
+            guard !ids.isEmpty else { continue }
+            do {
+                let lost = try await env.store.heartbeat(ids: ids, owner: env.instanceID, now: env.now(), lease: configuration.lease)
+                for id in lost {
+                    logger.warning("lease lost; stopping the attempt", metadata: ["task.id": "\(id)"])
+                    active.value[id]?.stopper.stop("lease lost")
+                }
+            } catch {
+                logger.error("heartbeat failed: \(error)")
+            }
+        }
+    }
+
+    func pollLoop() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000))) } catch { return }
+            wake.signal()
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An append-only file that rotates at `maxBytes`, keeping `backups` older files
+/// (`name.log.1` … `name.log.N`). Created 0600. Safe to share between threads.
+public final class RotatingFile: Sendable {
+    public let path: String
+    let maxBytes: Int
+    let backups: Int
+    private let state: Mutex<(fd: Int32, size: Int)>
+
+    public init(path: String, maxBytes: Int, backups: Int) throws {
+        self.path = path
+        self.maxBytes = maxBytes
+        self.backups = backups
+        let fd = try Self.openAppend(path)
+        var st = stat()
+        fstat(fd, &st)
+        state = Mutex((fd, Int(st.st_size)))
+    }
+
+    deinit {
+        state.withLock { close($0.fd) }
+    }
+
+    static func openAppend(_ path: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AtomicFile.WriteError(path: path, reason: String(cString: strerror(errno))) }
+        return fd
+    }
+
+    /// Appends `bytes`, rotating first when they would take the file past `maxBytes`.
+    public func append(_ bytes: UnsafeRawBufferPointer) {
+        state.withLock { s in
+            if s.size > 0 && s.size + bytes.count > maxBytes {
+                rotate(&s)
+            }
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(s.fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += n
+            }
+            s.size += bytes.count
+        }
+    }
+
+    public func append(_ text: String) {
+        var t = text
+        t.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    private func rotate(_ s: inout (fd: Int32, size: Int)) {
+        close(s.fd)
+        if backups > 0 {
+            unlink("\(path).\(backups)")
+            for i in stride(from: backups - 1, through: 1, by: -1) {
+                rename("\(path).\(i)", "\(path).\(i + 1)")
+            }
+            rename(path, "\(path).1")
+        } else {
+            unlink(path)
+        }
+        s.fd = (try? Self.openAppend(path)) ?? -1
+        s.size = 0
+    }
+}

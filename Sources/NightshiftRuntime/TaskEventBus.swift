@@ -1,0 +1,89 @@
+import Foundation
+import NightshiftCore
+import Synchronization
+
+/// What happened to a task, for the dispatcher's wake-ups and the SSE stream.
+public struct TaskChange: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case created, claimed, started, finished, decided, cancelled, retried, rescued, updated
+    }
+    public var kind: Kind
+    public var task: AgentTask
+    public init(_ kind: Kind, _ task: AgentTask) {
+        self.kind = kind
+        self.task = task
+    }
+}
+
+/// A fan-out of task changes to any number of subscribers. Publishing never blocks: a slow
+/// subscriber drops its oldest changes instead of holding up the runner.
+public final class TaskEventBus: Sendable {
+    private let subscribers = Mutex<[UUID: AsyncStream<TaskChange>.Continuation]>([:])
+
+    public init() {}
+
+    public func publish(_ change: TaskChange) {
+        let targets = subscribers.withLock { Array($0.values) }
+        for c in targets { c.yield(change) }
+    }
+
+    public func publish(_ kind: TaskChange.Kind, _ task: AgentTask) { publish(TaskChange(kind, task)) }
+
+    /// A stream of every change from now on; it ends when the consumer stops iterating.
+    public func subscribe(buffer: Int = 1024) -> AsyncStream<TaskChange> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<TaskChange>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        subscribers.withLock { $0[id] = continuation }
+        return stream
+    }
+
+    /// Ends every stream (at shutdown).
+    public func finishAll() {
+        let all = subscribers.withLock { s in
+            defer { s.removeAll() }
+            return Array(s.values)
+        }
+        for c in all { c.finish() }
+    }
+}
+
+/// A level-triggered wake-up: `signal()` any number of times, `wait()` returns once per burst.
+public final class WakeSignal: Sendable {
+    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    public init() {}
+
+    public func signal() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { s in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns at once if signalled since the last wait, else when next signalled or cancelled.
+    public func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.pending || Task.isCancelled {
+                        s.pending = false
+                        return true
+                    }
+                    s.waiter = c
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+        } onCancel: {
+            signal()
+        }
+    }
+}
