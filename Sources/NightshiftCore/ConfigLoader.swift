@@ -88,8 +88,8 @@ public enum ConfigLoader {
     /// Cross-field rules that a single key cannot check.
     public static func validate(_ c: NightshiftConfig) throws(ConfigError) {
         if c.server.host.isEmpty { throw ConfigError(path: "server.host", reason: "must not be empty") }
-        if !(1...65535).contains(c.server.port) {
-            throw ConfigError(path: "server.port", reason: "must be between 1 and 65535, got \(c.server.port)")
+        if !(0...65535).contains(c.server.port) {
+            throw ConfigError(path: "server.port", reason: "must be between 0 (any free port) and 65535, got \(c.server.port)")
         }
         if !c.isLoopbackOnly && c.server.token.isEmpty {
             throw ConfigError(

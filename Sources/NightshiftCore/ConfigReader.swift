@@ -13,7 +13,7 @@ struct ConfigReader {
                     let p = "server.\(k)"
                     switch k {
                     case "host": c.server.host = try string(v, p)
-                    case "port": c.server.port = try int(v, p, min: 1, max: 65535)
+                    case "port": c.server.port = try int(v, p, min: 0, max: 65535)
                     case "token": c.server.token = try string(v, p)
                     case "max_body": c.server.maxBodyBytes = try byteSize(v, p, min: 1024)
                     default: throw unknown(p, v)

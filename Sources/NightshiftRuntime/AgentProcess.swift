@@ -50,7 +50,7 @@ public struct AttemptReport: Sendable {
 /// A handle to stop a running attempt from outside; the teardown is the usual group teardown.
 public final class AttemptStopper: Sendable {
     private let reason = Mutex<String?>(nil)
-    private let signal = WakeSignal()
+    private let event = OneShotEvent()
 
     public init() {}
 
@@ -62,11 +62,11 @@ public final class AttemptStopper: Sendable {
             }
             return false
         }
-        if first { signal.signal() }
+        if first { event.set() }
     }
 
     public var stopReason: String? { reason.withLock { $0 } }
-    func waitForStop() async { await signal.wait() }
+    func waitForStop() async { await event.wait() }
 }
 
 /// Runs one agent attempt as a supervised process: its own session and process group, a gate
@@ -153,8 +153,6 @@ public enum AgentProcess {
                 // Supervision: wall-clock limit, output stall, and stop requests.
                 let started = ContinuousClock.now
                 let timeoutAt = started + .milliseconds(Int64(launch.timeout * 1000))
-                let stopWatcher = Task { await stopper.waitForStop() }
-                defer { stopWatcher.cancel() }
                 while !Task.isCancelled {
                     let now = ContinuousClock.now
                     let silentNanos = DispatchTime.now().uptimeNanoseconds &- pump.lastActivity.load(ordering: .relaxed)

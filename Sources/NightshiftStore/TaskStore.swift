@@ -115,6 +115,9 @@ public protocol TaskStore: Sendable {
     /// needs_decision tasks asked before `cutoff` → failed with `error_class: decision_timeout`.
     func expireDecisions(askedBefore cutoff: Date, now: Date) async throws -> [AgentTask]
 
+    /// Names of the schema migrations applied, oldest first.
+    func appliedMigrations() async throws -> [String]
+
     /// The most recent finished tasks (completed or failed), newest first.
     func recentFinished(limit: Int) async throws -> [FinishedSample]
 }

@@ -1,0 +1,38 @@
+import Foundation
+import Hummingbird
+import Logging
+import NightshiftCore
+import NightshiftRuntime
+import ServiceLifecycle
+
+/// Builds the control plane. `main` and the tests use this same builder (STYLE 10).
+public enum APIServer {
+    /// The router with every route and middleware, plus the table of routes it registered.
+    public static func buildRouter(
+        env: ServiceEnvironment, views: PipelineViews, isReady: @escaping @Sendable () -> Bool
+    ) -> (router: Router<APIContext>, routes: [(method: String, path: String)]) {
+        let router = Router(context: APIContext.self)
+        let prometheus = PrometheusExport(env: env)
+        router.add(middleware: RequestCountMiddleware(export: prometheus))
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: BearerAuthMiddleware(token: env.config.server.token))
+        let recorder = RouteRecorder(router: router)
+        SystemRoutes(env: env, isReady: isReady, prometheus: prometheus).register(recorder)
+        TaskRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
+        PipelineRoutes(env: env, views: views).register(recorder)
+        return (router, recorder.routes)
+    }
+
+    /// The HTTP application (a `Service`). `onRunning` gets the bound port once it listens.
+    public static func buildApplication(
+        env: ServiceEnvironment, views: PipelineViews, isReady: @escaping @Sendable () -> Bool,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let (router, _) = buildRouter(env: env, views: views, isReady: isReady)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(env.config.server.host, port: env.config.server.port), serverName: "nightshift"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? env.config.server.port) },
+            logger: env.logs.logger("api"))
+    }
+}

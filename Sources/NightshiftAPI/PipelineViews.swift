@@ -1,0 +1,50 @@
+import Foundation
+import NightshiftCore
+import NightshiftRuntime
+
+/// What the project manager and monitor contribute to the API. Until they fill these in, the
+/// routes answer with the real shape and what exists (files in the state dir, task counts).
+public struct PipelineViews: Sendable {
+    /// The `project_manager` section of `/api/agent/pipeline-status`.
+    public var projectManager: @Sendable () async -> JSONValue
+    /// Monitor issues, open first; `includeResolved` adds resolved ones.
+    public var monitorIssues: @Sendable (_ includeResolved: Bool) async -> [JSONValue]
+    /// Fatal issues (from `fatal_issues.json`).
+    public var fatalIssues: @Sendable () async -> [JSONValue]
+    /// Extra fields of `/api/agent/effectiveness` (issue counts, backlog progress).
+    public var effectiveness: @Sendable () async -> [String: JSONValue]
+    /// Attention flags of pipeline-status.
+    public var attention: @Sendable () async -> [JSONValue]
+
+    public init(
+        projectManager: @escaping @Sendable () async -> JSONValue, monitorIssues: @escaping @Sendable (Bool) async -> [JSONValue],
+        fatalIssues: @escaping @Sendable () async -> [JSONValue], effectiveness: @escaping @Sendable () async -> [String: JSONValue],
+        attention: @escaping @Sendable () async -> [JSONValue]
+    ) {
+        self.projectManager = projectManager
+        self.monitorIssues = monitorIssues
+        self.fatalIssues = fatalIssues
+        self.effectiveness = effectiveness
+        self.attention = attention
+    }
+
+    /// Views read from the operator files in the state dir.
+    public static func files(_ paths: StatePaths) -> PipelineViews {
+        PipelineViews(
+            projectManager: { readJSON(paths.projectManagerState) ?? .object(["state": .string("idle"), "items": .array([])]) },
+            monitorIssues: { includeResolved in
+                let all = readJSON(paths.monitorIssues)?.objectValue?["issues"]?.arrayValue ?? []
+                return includeResolved ? all : all.filter { $0.objectValue?["resolved_at"] ?? .null == .null }
+            },
+            fatalIssues: {
+                readJSON(paths.fatalIssues)?.objectValue?["issues"]?.arrayValue ?? []
+            },
+            effectiveness: { [:] },
+            attention: { [] })
+    }
+
+    static func readJSON(_ path: String) -> JSONValue? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: data)
+    }
+}

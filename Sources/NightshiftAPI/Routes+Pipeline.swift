@@ -1,0 +1,134 @@
+import Foundation
+import Hummingbird
+import NightshiftCore
+import NightshiftRuntime
+import NightshiftStore
+
+/// Pipeline views: status, monitor and fatal issues, effectiveness, and the event stream.
+struct PipelineRoutes {
+    let env: ServiceEnvironment
+    let views: PipelineViews
+
+    struct TaskBrief: Encodable {
+        var id: String
+        var taskType: TaskType
+        var status: TaskStatus
+        var phase: String?
+        var backlogItem: String?
+        var attempt: Int
+        var startedAt: Date?
+        var decisionPrompt: String?
+        var direction: String
+        enum CodingKeys: String, CodingKey {
+            case id, status, phase, attempt, direction
+            case taskType = "task_type"
+            case backlogItem = "backlog_item"
+            case startedAt = "started_at"
+            case decisionPrompt = "decision_prompt"
+        }
+        init(_ t: AgentTask) {
+            id = t.id
+            taskType = t.taskType
+            status = t.status
+            phase = t.phase
+            backlogItem = t.backlogItem
+            attempt = t.attempt
+            startedAt = t.startedAt
+            decisionPrompt = t.decisionPrompt
+            direction = String(t.direction.prefix(200))
+        }
+    }
+
+    func register(_ r: RouteRecorder) {
+        r.on(.get, "/api/agent/pipeline-status") { _, _ in try await pipelineStatus() }
+        r.on(.get, "/api/agent/monitor-issues") { request, _ in
+            let raw = request.uri.queryParameters.get("include_resolved") ?? "false"
+            guard let include = ["true": true, "1": true, "false": false, "0": false][raw.lowercased()] else {
+                throw Problem.invalid("include_resolved", "must be true or false")
+            }
+            let issues = await views.monitorIssues(include)
+            let open = issues.filter { $0.objectValue?["resolved_at"] ?? .null == .null }.count
+            return try JSONResponse.make(JSONValue.object(["issues": .array(issues), "open": .number(Double(open))]))
+        }
+        r.on(.get, "/api/agent/fatal-issues") { _, _ in
+            let issues = await views.fatalIssues()
+            return try JSONResponse.make(JSONValue.object(["issues": .array(issues), "count": .number(Double(issues.count))]))
+        }
+        r.on(.get, "/api/agent/effectiveness") { _, _ in try await effectiveness() }
+        r.on(.get, "/api/agent/events") { _, _ in events() }
+    }
+
+    func pipelineStatus() async throws -> Response {
+        let counts = try await env.store.countByStatus()
+        let running = try await env.store.list(TaskQuery(statuses: [.running], limit: 100)).tasks
+        let waiting = try await env.store.list(TaskQuery(statuses: [.needsDecision], limit: 100)).tasks
+        let pending = try await env.store.list(TaskQuery(statuses: [.pending], limit: 20)).tasks
+        var byPhase: [String: Int] = [:]
+        for t in running { byPhase[t.phase ?? t.taskType.rawValue, default: 0] += 1 }
+        let now = env.now()
+        let runningComponents = env.health.runningComponents
+        var components: [String: [String: JSONValue]] = [:]
+        for (name, at) in env.health.heartbeats {
+            components[name] = [
+                "last_beat": .string(Timestamp.format(at)), "age_seconds": .number((now.timeIntervalSince(at) * 10).rounded() / 10),
+                "running": .bool(runningComponents.contains(name)),
+            ]
+        }
+        let enc = JSONEncoder.nightshift()
+        func json<T: Encodable>(_ v: T) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: enc.encode(v)) }
+        let body: [String: JSONValue] = [
+            "generated_at": .string(Timestamp.format(now)),
+            "counts": try json(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })),
+            "running": try json(running.map(TaskBrief.init)),
+            "pending": try json(pending.map(TaskBrief.init)),
+            "pending_count": .number(Double(counts[.pending] ?? 0)),
+            "needs_decision": try json(waiting.map(TaskBrief.init)),
+            "running_by_phase": try json(byPhase),
+            "workers": .number(Double(env.config.runner.workers)),
+            "project_manager": await views.projectManager(),
+            "monitor": .object(["open_issues": .number(Double(await views.monitorIssues(false).count))]),
+            "attention": .array(await views.attention()),
+            "components": .object(components.mapValues { .object($0) }),
+        ]
+        return try JSONResponse.make(JSONValue.object(body))
+    }
+
+    func effectiveness() async throws -> Response {
+        let samples = try await env.store.recentFinished(limit: 10_000)
+        let now = env.now()
+        let lastHour = samples.filter { $0.status == .completed && now.timeIntervalSince($0.finishedAt) <= 3600 }.count
+        let lastDay = samples.filter { $0.status == .completed && now.timeIntervalSince($0.finishedAt) <= 86400 }.count
+        let m = TaskMetrics.compute(Array(samples.prefix(SystemRoutes.metricsWindow)), windowSize: SystemRoutes.metricsWindow)
+        let open = await views.monitorIssues(false).count
+        let rate = m.successRate ?? 0
+        // The seed's goal proximity: rate · (0.5 + 0.5·min(1, per_day/10)) · max(0, 1 − 0.15·open), capped at 1.
+        let proximity = min(1, rate * (0.5 + 0.5 * min(1, Double(lastDay) / 10)) * max(0, 1 - 0.15 * Double(open)))
+        var body: [String: JSONValue] = [
+            "throughput": .object(["completed_last_hour": .number(Double(lastHour)), "completed_last_day": .number(Double(lastDay))]),
+            "success_rate": m.successRate.map { .number($0) } ?? .null,
+            "issues": .object(["open": .number(Double(open)), "resolved_7d": .number(0)]),
+            "mean_time_to_resolve_seconds": .null,
+            "backlog_progress": .null,
+            "goal_proximity": .number((proximity * 1000).rounded() / 1000),
+            "generated_at": .string(Timestamp.format(now)),
+        ]
+        for (k, v) in await views.effectiveness() { body[k] = v }
+        return try JSONResponse.make(JSONValue.object(body))
+    }
+
+    /// Server-sent events: one `task` event per change, until the client leaves or the daemon stops.
+    func events() -> Response {
+        let stream = env.events.subscribe()
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: ": nightshift task events\n\n"))
+            let enc = JSONEncoder.nightshift()
+            for await change in stream {
+                let data = (try? enc.encode(change.task)) ?? Data("{}".utf8)
+                let text = "event: task\nid: \(change.task.id)\ndata: {\"change\":\"\(change.kind.rawValue)\",\"task\":\(String(decoding: data, as: UTF8.self))}\n\n"
+                try await writer.write(ByteBuffer(string: text))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}

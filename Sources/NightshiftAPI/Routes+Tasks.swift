@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import NightshiftCore
+import NightshiftRuntime
+import NightshiftStore
+
+/// `/api/agent/tasks*`: the task resource.
+struct TaskRoutes {
+    let env: ServiceEnvironment
+    let bodyLimit: Int
+
+    struct TaskList: Encodable {
+        var tasks: [AgentTask]
+        var total: Int
+        var limit: Int
+        var offset: Int
+    }
+
+    struct Count: Encodable {
+        var total: Int
+        var byStatus: [String: Int]
+        enum CodingKeys: String, CodingKey {
+            case total
+            case byStatus = "by_status"
+        }
+    }
+
+    func register(_ r: RouteRecorder) {
+        r.on(.get, "/api/agent/tasks") { request, _ in try await list(request) }
+        r.on(.post, "/api/agent/tasks") { request, _ in try await create(request) }
+        r.on(.get, "/api/agent/tasks/count") { _, _ in try await count() }
+        r.on(.get, "/api/agent/tasks/{id}") { _, context in
+            try JSONResponse.make(try await env.store.get(try taskID(context)))
+        }
+        r.on(.patch, "/api/agent/tasks/{id}") { request, context in try await patch(request, id: try taskID(context)) }
+        r.on(.get, "/api/agent/tasks/{id}/log") { request, context in try await log(request, id: try taskID(context)) }
+    }
+
+    func taskID(_ context: APIContext) throws -> String {
+        let id = context.parameters.get("id") ?? ""
+        guard TaskID.isValid(id) else { throw Problem.notFound("no task with id \(id) (ids look like task_0123456789abcdef)") }
+        return id
+    }
+
+    func list(_ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        var errors: [Problem.FieldError] = []
+        var query = TaskQuery()
+        if let s = q.get("status"), !s.isEmpty {
+            for part in s.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                if let st = TaskStatus(rawValue: part) {
+                    query.statuses.append(st)
+                } else {
+                    errors.append(.init(field: "status", message: "unknown status \"\(part)\" (one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                }
+            }
+        }
+        if let t = q.get("task_type"), !t.isEmpty {
+            for part in t.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                if env.config.allTaskTypes.contains(TaskType(part)) {
+                    query.taskTypes.append(TaskType(part))
+                } else {
+                    errors.append(.init(field: "task_type", message: "unknown task type \"\(part)\""))
+                }
+            }
+        }
+        if let l = q.get("limit") {
+            if let n = Int(l), (1...100).contains(n) { query.limit = n } else { errors.append(.init(field: "limit", message: "must be a whole number from 1 to 100")) }
+        }
+        if let o = q.get("offset") {
+            if let n = Int(o), n >= 0 { query.offset = n } else { errors.append(.init(field: "offset", message: "must be a whole number ≥ 0")) }
+        }
+        if let item = q.get("backlog_item"), !item.isEmpty { query.backlogItem = item }
+        if !errors.isEmpty { throw Problem.invalid(errors) }
+        let page = try await env.store.list(query)
+        return try JSONResponse.make(TaskList(tasks: page.tasks, total: page.total, limit: query.limit, offset: query.offset))
+    }
+
+    func create(_ request: Request) async throws -> Response {
+        let body = try await RequestBody.object(request, limit: bodyLimit)
+        let task = try NewTaskRequest.parse(body, config: env.config, now: env.now())
+        let created = try await env.store.create(task)
+        env.events.publish(.created, created)
+        return try JSONResponse.make(created, status: .created, headers: [.location: "/api/agent/tasks/\(created.id)"])
+    }
+
+    func count() async throws -> Response {
+        let counts = try await env.store.countByStatus()
+        return try JSONResponse.make(
+            Count(total: counts.values.reduce(0, +), byStatus: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })))
+    }
+
+    func patch(_ request: Request, id: String) async throws -> Response {
+        let body = try await RequestBody.object(request, limit: bodyLimit)
+        let change = try TaskPatch.parse(body)
+        let now = env.now()
+        let updated: AgentTask
+        switch change {
+        case .decide(let d):
+            updated = try await env.store.decide(id: id, decision: d, now: now)
+            env.events.publish(.decided, updated)
+        case .cancel:
+            updated = try await env.store.cancel(id: id, reason: "cancelled by operator", now: now).after
+            env.events.publish(.cancelled, updated)
+        case .retry:
+            updated = try await env.store.retry(id: id, now: now)
+            env.events.publish(.retried, updated)
+        case .priority(let p):
+            updated = try await env.store.setPriority(id: id, priority: p, now: now)
+            env.events.publish(.updated, updated)
+        }
+        return try JSONResponse.make(updated)
+    }
+
+    func log(_ request: Request, id: String) async throws -> Response {
+        var lines = 200
+        if let t = request.uri.queryParameters.get("tail") {
+            guard let n = Int(t), (1...10_000).contains(n) else { throw Problem.invalid("tail", "must be a whole number from 1 to 10000") }
+            lines = n
+        }
+        let task = try await env.store.get(id)
+        let path = task.logPath ?? env.paths.taskLog(id)
+        let text = LogTail.lastLines(of: path, count: lines) ?? ""
+        return JSONResponse.text(text)
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import NightshiftCore
+import NightshiftStore
+
+/// Success rate and duration percentiles over recent finished tasks (`/api/agent/metrics`).
+public struct TaskMetrics: Encodable, Sendable, Equatable {
+    public struct Durations: Encodable, Sendable, Equatable {
+        public var p50: Double?
+        public var p95: Double?
+        public var max: Double?
+    }
+
+    public struct ByType: Encodable, Sendable, Equatable {
+        public var finished: Int
+        public var completed: Int
+        public var failed: Int
+        public var successRate: Double?
+        public var p50: Double?
+        public var p95: Double?
+        enum CodingKeys: String, CodingKey {
+            case finished, completed, failed, p50, p95
+            case successRate = "success_rate"
+        }
+    }
+
+    public var windowSize: Int
+    public var finished: Int
+    public var completed: Int
+    public var failed: Int
+    public var successRate: Double?
+    public var durationSeconds: Durations
+    public var costUSDTotal: Double
+    public var byType: [String: ByType]
+
+    enum CodingKeys: String, CodingKey {
+        case finished, completed, failed
+        case windowSize = "window_size"
+        case successRate = "success_rate"
+        case durationSeconds = "duration_seconds"
+        case costUSDTotal = "cost_usd_total"
+        case byType = "by_type"
+    }
+
+    /// Nearest-rank percentile of sorted values.
+    public static func percentile(_ sorted: [Double], _ p: Double) -> Double? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+        return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+
+    public static func compute(_ samples: [FinishedSample], windowSize: Int) -> TaskMetrics {
+        func rate(_ c: Int, _ f: Int) -> Double? { c + f == 0 ? nil : Double(c) / Double(c + f) }
+        let completed = samples.filter { $0.status == .completed }.count
+        let durations = samples.compactMap(\.durationSeconds).sorted()
+        var byType: [String: ByType] = [:]
+        for (type, group) in Dictionary(grouping: samples, by: { $0.taskType.rawValue }) {
+            let c = group.filter { $0.status == .completed }.count
+            let d = group.compactMap(\.durationSeconds).sorted()
+            byType[type] = ByType(
+                finished: group.count, completed: c, failed: group.count - c, successRate: rate(c, group.count - c),
+                p50: percentile(d, 50), p95: percentile(d, 95))
+        }
+        return TaskMetrics(
+            windowSize: windowSize, finished: samples.count, completed: completed, failed: samples.count - completed,
+            successRate: rate(completed, samples.count - completed),
+            durationSeconds: Durations(p50: percentile(durations, 50), p95: percentile(durations, 95), max: durations.last),
+            costUSDTotal: samples.compactMap(\.costUSD).reduce(0, +), byType: byType)
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import NightshiftStore
+
+/// `nightshift bench ...`: figures for the issues (build with -c release first).
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks that print figures (use a release build).", subcommands: [Store.self])
+
+    struct Store: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Tasks through create → claim → complete: the store next to plain SQL on the same settings.")
+        @Option(help: "Tasks per run.") var tasks = 20_000
+        @Option(help: "Tasks per transaction in the batched store run.") var batch = 64
+        @Option(help: "Directory for the benchmark databases (on disk).") var dir = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            try await runReporting {
+                guard tasks > 0, batch > 0 else { throw CLIFailure(message: "--tasks and --batch must be positive", code: 2) }
+                do {
+                    let plain = try StoreBenchmark.runPlainSQL(directory: dir, tasks: tasks)
+                    print(plain)
+                    let single = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: 1)
+                    print(single)
+                    let batched = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: batch)
+                    print(batched)
+                    print(String(format: "store/plain: %.0f%% (one per transaction), %.0f%% (batches of %d)",
+                                 single.perSecond / plain.perSecond * 100, batched.perSecond / plain.perSecond * 100, batch))
+                } catch let e as StoreError {
+                    throw CLIFailure(message: e.description)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import NightshiftAPI
+import NightshiftCore
+import NightshiftRuntime
+import NightshiftStore
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root of `nightshift serve`: opens the store, rescues orphans, and runs the
+/// services in one ServiceGroup (the API last to start and first to stop; the store outlives all).
+struct Daemon {
+    let config: NightshiftConfig
+
+    /// What the daemon publishes about itself in `<state_dir>/daemon.json` once it listens.
+    struct Announcement: Encodable {
+        var pid: Int32
+        var url: String
+        var port: Int
+        var startedAt: Date
+        var stateDir: String
+        enum CodingKeys: String, CodingKey {
+            case pid, url, port
+            case startedAt = "started_at"
+            case stateDir = "state_dir"
+        }
+    }
+
+    func run() async throws {
+        umask(0o077)
+        let paths = StatePaths(root: config.stateDir)
+        do { try paths.prepare() } catch { throw CLIFailure(message: "cannot create state dir \(paths.root): \(error)") }
+        let lock: StateDirLock
+        do { lock = try StateDirLock(path: paths.lockFile) } catch { throw CLIFailure(message: "\(error)") }
+        let store: SQLiteTaskStore
+        do { store = try SQLiteTaskStore(path: paths.database) } catch { throw CLIFailure(message: "\(error)") }
+
+        let startedAt = Date()
+        let redactor = ServiceEnvironment.redactor(for: config)
+        let logs = ComponentLogs(
+            paths: paths, maxBytes: config.logs.maxBytes, backups: config.logs.backups, redactor: redactor,
+            echo: ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] != "0")
+        let env = ServiceEnvironment(
+            config: config, paths: paths, store: store, logs: logs, redactor: redactor,
+            version: VersionInfo(gitSHA: GitInfo.headSHA(), startedAt: startedAt),
+            instanceID: ServiceEnvironment.makeInstanceID(startedAt: startedAt))
+        let logger = logs.logger("nightshift")
+        logger.info("starting", metadata: ["state_dir": "\(paths.root)", "pid": "\(getpid())"])
+
+        let runner = AgentRunner(env: env)
+        let rescuer = LeaseRescuer(env: env, isLive: { id in runner.activeTaskIDs.contains(id) })
+        // Orphans of a previous run are rescued before anything new is claimed.
+        let rescued = try await rescuer.runOnce()
+        if !rescued.requeued.isEmpty || !rescued.failed.isEmpty {
+            logger.warning("rescued \(rescued.requeued.count + rescued.failed.count) task(s) left running by a previous daemon")
+        }
+        let maintenance = MaintenanceService(env: env)
+        let ready = Locked(false)
+        let app = APIServer.buildApplication(
+            env: env, views: PipelineViews.files(paths), isReady: { ready.value },
+            onRunning: { port in
+                ready.withLock { $0 = true }
+                let url = "http://\(config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host):\(port)"
+                try? AtomicFile.writeJSON(
+                    Announcement(pid: getpid(), url: url, port: port, startedAt: startedAt, stateDir: paths.root),
+                    to: paths.file("daemon.json"))
+                logger.info("listening on \(url)")
+            })
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: rescuer), .init(service: maintenance), .init(service: runner),
+                    .init(service: ReadinessGate(ready: ready)), .init(service: app),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                cancellationSignals: [],
+                logger: logger))
+        try await group.run()
+        try? FileManager.default.removeItem(atPath: paths.file("daemon.json"))
+        env.events.finishAll()
+        logger.info("stopped")
+        withExtendedLifetime(lock) {}
+    }
+}
+
+/// Marks the daemon not ready as soon as graceful shutdown begins (it stops before the API).
+struct ReadinessGate: Service {
+    let ready: Locked<Bool>
+    func run() async throws {
+        try? await gracefulShutdown()
+        ready.withLock { $0 = false }
+    }
+}
+
+/// The daemon's version facts.
+enum GitInfo {
+    /// The commit of the working directory's repository, or "unknown".
+    static func headSHA(in dir: String = FileManager.default.currentDirectoryPath) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "-C", dir, "rev-parse", "--short=12", "HEAD"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return "unknown" }
+        p.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return p.terminationStatus == 0 && !text.isEmpty ? text : "unknown"
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import NightshiftCore
+
+/// Options shared by `serve` (and later `watchdog`): where the config is and what to override.
+struct DaemonOptions: ParsableArguments {
+    @Option(name: .long, help: "Config file (default: $NIGHTSHIFT_CONFIG, else config/nightshift.yaml when present, else built-in defaults).")
+    var config: String?
+
+    @Option(name: .long, help: "State dir for the database, logs and reports (overrides state_dir).")
+    var stateDir: String?
+
+    @Option(name: .long, help: "Address to listen on (overrides server.host).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on; 0 picks a free one (overrides server.port).")
+    var port: Int?
+
+    @Option(name: .long, help: "Stop creating new work after this many hours (overrides project_manager.hours).")
+    var hours: Double?
+
+    /// The validated config, or a one-line failure naming the key (exit code 2).
+    func load() throws -> NightshiftConfig {
+        do {
+            return try ConfigLoader.load(
+                path: config, overrides: .init(host: host, port: port, stateDir: stateDir, hours: hours))
+        } catch {
+            throw CLIFailure(message: error.description, code: 2)
+        }
+    }
+}

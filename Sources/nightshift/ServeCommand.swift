@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+
+/// `nightshift serve`: the daemon in the foreground.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the daemon: agent runner, project manager, monitor and the REST API.",
+        discussion: """
+            SIGTERM or SIGINT stops it gracefully: the API stops first, running attempts get up to
+            30 s to finish, then their process groups are torn down and left for the next start
+            to rescue. Exit code 0 on a clean stop, 1 on a runtime failure, 2 on a bad config.
+            Set NIGHTSHIFT_LOG_STDERR=0 to keep component logs out of stderr.
+            """)
+
+    @OptionGroup var options: DaemonOptions
+
+    func run() async throws {
+        try await runReporting {
+            let config = try options.load()
+            try await Daemon(config: config).run()
+        }
+    }
+}
