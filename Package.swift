@@ -86,9 +86,10 @@ let package = Package(
             dependencies: [
                 "NightshiftAPI", "NightshiftTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .testTarget(name: "nightshiftTests", dependencies: ["NightshiftTesting"]),
+        .testTarget(name: "nightshiftTests", dependencies: ["nightshift", "NightshiftTesting"]),
         .testTarget(name: "NightshiftTestingTests", dependencies: ["NightshiftTesting"]),
     ]
 )
