@@ -15,6 +15,8 @@ public struct PipelineViews: Sendable {
     public var effectiveness: @Sendable () async -> [String: JSONValue]
     /// Attention flags of pipeline-status.
     public var attention: @Sendable () async -> [JSONValue]
+    /// Pauses (true) or resumes (false) the project manager; nil when it is disabled.
+    public var setPaused: (@Sendable (Bool) async throws -> Void)?
 
     public init(
         projectManager: @escaping @Sendable () async -> JSONValue, monitorIssues: @escaping @Sendable (Bool) async -> [JSONValue],
@@ -26,6 +28,7 @@ public struct PipelineViews: Sendable {
         self.fatalIssues = fatalIssues
         self.effectiveness = effectiveness
         self.attention = attention
+        self.setPaused = nil
     }
 
     /// Views read from the operator files in the state dir.

@@ -56,6 +56,17 @@ struct PipelineRoutes {
         }
         r.on(.get, "/api/agent/effectiveness") { _, _ in try await effectiveness() }
         r.on(.get, "/api/agent/events") { _, _ in events() }
+        r.on(.get, "/api/agent/pm") { _, _ in try JSONResponse.make(await views.projectManager()) }
+        r.on(.post, "/api/agent/pm/pause") { _, _ in try await setPaused(true) }
+        r.on(.post, "/api/agent/pm/resume") { _, _ in try await setPaused(false) }
+    }
+
+    func setPaused(_ paused: Bool) async throws -> Response {
+        guard let set = views.setPaused else {
+            throw Problem(.conflict, type: "pm_disabled", title: "Conflict", detail: "the project manager is disabled (project_manager.backlog is empty)")
+        }
+        try await set(paused)
+        return try JSONResponse.make(await views.projectManager())
     }
 
     func pipelineStatus() async throws -> Response {

@@ -56,6 +56,12 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var autoCommit = false
         public var parallelItems = 2
         public var verifyCommand = ""
+        /// Direction templates by phase (`impl_fix` for fix iterations); built-ins fill the rest.
+        public var templates: [String: String] = [:]
+        /// Push the item's branch after each auto-commit.
+        public var autoPush = false
+        /// How long worktrees of finished items are kept; 0 = keep.
+        public var worktreeRetention: Double = 86400
     }
 
     public struct Monitor: Sendable, Equatable {
@@ -117,5 +123,14 @@ public struct NightshiftConfig: Sendable, Equatable {
         let host = (server.host == "0.0.0.0" || server.host == "::") ? "127.0.0.1" : server.host
         let shown = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         return "http://\(shown):\(server.port)"
+    }
+
+    /// The config with the executors the pipeline needs added: `verify` runs `verify_command`.
+    public func withDerivedExecutors() -> NightshiftConfig {
+        var c = self
+        if !c.projectManager.verifyCommand.isEmpty && c.runner.executors[PipelinePlan.verifyExecutor] == nil {
+            c.runner.executors[PipelinePlan.verifyExecutor] = Executor(command: c.projectManager.verifyCommand)
+        }
+        return c
     }
 }

@@ -44,7 +44,7 @@ public enum ConfigLoader {
         if let s = overrides.stateDir { config.stateDir = s }
         if let h = overrides.hours { config.projectManager.hours = h * 3600 }
         try validate(config)
-        return config
+        return config.withDerivedExecutors()
     }
 
     /// Parses YAML text over the embedded defaults. Unknown keys and bad values are errors.
@@ -83,6 +83,7 @@ public enum ConfigLoader {
         if let b = try flag("PIPELINE_AUTO_COMMIT") { config.projectManager.autoCommit = b }
         if let b = try flag("PIPELINE_AUTO_RECOVER") { config.monitor.autoRecover = b }
         if let b = try flag("PIPELINE_AUTO_FIX") { config.monitor.autoFix = b }
+        if let b = try flag("PIPELINE_AUTO_PUSH") { config.projectManager.autoPush = b }
     }
 
     /// Cross-field rules that a single key cannot check.
@@ -117,6 +118,10 @@ public enum ConfigLoader {
         }
         for phase in c.projectManager.phases where !types.contains(phase) {
             throw ConfigError(path: "project_manager.phases", reason: "\"\(phase)\" is not a task type")
+        }
+        let templateKeys = Set(c.projectManager.phases + ["impl_fix", PipelinePlan.verifyPhase])
+        for key in c.projectManager.templates.keys.sorted() where !templateKeys.contains(key) {
+            throw ConfigError(path: "project_manager.templates.\(key)", reason: "not a phase (phases: \(c.projectManager.phases.joined(separator: ", ")); also impl_fix, verify)")
         }
         if c.projectManager.phases.isEmpty {
             throw ConfigError(path: "project_manager.phases", reason: "must name at least one phase")

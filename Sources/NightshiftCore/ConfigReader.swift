@@ -121,6 +121,12 @@ struct ConfigReader {
             case "auto_commit": pm.autoCommit = try bool(v, p)
             case "parallel_items": pm.parallelItems = try int(v, p, min: 1, max: 256)
             case "verify_command": pm.verifyCommand = try string(v, p)
+            case "auto_push": pm.autoPush = try bool(v, p)
+            case "worktree_retention": pm.worktreeRetention = try duration(v, p, positive: false)
+            case "templates":
+                var map: [String: String] = [:]
+                for (phase, tv) in try mapping(v, p) { map[phase] = try string(tv, "\(p).\(phase)") }
+                pm.templates = map
             default: throw unknown(p, v)
             }
         }

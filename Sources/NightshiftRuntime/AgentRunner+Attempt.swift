@@ -27,6 +27,7 @@ extension AgentRunner {
         environment["NIGHTSHIFT_ATTEMPT"] = "\(task.attempt)"
         environment["NIGHTSHIFT_RESULT_FILE"] = resultPath
         environment["NIGHTSHIFT_STATE_DIR"] = env.paths.root
+        environment["NIGHTSHIFT_HOME"] = FileManager.default.currentDirectoryPath
         environment["NIGHTSHIFT_DECISION"] = nil
         if let decision = task.decision { environment["NIGHTSHIFT_DECISION"] = decision }
         if let item = task.backlogItem { environment["NIGHTSHIFT_BACKLOG_ITEM"] = item }
@@ -57,13 +58,37 @@ extension AgentRunner {
         let delay = RetryPolicy(base: config.retryBackoff.base, max: config.retryBackoff.max)
             .delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
         let result = AgentResult.read(path: resultPath)
-        guard let outcome = OutcomeClassifier.classify(
+        guard var outcome = OutcomeClassifier.classify(
             report: report, result: result, retryDelay: delay, limits: (config.taskTimeout, config.stallTimeout))
         else {
             log.info("attempt stopped: \(stopper.stopReason ?? "stopped")")
             return
         }
+        if outcome.kind == .completed, env.config.projectManager.autoCommit, let workdir, task.backlogItem != nil {
+            outcome = await commitChanges(task, workdir: workdir, outcome: outcome, retryDelay: delay, log: log)
+        }
         await record(task, outcome, log: log)
+    }
+
+    /// Auto-commit: the completed task's changes become one commit on the item's branch, before
+    /// the next phase can start in the same worktree.
+    func commitChanges(_ task: AgentTask, workdir: String, outcome: AttemptOutcome, retryDelay: Double, log: Logger) async -> AttemptOutcome {
+        let title = task.context["backlog_title"]?.stringValue ?? String(task.direction.prefix(60))
+        let message = "[nightshift] \(task.taskType) \(task.id): \(title)"
+        do {
+            if try await Workspace.commitAll(in: workdir, message: message) {
+                log.info("committed: \(message)")
+                if env.config.projectManager.autoPush, let branch = task.context["branch"]?.stringValue {
+                    do { try await Workspace.push(in: workdir, branch: branch) } catch { log.error("auto-push failed: \(error)") }
+                }
+            }
+            return outcome
+        } catch {
+            log.error("auto-commit failed: \(error)")
+            var failed = outcome
+            failed.kind = .failed(errorClass: "commit_failed", error: "\(error)", retryDelay: retryDelay)
+            return failed
+        }
     }
 
     func record(_ task: AgentTask, _ outcome: AttemptOutcome, log: Logger) async {

@@ -60,6 +60,46 @@ enum SQLiteMigrations {
                     CREATE INDEX tasks_backlog_item ON tasks (backlog_item) WHERE backlog_item IS NOT NULL;
                     """)
         }
+        registerPipeline(&m)
         return m
+    }
+}
+
+extension SQLiteMigrations {
+    /// The project manager's tables: imported backlog items and a small key/value state.
+    static func registerPipeline(_ m: inout DatabaseMigrator) {
+        m.registerMigration("2026-11-21-backlog") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE backlog_items (
+                      key TEXT PRIMARY KEY NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
+                      position INTEGER NOT NULL,
+                      title TEXT NOT NULL,
+                      body TEXT NOT NULL,
+                      after TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(after)),
+                      slug TEXT NOT NULL UNIQUE,
+                      state TEXT NOT NULL CHECK (state IN ('queued','active','done','blocked')),
+                      phase TEXT,
+                      iteration INTEGER NOT NULL DEFAULT 0,
+                      current_task_id TEXT REFERENCES tasks(id) ON DELETE SET NULL,
+                      blocked_reason TEXT,
+                      workdir TEXT,
+                      branch TEXT,
+                      last_summary TEXT,
+                      created_at REAL NOT NULL,
+                      updated_at REAL NOT NULL,
+                      started_at REAL,
+                      finished_at REAL,
+                      CHECK (state <> 'blocked' OR blocked_reason IS NOT NULL)
+                    ) STRICT;
+                    CREATE INDEX backlog_items_state ON backlog_items (state, position);
+                    CREATE UNIQUE INDEX tasks_one_open_per_item ON tasks (backlog_item)
+                      WHERE backlog_item IS NOT NULL AND status IN ('pending','running','needs_decision');
+                    CREATE TABLE pm_state (
+                      key TEXT PRIMARY KEY NOT NULL,
+                      value TEXT NOT NULL
+                    ) STRICT;
+                    """)
+        }
     }
 }

@@ -66,7 +66,7 @@ extension SQLiteTaskStore {
             results.reserveCapacity(requests.count)
             for r in requests {
                 do {
-                    results.append(.success(try Self.finishOne(db, r, now: now)))
+                    results.append(.success(try self.finishOne(db, r, now: now)))
                 } catch let e as StoreError {
                     results.append(.failure(e))
                 }
@@ -75,9 +75,9 @@ extension SQLiteTaskStore {
         }
     }
 
-    static func finishOne(_ db: Database, _ r: FinishRequest, now: Date) throws -> AgentTask {
+    func finishOne(_ db: Database, _ r: FinishRequest, now: Date) throws -> AgentTask {
         let select = try db.cachedStatement(sql: "SELECT attempt, max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
-        guard let row = try Row.fetchOne(select, arguments: [r.id, r.owner]) else { throw try lostClaim(db, r.id, r.owner) }
+        guard let row = try Row.fetchOne(select, arguments: [r.id, r.owner]) else { throw try Self.lostClaim(db, r.id, r.owner) }
         let attempt: Int = row[0]
         let maxAttempts: Int = row[1]
         let o = r.outcome
@@ -121,8 +121,10 @@ extension SQLiteTaskStore {
             s, notBefore, errorClass, error, prompt, s, s, o.exitCode, o.outputTail, o.summary, o.verdict, o.feedback,
             o.costUSD, o.costUSD, o.tokensIn, o.tokensIn, o.tokensOut, o.tokensOut, s, t, t, r.id,
         ]
-        guard let updated = try Row.fetchOne(stmt, arguments: StatementArguments(args)) else { throw StoreError.notFound(r.id) }
-        return try TaskRecord.decode(updated)
+        guard let row = try Row.fetchOne(stmt, arguments: StatementArguments(args)) else { throw StoreError.notFound(r.id) }
+        let updated = try TaskRecord.decode(row)
+        if let hook = pipeline { _ = try Self.advance(db, after: updated, hook: hook, now: now) }
+        return updated
     }
 
     /// Why a caller that thought it held a running task does not.
@@ -150,6 +152,7 @@ extension SQLiteTaskStore {
                 db, id: id, event: .cancel,
                 set: "status = 'cancelled', error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, updated_at = ?",
                 arguments: [reason, t, t])
+            if let hook = self.pipeline { _ = try Self.advance(db, after: after, hook: hook, now: now) }
             return (before, after)
         }
     }
@@ -157,10 +160,12 @@ extension SQLiteTaskStore {
     public func retry(id: String, now: Date) async throws -> AgentTask {
         let t = now.timeIntervalSince1970
         return try await write { db in
-            try Self.transition(
+            let retried = try Self.transition(
                 db, id: id, event: .retry,
                 set: "status = 'pending', attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, updated_at = ?",
                 arguments: [t])
+            try Self.unblock(db, retried: retried, now: now)
+            return retried
         }
     }
 
@@ -180,14 +185,14 @@ extension SQLiteTaskStore {
     public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, now: Date) async throws -> AgentTask {
         try await write { db in
             let outcome = AttemptOutcome(.failed(errorClass: errorClass, error: reason, retryDelay: retryDelay))
-            return try Self.finishOne(db, FinishRequest(id: id, owner: owner, outcome: outcome), now: now)
+            return try self.finishOne(db, FinishRequest(id: id, owner: owner, outcome: outcome), now: now)
         }
     }
 
     public func expireDecisions(askedBefore cutoff: Date, now: Date) async throws -> [AgentTask] {
         let t = now.timeIntervalSince1970
         return try await write { db in
-            try Row.fetchAll(
+            let expired = try Row.fetchAll(
                 db,
                 sql: """
                     UPDATE tasks SET status = 'failed', error_class = 'decision_timeout',
@@ -195,6 +200,10 @@ extension SQLiteTaskStore {
                     WHERE status = 'needs_decision' AND COALESCE(finished_at, updated_at) < ? RETURNING *
                     """, arguments: [t, cutoff.timeIntervalSince1970]
             ).map(TaskRecord.decode)
+            if let hook = self.pipeline {
+                for task in expired { _ = try Self.advance(db, after: task, hook: hook, now: now) }
+            }
+            return expired
         }
     }
 }

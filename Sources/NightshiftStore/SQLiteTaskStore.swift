@@ -9,9 +9,12 @@ public final class SQLiteTaskStore: TaskStore {
 
     let pool: DatabasePool
     public let path: String
+    /// The project manager's rules, applied in the transaction that ends a backlog item's task.
+    let pipeline: PipelineHook?
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
-    public init(path: String) throws {
+    public init(path: String, pipeline: PipelineHook? = nil) throws {
+        self.pipeline = pipeline
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
@@ -29,8 +32,8 @@ public final class SQLiteTaskStore: TaskStore {
     }
 
     /// Opens `nightshift.sqlite` in `stateDir`.
-    public convenience init(stateDir: String) throws {
-        try self.init(path: (stateDir as NSString).appendingPathComponent(Self.fileName))
+    public convenience init(stateDir: String, pipeline: PipelineHook? = nil) throws {
+        try self.init(path: (stateDir as NSString).appendingPathComponent(Self.fileName), pipeline: pipeline)
     }
 
     /// Names of the migrations applied, in order (for `/api/version` and tests).

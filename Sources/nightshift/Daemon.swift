@@ -36,7 +36,8 @@ struct Daemon {
         let lock: StateDirLock
         do { lock = try StateDirLock(path: paths.lockFile) } catch { throw CLIFailure(message: "\(error)") }
         let store: SQLiteTaskStore
-        do { store = try SQLiteTaskStore(path: paths.database) } catch { throw CLIFailure(message: "\(error)") }
+        let hook = PipelineHook(plan: PipelinePlan(config: config), maxAttempts: config.runner.maxAttempts)
+        do { store = try SQLiteTaskStore(path: paths.database, pipeline: hook) } catch { throw CLIFailure(message: "\(error)") }
 
         let startedAt = Date()
         let redactor = ServiceEnvironment.redactor(for: config)
@@ -58,9 +59,26 @@ struct Daemon {
             logger.warning("rescued \(rescued.requeued.count + rescued.failed.count) task(s) left running by a previous daemon")
         }
         let maintenance = MaintenanceService(env: env)
+        let workspace = config.runner.workspace.isEmpty ? nil : Workspace(repository: config.runner.workspace, root: paths.file("worktrees"))
+        let pm = ProjectManager(env: env, pipeline: store, workspace: workspace)
+        do {
+            try await pm.prepare()
+        } catch let e as BacklogError {
+            throw CLIFailure(message: e.description, code: 2)
+        } catch let e as Workspace.Failure {
+            throw CLIFailure(message: e.description, code: 2)
+        }
+        var views = PipelineViews.files(paths)
+        views.projectManager = {
+            guard let status = try? await pm.status(), let data = try? JSONEncoder.nightshift().encode(status),
+                let json = try? JSONDecoder().decode(JSONValue.self, from: data)
+            else { return .null }
+            return json
+        }
+        if pm.isEnabled { views.setPaused = { paused in if paused { try await pm.pause() } else { try await pm.resume() } } }
         let ready = Locked(false)
         let app = APIServer.buildApplication(
-            env: env, views: PipelineViews.files(paths), isReady: { ready.value },
+            env: env, views: views, isReady: { ready.value },
             onRunning: { port in
                 ready.withLock { $0 = true }
                 let url = "http://\(config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host):\(port)"
@@ -72,7 +90,7 @@ struct Daemon {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: rescuer), .init(service: maintenance), .init(service: runner),
+                    .init(service: rescuer), .init(service: maintenance), .init(service: runner), .init(service: pm),
                     .init(service: ReadinessGate(ready: ready)), .init(service: app),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

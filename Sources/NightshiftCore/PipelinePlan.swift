@@ -1,0 +1,105 @@
+/// The project manager's rules as a pure value: which task an item needs next, given the task
+/// that just ended. The store applies the answer in the same transaction that recorded the end.
+public struct PipelinePlan: Sendable, Equatable {
+    /// What to do with an item.
+    public enum Step: Sendable, Equatable {
+        /// Create the task for `phase` (iteration counts fix loops, from 1).
+        case run(phase: String, taskType: TaskType, executor: String?, iteration: Int, direction: String)
+        case done
+        case blocked(String)
+    }
+
+    /// The name of the optional phase that runs `verify_command` after impl.
+    public static let verifyPhase = "verify"
+    /// The executor that runs `verify_command`.
+    public static let verifyExecutor = "verify"
+
+    public var phases: [String]
+    public var maxIterations: Int
+    public var templates: [String: String]
+
+    public init(phases: [String], maxIterations: Int, templates: [String: String], verify: Bool) {
+        var p = phases
+        if verify, let impl = p.firstIndex(of: TaskType.impl.rawValue), !p.contains(Self.verifyPhase) {
+            p.insert(Self.verifyPhase, at: impl + 1)
+        }
+        self.phases = p
+        self.maxIterations = maxIterations
+        self.templates = templates
+    }
+
+    public init(config: NightshiftConfig) {
+        self.init(
+            phases: config.projectManager.phases, maxIterations: config.projectManager.maxIterations,
+            templates: config.projectManager.templates, verify: !config.projectManager.verifyCommand.isEmpty)
+    }
+
+    public static let defaultTemplates: [String: String] = [
+        "spec": "Write a short specification for this backlog item: what to change, how to test it, and the risks.\n\nItem: {item}",
+        "impl": "Implement this backlog item.\n\nItem: {item}\n\nSpecification summary: {previous_summary}",
+        "impl_fix": "Fix this backlog item (iteration {iteration}). The last check failed.\n\nItem: {item}\n\nWhat failed:\n{feedback}",
+        "verify": "Run the project's verification for: {title}",
+        "test": "Write and run tests for this backlog item.\n\nItem: {item}\n\nImplementation summary: {previous_summary}",
+        "review": "Review the change for this backlog item. Write {\"verdict\": \"pass\"} or {\"verdict\": \"fail\", \"feedback\": \"...\"} to $NIGHTSHIFT_RESULT_FILE.\n\nItem: {item}\n\nSummary so far: {previous_summary}",
+    ]
+
+    /// Phases whose failure sends the item back to impl (a fix loop) instead of blocking it.
+    public func isCheckPhase(_ phase: String) -> Bool {
+        guard let i = phases.firstIndex(of: phase), let impl = phases.firstIndex(of: TaskType.impl.rawValue) else { return false }
+        return i > impl
+    }
+
+    /// The first task of an item.
+    public func first(for item: BacklogItem) -> Step {
+        guard let phase = phases.first else { return .done }
+        return run(phase, item: item, iteration: 1, previousSummary: nil, feedback: nil)
+    }
+
+    /// What follows `task`, which just ended (completed, failed or cancelled), for `item`.
+    public func next(after task: AgentTask, item: BacklogItem) -> Step {
+        let phase = task.phase ?? task.taskType.rawValue
+        let iteration = max(1, task.iteration ?? item.iteration)
+        switch task.status {
+        case .completed:
+            guard let i = phases.firstIndex(of: phase) else { return .blocked("its task \(task.id) ran phase \(phase), which is not in project_manager.phases") }
+            guard i + 1 < phases.count else { return .done }
+            return run(phases[i + 1], item: item, iteration: iteration, previousSummary: task.summary ?? item.lastSummary, feedback: nil)
+        case .failed:
+            if task.errorClass == "decision_timeout" {
+                return .blocked("no decision arrived for task \(task.id) within the decision timeout")
+            }
+            guard isCheckPhase(phase) else {
+                return .blocked("\(phase) failed (task \(task.id), \(task.errorClass ?? "error")): \(task.error ?? "no error recorded")")
+            }
+            guard iteration < maxIterations else {
+                return .blocked("still failing after \(maxIterations) iterations; last: \(phase) task \(task.id): \(task.feedback ?? task.error ?? "failed")")
+            }
+            var feedback = "\(phase) failed: \(task.feedback ?? task.error ?? "no reason given")"
+            if let tail = task.outputTail, !tail.isEmpty { feedback += "\n\nOutput tail:\n" + String(tail.suffix(1500)) }
+            return run(TaskType.impl.rawValue, item: item, iteration: iteration + 1, previousSummary: item.lastSummary, feedback: feedback)
+        case .cancelled:
+            return .blocked("task \(task.id) (\(phase)) was cancelled by an operator")
+        case .pending, .running, .needsDecision:
+            return .blocked("internal: task \(task.id) has not ended")
+        }
+    }
+
+    func run(_ phase: String, item: BacklogItem, iteration: Int, previousSummary: String?, feedback: String?) -> Step {
+        let isVerify = phase == Self.verifyPhase
+        let key = (phase == TaskType.impl.rawValue && feedback != nil) ? "impl_fix" : phase
+        let template = templates[key] ?? Self.defaultTemplates[key] ?? "{phase} for this backlog item: {item}"
+        var text = template
+        for (placeholder, value) in [
+            ("{item}", item.body), ("{title}", item.title), ("{phase}", phase), ("{iteration}", "\(iteration)"),
+            ("{previous_summary}", previousSummary ?? "(none)"), ("{feedback}", feedback ?? ""),
+        ] {
+            text = text.replacingOccurrences(of: placeholder, with: value)
+        }
+        if text.count > TaskValidation.directionLimit { text = String(text.prefix(TaskValidation.directionLimit - 20)) + "\n[truncated]" }
+        return .run(
+            phase: phase, taskType: isVerify ? .test : TaskType(phase), executor: isVerify ? Self.verifyExecutor : nil,
+            iteration: iteration, direction: text)
+    }
+}
+
+import Foundation

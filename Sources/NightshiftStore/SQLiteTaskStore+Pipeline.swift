@@ -1,0 +1,196 @@
+import Foundation
+import GRDB
+import NightshiftCore
+
+/// What the store needs to move backlog items along inside its own transactions.
+public struct PipelineHook: Sendable {
+    public var plan: PipelinePlan
+    /// `max_attempts` of the tasks it creates.
+    public var maxAttempts: Int
+    public init(plan: PipelinePlan, maxAttempts: Int) {
+        self.plan = plan
+        self.maxAttempts = maxAttempts
+    }
+}
+
+extension SQLiteTaskStore: PipelineStore {
+    public func importBacklog(_ entries: [BacklogEntry], now: Date) async throws -> ImportSummary {
+        let t = now.timeIntervalSince1970
+        return try await write { db in
+            var summary = ImportSummary()
+            for e in entries {
+                let after = String(decoding: try JSONEncoder().encode(e.after), as: UTF8.self)
+                if let existing = try BacklogItemRecord.fetch(db, key: e.key) {
+                    let same = existing.title == e.title && existing.body == e.body && existing.after == e.after && existing.position == e.position
+                    if same {
+                        summary.unchanged += 1
+                    } else if existing.state == .queued {
+                        try db.execute(
+                            sql: "UPDATE backlog_items SET title = ?, body = ?, after = ?, position = ?, updated_at = ? WHERE key = ?",
+                            arguments: [e.title, e.body, after, e.position, t, e.key])
+                        summary.updated.append(e.key)
+                    } else {
+                        try db.execute(sql: "UPDATE backlog_items SET position = ? WHERE key = ?", arguments: [e.position, e.key])
+                        summary.unchanged += 1
+                    }
+                } else {
+                    let item = BacklogItem(entry: e, now: now)
+                    var slug = item.slug
+                    var n = 2
+                    while try Bool.fetchOne(db, sql: "SELECT 1 FROM backlog_items WHERE slug = ?", arguments: [slug]) != nil {
+                        slug = "\(item.slug)-\(n)"
+                        n += 1
+                    }
+                    try db.execute(
+                        sql: """
+                            INSERT INTO backlog_items (key, position, title, body, after, slug, state, iteration, created_at, updated_at)
+                            VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)
+                            """, arguments: [e.key, e.position, e.title, e.body, after, slug, t, t])
+                    summary.added.append(e.key)
+                }
+            }
+            return summary
+        }
+    }
+
+    public func items() async throws -> [BacklogItem] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM backlog_items ORDER BY position, key").map(BacklogItemRecord.decode) }
+    }
+
+    public func startableItems(parallel: Int) async throws -> [BacklogItem] {
+        try await read { db in try Self.startable(db, parallel: parallel) }
+    }
+
+    static func startable(_ db: Database, parallel: Int) throws -> [BacklogItem] {
+        let active = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM backlog_items WHERE state = 'active'") ?? 0
+        guard active < parallel else { return [] }
+        let done = try String.fetchSet(db, sql: "SELECT key FROM backlog_items WHERE state = 'done'")
+        let queued = try Row.fetchAll(db, sql: "SELECT * FROM backlog_items WHERE state = 'queued' ORDER BY position, key").map(BacklogItemRecord.decode)
+        return Array(queued.filter { $0.after.allSatisfy(done.contains) }.prefix(parallel - active))
+    }
+
+    /// True when the pipeline may create new tasks now (not paused, inside the window).
+    static func mayCreateWork(_ db: Database, now: Date) throws -> Bool {
+        if try String.fetchOne(db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [PipelineKeys.paused]) == "1" { return false }
+        if let end = try String.fetchOne(db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [PipelineKeys.windowEndsAt]),
+            let e = Double(end), now.timeIntervalSince1970 >= e
+        {
+            return false
+        }
+        return true
+    }
+
+    public func startItem(key: String, parallel: Int, workdir: String?, branch: String?, now: Date) async throws -> AgentTask? {
+        guard let hook = pipeline else { throw StoreError(.unavailable, "the store was opened without a pipeline plan") }
+        return try await write { db in
+            guard try Self.mayCreateWork(db, now: now),
+                let item = try Self.startable(db, parallel: parallel).first(where: { $0.key == key })
+            else { return nil }
+            var started = item
+            started.workdir = workdir
+            started.branch = branch
+            try db.execute(
+                sql: "UPDATE backlog_items SET state = 'active', workdir = ?, branch = ?, started_at = ?, updated_at = ? WHERE key = ? AND state = 'queued'",
+                arguments: [workdir, branch, now.timeIntervalSince1970, now.timeIntervalSince1970, key])
+            return try Self.apply(db, hook.plan.first(for: started), item: started, parent: nil, hook: hook, now: now)
+        }
+    }
+
+    public func reconcileItems(now: Date) async throws -> [AgentTask] {
+        guard let hook = pipeline else { return [] }
+        return try await write { db in
+            var created: [AgentTask] = []
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT i.key FROM backlog_items i LEFT JOIN tasks t ON t.id = i.current_task_id
+                    WHERE i.state = 'active' AND (t.id IS NULL OR t.status IN ('completed','failed','cancelled'))
+                    """)
+            for row in rows {
+                let key: String = row[0]
+                guard let item = try BacklogItemRecord.fetch(db, key: key) else { continue }
+                guard let taskID = item.currentTaskID, let task = try Self.fetch(db, taskID) else {
+                    try Self.block(db, key: key, reason: "its current task is missing", now: now)
+                    continue
+                }
+                if let t = try Self.advance(db, after: task, hook: hook, now: now) { created.append(t) }
+            }
+            return created
+        }
+    }
+
+    /// Moves the item of `task` (which just ended) to its next step, inside the caller's transaction.
+    static func advance(_ db: Database, after task: AgentTask, hook: PipelineHook, now: Date) throws -> AgentTask? {
+        guard let key = task.backlogItem, task.status.isTerminal,
+            let item = try BacklogItemRecord.fetch(db, key: key), item.state == .active, item.currentTaskID == task.id
+        else { return nil }
+        let step = hook.plan.next(after: task, item: item)
+        if case .run = step, try !mayCreateWork(db, now: now) {
+            // Paused or past the window: the item waits; reconcileItems moves it on later.
+            try db.execute(
+                sql: "UPDATE backlog_items SET last_summary = COALESCE(?, last_summary), updated_at = ? WHERE key = ?",
+                arguments: [task.summary, now.timeIntervalSince1970, key])
+            return nil
+        }
+        return try apply(db, step, item: item, parent: task, hook: hook, now: now)
+    }
+
+    static func apply(_ db: Database, _ step: PipelinePlan.Step, item: BacklogItem, parent: AgentTask?, hook: PipelineHook, now: Date) throws -> AgentTask? {
+        let t = now.timeIntervalSince1970
+        let summary = parent?.status == .completed ? parent?.summary : nil
+        switch step {
+        case .done:
+            try db.execute(
+                sql: "UPDATE backlog_items SET state = 'done', last_summary = COALESCE(?, last_summary), finished_at = ?, updated_at = ? WHERE key = ?",
+                arguments: [summary, t, t, item.key])
+            return nil
+        case .blocked(let reason):
+            try block(db, key: item.key, reason: reason, now: now)
+            return nil
+        case .run(let phase, let type, let executor, let iteration, let direction):
+            var context: [String: JSONValue] = ["backlog_title": .string(item.title)]
+            if let w = item.workdir { context["workdir"] = .string(w) }
+            if let b = item.branch { context["branch"] = .string(b) }
+            let task = AgentTask(
+                taskType: type, direction: direction, maxAttempts: hook.maxAttempts, executor: executor, context: context,
+                backlogItem: item.key, phase: phase, iteration: iteration, parentID: parent?.id, now: now)
+            try db.cachedStatement(sql: TaskRecord.insertSQL).execute(arguments: TaskRecord.arguments(task))
+            try db.execute(
+                sql: """
+                    UPDATE backlog_items SET phase = ?, iteration = ?, current_task_id = ?, last_summary = COALESCE(?, last_summary),
+                      updated_at = ? WHERE key = ?
+                    """, arguments: [phase, iteration, task.id, summary, t, item.key])
+            return task
+        }
+    }
+
+    static func block(_ db: Database, key: String, reason: String, now: Date) throws {
+        try db.execute(
+            sql: "UPDATE backlog_items SET state = 'blocked', blocked_reason = ?, finished_at = ?, updated_at = ? WHERE key = ?",
+            arguments: [reason, now.timeIntervalSince1970, now.timeIntervalSince1970, key])
+    }
+
+    /// After an operator retries the failed task of a blocked item, the item is active again.
+    static func unblock(_ db: Database, retried task: AgentTask, now: Date) throws {
+        guard let key = task.backlogItem else { return }
+        try db.execute(
+            sql: """
+                UPDATE backlog_items SET state = 'active', blocked_reason = NULL, finished_at = NULL, updated_at = ?
+                WHERE key = ? AND state = 'blocked' AND current_task_id = ?
+                """, arguments: [now.timeIntervalSince1970, key, task.id])
+    }
+
+    public func setPipelineValue(_ key: String, _ value: String?) async throws {
+        try await write { db in
+            if let value {
+                try db.execute(sql: "INSERT INTO pm_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
+            } else {
+                try db.execute(sql: "DELETE FROM pm_state WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+
+    public func pipelineValue(_ key: String) async throws -> String? {
+        try await read { db in try String.fetchOne(db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [key]) }
+    }
+}

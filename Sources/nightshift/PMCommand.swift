@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import NightshiftCore
+
+/// `nightshift pm status|pause|resume`: the project manager.
+struct PMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pm", abstract: "Show, pause or resume the project manager (the backlog pipeline).",
+        subcommands: [Status.self, Pause.self, Resume.self], defaultSubcommand: Status.self)
+
+    static func printStatus(_ reply: APIClient.Reply, json: Bool) {
+        if json { return printJSON(reply.body) }
+        let s = reply.json?.objectValue ?? [:]
+        let counts = s["items_by_state"]?.objectValue ?? [:]
+        print("project manager  \(s["state"]?.stringValue ?? "?")  backlog \(s["backlog"]?.stringValue ?? "")")
+        print("items            " + ["queued", "active", "done", "blocked"].map { "\($0) \(StatusCommand.num(counts[$0]))" }.joined(separator: "  "))
+        if let end = s["window_ends_at"]?.stringValue { print("window ends      \(end)") }
+        if let err = s["backlog_error"]?.stringValue { print("backlog error    \(err)") }
+        let inFlight = s["in_flight"]?.arrayValue ?? []
+        if !inFlight.isEmpty {
+            print("in flight")
+            let rows = inFlight.map { i -> [String] in
+                let o = i.objectValue ?? [:]
+                return [o["key"]?.stringValue ?? "", o["phase"]?.stringValue ?? "", "iter \(StatusCommand.num(o["iteration"]))",
+                        o["task_status"]?.stringValue ?? "", o["current_task_id"]?.stringValue ?? "", String((o["title"]?.stringValue ?? "").prefix(50))]
+            }
+            print(Table.render(["ITEM", "PHASE", "ITERATION", "TASK", "TASK ID", "TITLE"], rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
+        for b in s["blocked"]?.arrayValue ?? [] {
+            let o = b.objectValue ?? [:]
+            print("blocked          \(o["key"]?.stringValue ?? "") \(o["title"]?.stringValue ?? ""): \(o["reason"]?.stringValue ?? "")")
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Items by state, what is in flight, what is blocked and why.")
+        @OptionGroup var client: ClientOptions
+        func run() async throws {
+            try await runReporting { PMCommand.printStatus(try await client.client().call("GET", "/api/agent/pm"), json: client.json) }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop creating new work; running tasks finish.")
+        @OptionGroup var client: ClientOptions
+        func run() async throws {
+            try await runReporting { PMCommand.printStatus(try await client.client().call("POST", "/api/agent/pm/pause"), json: client.json) }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create work again.")
+        @OptionGroup var client: ClientOptions
+        func run() async throws {
+            try await runReporting { PMCommand.printStatus(try await client.client().call("POST", "/api/agent/pm/resume"), json: client.json) }
+        }
+    }
+}
