@@ -1,0 +1,117 @@
+import Foundation
+import NightshiftCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An unrecoverable problem a human must fix (database unwritable, executor missing, disk
+/// full, a crash loop). Kept in `fatal_issues.json`, which both the daemon and the watchdog
+/// write: every change is a locked read-modify-write followed by an atomic replace.
+public struct FatalIssue: Codable, Sendable, Equatable {
+    /// Stable per condition (`fatal_<condition>`), so a repeated report updates one entry.
+    public var id: String
+    public var condition: String
+    public var reason: String
+    public var detail: String
+    /// Who found it: `monitor`, `watchdog`, `daemon`.
+    public var source: String
+    public var at: Date
+    public var lastSeen: Date
+    public var count: Int
+    /// Free-form facts (exit status, output tail, ...).
+    public var context: [String: JSONValue]
+
+    enum CodingKeys: String, CodingKey {
+        case id, condition, reason, detail, source, at, count, context
+        case lastSeen = "last_seen"
+    }
+
+    public init(condition: String, reason: String, detail: String, source: String, at: Date, context: [String: JSONValue] = [:]) {
+        self.id = "fatal_\(condition)"
+        self.condition = condition
+        self.reason = reason
+        self.detail = detail
+        self.source = source
+        self.at = at
+        self.lastSeen = at
+        self.count = 1
+        self.context = context
+    }
+}
+
+/// Reads and changes `fatal_issues.json` (`{"issues": [...]}`).
+public enum FatalIssues {
+    struct File: Codable {
+        var issues: [FatalIssue]
+    }
+
+    public static func read(path: String) -> [FatalIssue] {
+        guard let data = FileManager.default.contents(atPath: path),
+            let file = try? JSONDecoder.nightshift().decode(File.self, from: data)
+        else { return [] }
+        return file.issues
+    }
+
+    /// Adds `issue`, or updates the one with the same id (count, last_seen, detail).
+    public static func report(_ issue: FatalIssue, path: String) throws {
+        try modify(path: path) { issues in
+            if let i = issues.firstIndex(where: { $0.id == issue.id }) {
+                issues[i].count += 1
+                issues[i].lastSeen = issue.at
+                issues[i].detail = issue.detail
+                issues[i].reason = issue.reason
+                issues[i].context = issue.context
+            } else {
+                issues.append(issue)
+            }
+        }
+    }
+
+    /// Removes every issue (or those with the given ids); returns how many went.
+    @discardableResult
+    public static func clear(path: String, ids: Set<String>? = nil) throws -> Int {
+        var removed = 0
+        try modify(path: path) { issues in
+            let before = issues.count
+            issues.removeAll { ids == nil || ids!.contains($0.id) }
+            removed = before - issues.count
+        }
+        return removed
+    }
+
+    static func modify(path: String, _ change: (inout [FatalIssue]) -> Void) throws {
+        let lockPath = path + ".lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AtomicFile.WriteError(path: lockPath, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        flock(fd, LOCK_EX)
+        defer { flock(fd, LOCK_UN) }
+        var issues = read(path: path)
+        change(&issues)
+        try AtomicFile.writeJSON(File(issues: issues), to: path)
+    }
+}
+
+/// `restart_requested.json`: written by the monitor (or an operator), consumed by the watchdog.
+public struct RestartRequest: Codable, Sendable, Equatable {
+    public var reason: String
+    public var at: Date
+    public var requestedBy: String
+    enum CodingKeys: String, CodingKey {
+        case reason, at
+        case requestedBy = "requested_by"
+    }
+    public init(reason: String, at: Date, requestedBy: String) {
+        self.reason = reason
+        self.at = at
+        self.requestedBy = requestedBy
+    }
+
+    public func write(to path: String) throws { try AtomicFile.writeJSON(self, to: path) }
+
+    public static func read(path: String) -> RestartRequest? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder.nightshift().decode(RestartRequest.self, from: data)
+    }
+}
