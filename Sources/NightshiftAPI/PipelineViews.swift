@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftRuntime
+import NightshiftStore
 
 /// What the project manager and monitor contribute to the API. Until they fill these in, the
 /// routes answer with the real shape and what exists (files in the state dir, task counts).
@@ -11,7 +12,7 @@ public struct PipelineViews: Sendable {
     public var monitorIssues: @Sendable (_ includeResolved: Bool) async -> [JSONValue]
     /// Fatal issues (from `fatal_issues.json`).
     public var fatalIssues: @Sendable () async -> [JSONValue]
-    /// Extra fields of `/api/agent/effectiveness` (issue counts, backlog progress).
+    /// The body of `/api/agent/effectiveness`.
     public var effectiveness: @Sendable () async -> [String: JSONValue]
     /// Attention flags of pipeline-status.
     public var attention: @Sendable () async -> [JSONValue]
@@ -42,8 +43,33 @@ public struct PipelineViews: Sendable {
             fatalIssues: {
                 readJSON(paths.fatalIssues)?.objectValue?["issues"]?.arrayValue ?? []
             },
-            effectiveness: { [:] },
+            effectiveness: { ["goal_proximity": .number(0)] },
             attention: { [] })
+    }
+
+    /// Views backed by the store (monitor issues, effectiveness) and the running services.
+    public static func live(
+        env: ServiceEnvironment, store: some TaskStore & MonitorStore & PipelineStore,
+        projectManager: @escaping @Sendable () async -> JSONValue, attention: @escaping @Sendable () async -> [JSONValue]
+    ) -> PipelineViews {
+        PipelineViews(
+            projectManager: projectManager,
+            monitorIssues: { includeResolved in
+                let issues = (try? await store.monitorIssues(includeResolved: includeResolved, limit: 500)) ?? []
+                return issues.compactMap { try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder.nightshift().encode($0)) }
+            },
+            fatalIssues: {
+                FatalIssues.read(path: env.paths.fatalIssues).compactMap { try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder.nightshift().encode($0)) }
+            },
+            effectiveness: {
+                guard let e = try? await Effectiveness.compute(store: store, now: env.now()),
+                    var v = try? JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder.nightshift().encode(e))
+                else { return [:] }
+                // Unknown values are shown as null, not left out.
+                for key in ["success_rate", "mean_time_to_resolve_seconds", "backlog_progress"] where v[key] == nil { v[key] = .null }
+                return v
+            },
+            attention: attention)
     }
 
     static func readJSON(_ path: String) -> JSONValue? {

@@ -60,9 +60,7 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if !token.isEmpty && ![.get, .head, .options].contains(request.method) {
-            let given = request.headers[.authorization] ?? ""
-            let expected = "Bearer \(token)"
-            guard constantTimeEqual(Array(given.utf8), Array(expected.utf8)) else {
+            guard constantTimeEquals(request.headers[.authorization] ?? "", "Bearer \(token)") else {
                 throw Problem(
                     .unauthorized, type: "unauthorized", title: "Unauthorized",
                     detail: "this request changes state: send Authorization: Bearer <token> (server.token / NIGHTSHIFT_API_TOKEN)")
@@ -70,10 +68,13 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return try await next(request, context)
     }
+}
 
-    func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<min(a.count, b.count) { diff |= a[i] ^ b[i] }
-        return diff == 0
-    }
+/// Compares secrets in time that does not depend on where they differ.
+func constantTimeEquals(_ given: String, _ expected: String) -> Bool {
+    let a = Array(given.utf8)
+    let b = Array(expected.utf8)
+    var diff: UInt8 = a.count == b.count ? 0 : 1
+    for i in 0..<min(a.count, b.count) { diff |= a[i] ^ b[i] }
+    return diff == 0
 }

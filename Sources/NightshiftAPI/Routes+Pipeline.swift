@@ -105,26 +105,7 @@ struct PipelineRoutes {
     }
 
     func effectiveness() async throws -> Response {
-        let samples = try await env.store.recentFinished(limit: 10_000)
-        let now = env.now()
-        let lastHour = samples.filter { $0.status == .completed && now.timeIntervalSince($0.finishedAt) <= 3600 }.count
-        let lastDay = samples.filter { $0.status == .completed && now.timeIntervalSince($0.finishedAt) <= 86400 }.count
-        let m = TaskMetrics.compute(Array(samples.prefix(SystemRoutes.metricsWindow)), windowSize: SystemRoutes.metricsWindow)
-        let open = await views.monitorIssues(false).count
-        let rate = m.successRate ?? 0
-        // The seed's goal proximity: rate · (0.5 + 0.5·min(1, per_day/10)) · max(0, 1 − 0.15·open), capped at 1.
-        let proximity = min(1, rate * (0.5 + 0.5 * min(1, Double(lastDay) / 10)) * max(0, 1 - 0.15 * Double(open)))
-        var body: [String: JSONValue] = [
-            "throughput": .object(["completed_last_hour": .number(Double(lastHour)), "completed_last_day": .number(Double(lastDay))]),
-            "success_rate": m.successRate.map { .number($0) } ?? .null,
-            "issues": .object(["open": .number(Double(open)), "resolved_7d": .number(0)]),
-            "mean_time_to_resolve_seconds": .null,
-            "backlog_progress": .null,
-            "goal_proximity": .number((proximity * 1000).rounded() / 1000),
-            "generated_at": .string(Timestamp.format(now)),
-        ]
-        for (k, v) in await views.effectiveness() { body[k] = v }
-        return try JSONResponse.make(JSONValue.object(body))
+        try JSONResponse.make(JSONValue.object(await views.effectiveness()))
     }
 
     /// Server-sent events: one `task` event per change, until the client leaves or the daemon stops.

@@ -68,6 +68,11 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var interval: Double = 60
         public var autoRecover = true
         public var autoFix = false
+        /// At most one restart request per this long.
+        public var restartCooldown: Double = 600
+        /// Probe the daemon's own /api/health each check.
+        public var apiProbe = true
+        public var thresholds = MonitorThresholds()
     }
 
     public struct Logs: Sendable, Equatable {
@@ -81,6 +86,28 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var requireDaemon = true
     }
 
+    /// `nightshift watchdog`: how it restarts `serve` and when it gives up (WatchdogPolicy).
+    public struct Watchdog: Sendable, Equatable {
+        /// Starts allowed within `startWindow`; a crash past them is a crash loop and the watchdog gives up.
+        public var startLimit = 5
+        public var startWindow: Double = 60
+        /// Delay before restarting a crashed daemon; doubles per consecutive crash up to `backoffMax`.
+        public var backoffBase: Double = 0.2
+        public var backoffMax: Double = 30
+        /// A daemon that ran this long before it crashed restarts after `backoffBase` again.
+        public var resetAfter: Double = 10
+        /// Time between `/api/health` probes, and how long one may take.
+        public var healthInterval: Double = 1
+        public var healthTimeout: Double = 2
+        /// Failed probes in a row after which a daemon that had answered is hung and restarted.
+        public var healthFailures = 3
+        /// A new daemon that has not answered a probe this long after its start is hung.
+        public var startupTimeout: Double = 60
+        /// Graceful stop: SIGTERM to the daemon's process group, this long to drain, then SIGKILL.
+        public var stopTimeout: Double = 45
+        public init() {}
+    }
+
     public struct Telegram: Sendable, Equatable {
         public var token = ""
         public var chatIds: [String] = []
@@ -91,6 +118,10 @@ public struct NightshiftConfig: Sendable, Equatable {
 
     public struct Notify: Sendable, Equatable {
         public var webhooks: [String] = []
+        /// HMAC-SHA256 key for the `X-Nightshift-Signature` header of webhook posts.
+        public var webhookSecret = ""
+        /// An issue alerts at most once per this long.
+        public var debounce: Double = 600
         public var telegram = Telegram()
     }
 
@@ -103,6 +134,7 @@ public struct NightshiftConfig: Sendable, Equatable {
     public var monitor = Monitor()
     public var logs = Logs()
     public var gate = Gate()
+    public var watchdog = Watchdog()
     public var notify = Notify()
 
     public init() {}

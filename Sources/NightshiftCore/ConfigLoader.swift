@@ -67,11 +67,13 @@ public enum ConfigLoader {
     static func applyEnvironment(_ env: [String: String], to config: inout NightshiftConfig) throws(ConfigError) {
         if let v = env["NIGHTSHIFT_HOST"], !v.isEmpty { config.server.host = v }
         if let v = env["NIGHTSHIFT_PORT"], !v.isEmpty {
-            guard let p = Int(v) else { throw ConfigError(path: "NIGHTSHIFT_PORT", reason: "must be a port number, got \"\(v)\"") }
+            guard let p = Int(v), (0...65535).contains(p) else {
+                throw ConfigError(path: "NIGHTSHIFT_PORT", reason: "must be a port number from 0 to 65535, got \"\(v)\"")
+            }
             config.server.port = p
         }
         if let v = env["NIGHTSHIFT_STATE_DIR"], !v.isEmpty { config.stateDir = v }
-        if let v = env["NIGHTSHIFT_API_TOKEN"] { config.server.token = v }
+        if let v = env["NIGHTSHIFT_API_TOKEN"], !v.isEmpty { config.server.token = v }
         func flag(_ name: String) throws(ConfigError) -> Bool? {
             guard let v = env[name], !v.isEmpty else { return nil }
             switch v.lowercased() {
@@ -128,6 +130,9 @@ public enum ConfigLoader {
         }
         if c.runner.retryBackoff.max < c.runner.retryBackoff.base {
             throw ConfigError(path: "runner.retry_backoff.max", reason: "must be at least runner.retry_backoff.base")
+        }
+        if c.watchdog.backoffMax < c.watchdog.backoffBase {
+            throw ConfigError(path: "watchdog.backoff.max", reason: "must be at least watchdog.backoff.base")
         }
     }
 

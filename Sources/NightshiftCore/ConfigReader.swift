@@ -4,6 +4,11 @@ import Yams
 /// every error names the key's dotted path and its line.
 struct ConfigReader {
     let file: String
+    /// Line of each key seen, so an unknown key is reported where it is written.
+    private final class KeyLines: @unchecked Sendable { var byPath: [String: Int] = [:] }
+    private let keyLines = KeyLines()
+
+    init(file: String) { self.file = file }
 
     func read(_ root: Node, into c: inout NightshiftConfig) throws(ConfigError) {
         for (key, node) in try mapping(root, "") {
@@ -30,6 +35,9 @@ struct ConfigReader {
                     case "interval": c.monitor.interval = try duration(v, p, positive: true)
                     case "auto_recover": c.monitor.autoRecover = try bool(v, p)
                     case "auto_fix": c.monitor.autoFix = try bool(v, p)
+                    case "restart_cooldown": c.monitor.restartCooldown = try duration(v, p, positive: false)
+                    case "api_probe": c.monitor.apiProbe = try bool(v, p)
+                    case "thresholds": try readThresholds(v, &c.monitor.thresholds)
                     default: throw unknown(p, v)
                     }
                 }
@@ -52,6 +60,7 @@ struct ConfigReader {
                     default: throw unknown(p, v)
                     }
                 }
+            case "watchdog": try readWatchdog(node, &c.watchdog)
             case "notify": try readNotify(node, &c.notify)
             default: throw unknown(key, node)
             }
@@ -132,11 +141,33 @@ struct ConfigReader {
         }
     }
 
+    private func readThresholds(_ node: Node, _ t: inout MonitorThresholds) throws(ConfigError) {
+        for (k, v) in try mapping(node, "monitor.thresholds") {
+            let p = "monitor.thresholds.\(k)"
+            switch k {
+            case "heartbeat_stale": t.heartbeatStale = try duration(v, p, positive: true)
+            case "no_progress": t.noProgress = try duration(v, p, positive: true)
+            case "repeated_failures": t.repeatedFailures = try int(v, p, min: 0, max: 1000)
+            case "success_window": t.successWindow = try int(v, p, min: 1, max: 10000)
+            case "min_success_rate":
+                let r = try number(v, p, min: 0)
+                guard r <= 1 else { throw ConfigError(path: p, reason: "must be between 0 and 1, got \(r)", location: at(v)) }
+                t.minSuccessRate = r
+            case "decision_waiting": t.decisionWaiting = try duration(v, p, positive: true)
+            case "disk_min_free": t.diskMinFreeBytes = Int64(try byteSize(v, p, min: 0))
+            case "log_errors": t.logErrors = try int(v, p, min: 1, max: 1_000_000)
+            default: throw unknown(p, v)
+            }
+        }
+    }
+
     private func readNotify(_ node: Node, _ n: inout NightshiftConfig.Notify) throws(ConfigError) {
         for (k, v) in try mapping(node, "notify") {
             let p = "notify.\(k)"
             switch k {
             case "webhooks": n.webhooks = try stringList(v, p)
+            case "webhook_secret": n.webhookSecret = try string(v, p)
+            case "debounce": n.debounce = try duration(v, p, positive: false)
             case "telegram":
                 for (tk, tv) in try mapping(v, p) {
                     let tp = "\(p).\(tk)"
@@ -154,6 +185,31 @@ struct ConfigReader {
         }
     }
 
+    private func readWatchdog(_ node: Node, _ w: inout NightshiftConfig.Watchdog) throws(ConfigError) {
+        for (k, v) in try mapping(node, "watchdog") {
+            let p = "watchdog.\(k)"
+            switch k {
+            case "start_limit": w.startLimit = try int(v, p, min: 1, max: 10_000)
+            case "start_window": w.startWindow = try duration(v, p, positive: true)
+            case "backoff":
+                for (bk, bv) in try mapping(v, p) {
+                    switch bk {
+                    case "base": w.backoffBase = try duration(bv, "\(p).base", positive: false)
+                    case "max": w.backoffMax = try duration(bv, "\(p).max", positive: false)
+                    default: throw unknown("\(p).\(bk)", bv)
+                    }
+                }
+            case "reset_after": w.resetAfter = try duration(v, p, positive: false)
+            case "health_interval": w.healthInterval = try duration(v, p, positive: true)
+            case "health_timeout": w.healthTimeout = try duration(v, p, positive: true)
+            case "health_failures": w.healthFailures = try int(v, p, min: 1, max: 1000)
+            case "startup_timeout": w.startupTimeout = try duration(v, p, positive: true)
+            case "stop_timeout": w.stopTimeout = try duration(v, p, positive: false)
+            default: throw unknown(p, v)
+            }
+        }
+    }
+
     // MARK: - Typed values
 
     private func at(_ node: Node) -> String? {
@@ -161,7 +217,7 @@ struct ConfigReader {
     }
 
     private func unknown(_ path: String, _ node: Node) -> ConfigError {
-        ConfigError(path: path, reason: "unknown key", location: at(node))
+        ConfigError(path: path, reason: "unknown key", location: keyLines.byPath[path].map { "\(file):\($0)" } ?? at(node))
     }
 
     private func mapping(_ node: Node, _ path: String) throws(ConfigError) -> [(String, Node)] {
@@ -176,6 +232,7 @@ struct ConfigReader {
                 throw ConfigError(path: path.isEmpty ? file : path, reason: "keys must be plain text", location: at(k))
             }
             let full = path.isEmpty ? ks.string : "\(path).\(ks.string)"
+            if let m = k.mark { keyLines.byPath[full] = m.line }
             guard seen.insert(ks.string).inserted else {
                 throw ConfigError(path: full, reason: "is given twice", location: at(k))
             }

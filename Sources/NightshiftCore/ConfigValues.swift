@@ -11,7 +11,9 @@ public enum ConfigValues {
             let number = t.dropLast(suffix.count)
             // "5ms" also ends with "s": only accept when the rest is a plain number.
             if let n = Double(number), n >= 0, n.isFinite, !number.isEmpty, number.first != "+" {
-                return n * scale
+                // Cap at ten years: longer is a typo, and huge values overflow Duration.
+                let seconds = n * scale
+                return seconds.isFinite && seconds <= 10 * 365 * 86400 ? seconds : nil
             }
         }
         return nil
@@ -26,7 +28,8 @@ public enum ConfigValues {
         ]
         for (suffix, scale) in units where t.hasSuffix(suffix) {
             guard let n = Int(t.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
-            return n * scale
+            let (bytes, overflow) = n.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : bytes
         }
         if let n = Int(t), n >= 0 { return n }
         return nil

@@ -95,7 +95,9 @@ public struct PipelinePlan: Sendable, Equatable {
         ] {
             text = text.replacingOccurrences(of: placeholder, with: value)
         }
-        if text.count > TaskValidation.directionLimit { text = String(text.prefix(TaskValidation.directionLimit - 20)) + "\n[truncated]" }
+        if text.unicodeScalars.count > TaskValidation.directionLimit {
+            text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(TaskValidation.directionLimit - 20))) + "\n[truncated]"
+        }
         return .run(
             phase: phase, taskType: isVerify ? .test : TaskType(phase), executor: isVerify ? Self.verifyExecutor : nil,
             iteration: iteration, direction: text)

@@ -20,8 +20,10 @@ public enum TaskValidation {
     public static func direction(_ raw: String) -> Result<String, Problem> {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty { return .failure(Problem(field: "direction", reason: "must not be empty")) }
-        if trimmed.count > directionLimit {
-            return .failure(Problem(field: "direction", reason: "must be at most \(directionLimit) characters, got \(trimmed.count)"))
+        // Counted in code points, as SQLite's length() (the CHECK constraint) counts them.
+        let length = trimmed.unicodeScalars.count
+        if length > directionLimit {
+            return .failure(Problem(field: "direction", reason: "must be at most \(directionLimit) characters, got \(length)"))
         }
         return .success(trimmed)
     }
@@ -40,6 +42,7 @@ public enum TaskValidation {
         if !maxAttemptsRange.contains(t.maxAttempts) {
             out.append(Problem(field: "max_attempts", reason: "must be between 1 and \(maxAttemptsRange.upperBound)"))
         }
+        if t.dependsOn.contains(t.id) { out.append(Problem(field: "depends_on", reason: "a task cannot depend on itself")) }
         return out
     }
 }

@@ -43,11 +43,11 @@ public final class ProjectManager: Service, Sendable {
         }
         var enabled: Bool
         var backlog: String
-        var state: String
+        public var state: String
         var paused: Bool
         var windowEndsAt: Date?
         var itemsByState: [String: Int]
-        var inFlight: [InFlight]
+        public var inFlight: [InFlight]
         var blocked: [Blocked]
         var backlogError: String?
         var lastImportAt: Date?

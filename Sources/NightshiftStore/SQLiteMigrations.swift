@@ -61,6 +61,7 @@ enum SQLiteMigrations {
                     """)
         }
         registerPipeline(&m)
+        registerMonitor(&m)
         return m
     }
 }
@@ -99,6 +100,33 @@ extension SQLiteMigrations {
                       key TEXT PRIMARY KEY NOT NULL,
                       value TEXT NOT NULL
                     ) STRICT;
+                    """)
+        }
+    }
+}
+
+extension SQLiteMigrations {
+    /// Monitor issues: at most one open per (condition, subject).
+    static func registerMonitor(_ m: inout DatabaseMigrator) {
+        m.registerMigration("2026-11-21-monitor-issues") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE monitor_issues (
+                      id TEXT PRIMARY KEY NOT NULL,
+                      condition TEXT NOT NULL,
+                      subject TEXT NOT NULL,
+                      severity TEXT NOT NULL CHECK (severity IN ('low','medium','high','critical')),
+                      message TEXT NOT NULL,
+                      suggested_action TEXT NOT NULL,
+                      first_seen REAL NOT NULL,
+                      last_seen REAL NOT NULL,
+                      count INTEGER NOT NULL CHECK (count >= 1),
+                      resolved_at REAL,
+                      heal_task_id TEXT REFERENCES tasks(id) ON DELETE SET NULL,
+                      notified_at REAL
+                    ) STRICT;
+                    CREATE UNIQUE INDEX monitor_issues_open ON monitor_issues (condition, subject) WHERE resolved_at IS NULL;
+                    CREATE INDEX monitor_issues_resolved ON monitor_issues (resolved_at);
                     """)
         }
     }

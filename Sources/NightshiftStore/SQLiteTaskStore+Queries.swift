@@ -13,6 +13,8 @@ extension SQLiteTaskStore {
         }
         let batch = prepared
         return try await write { db in
+            // A parent may come later in the same batch: check foreign keys at commit.
+            try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
             let insert = try db.cachedStatement(sql: TaskRecord.insertSQL)
             let exists = try db.cachedStatement(sql: "SELECT 1 FROM tasks WHERE id = ?")
             let batchIDs = Set(batch.map(\.id))

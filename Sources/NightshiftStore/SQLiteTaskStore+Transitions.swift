@@ -69,6 +69,8 @@ extension SQLiteTaskStore {
                     results.append(.success(try self.finishOne(db, r, now: now)))
                 } catch let e as StoreError {
                     results.append(.failure(e))
+                } catch let e as DatabaseError {
+                    results.append(.failure(Self.map(e)))
                 }
             }
             return results
@@ -81,6 +83,9 @@ extension SQLiteTaskStore {
         let attempt: Int = row[0]
         let maxAttempts: Int = row[1]
         let o = r.outcome
+        if let v = o.verdict, v != "pass", v != "fail" {
+            throw StoreError(.invalid, "verdict must be pass or fail, got \(v)", field: "verdict")
+        }
         let t = now.timeIntervalSince1970
         var status: TaskStatus
         var notBefore: Double?
@@ -196,8 +201,8 @@ extension SQLiteTaskStore {
                 db,
                 sql: """
                     UPDATE tasks SET status = 'failed', error_class = 'decision_timeout',
-                      error = 'no decision arrived within the decision timeout', updated_at = ?
-                    WHERE status = 'needs_decision' AND COALESCE(finished_at, updated_at) < ? RETURNING *
+                      error = 'no decision arrived within the decision timeout', finished_at = ?1, updated_at = ?1
+                    WHERE status = 'needs_decision' AND COALESCE(finished_at, updated_at) < ?2 RETURNING *
                     """, arguments: [t, cutoff.timeIntervalSince1970]
             ).map(TaskRecord.decode)
             if let hook = self.pipeline {

@@ -65,6 +65,9 @@ public final class SQLiteTaskStore: TaskStore {
     static func map(_ error: DatabaseError) -> StoreError {
         switch error.resultCode {
         case .SQLITE_CONSTRAINT:
+            if error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE, error.message?.contains("backlog_item") == true {
+                return StoreError(.duplicate, "the backlog item already has an open task", field: "backlog_item")
+            }
             if error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY || error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 return StoreError(.duplicate, "a task with that id already exists")
             }

@@ -21,6 +21,10 @@ public struct TaskQuery: Sendable, Equatable {
 public struct TaskPage: Sendable, Equatable {
     public var tasks: [AgentTask]
     public var total: Int
+    public init(tasks: [AgentTask], total: Int) {
+        self.tasks = tasks
+        self.total = total
+    }
 }
 
 /// How an attempt ended, as the runner saw it.
@@ -77,6 +81,13 @@ public struct FinishedSample: Sendable, Equatable {
     public var durationSeconds: Double?
     public var finishedAt: Date
     public var costUSD: Double?
+    public init(taskType: TaskType, status: TaskStatus, durationSeconds: Double?, finishedAt: Date, costUSD: Double?) {
+        self.taskType = taskType
+        self.status = status
+        self.durationSeconds = durationSeconds
+        self.finishedAt = finishedAt
+        self.costUSD = costUSD
+    }
 }
 
 /// The task store: domain operations, each one transaction that keeps the invariants of the

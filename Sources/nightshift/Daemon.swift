@@ -68,13 +68,18 @@ struct Daemon {
         } catch let e as Workspace.Failure {
             throw CLIFailure(message: e.description, code: 2)
         }
-        var views = PipelineViews.files(paths)
-        views.projectManager = {
-            guard let status = try? await pm.status(), let data = try? JSONEncoder.nightshift().encode(status),
-                let json = try? JSONDecoder().decode(JSONValue.self, from: data)
-            else { return .null }
-            return json
-        }
+        let notifier = Notifier(config: config.notify, logger: logs.logger("monitor"))
+        let apiURL = Locked<String?>(nil)
+        let monitor = Monitor(env: env, store: store, notifier: notifier, projectManager: pm, apiURL: apiURL)
+        var views = PipelineViews.live(
+            env: env, store: store,
+            projectManager: {
+                guard let status = try? await pm.status(), let data = try? JSONEncoder.nightshift().encode(status),
+                    let json = try? JSONDecoder().decode(JSONValue.self, from: data)
+                else { return .null }
+                return json
+            },
+            attention: { monitor.attention })
         if pm.isEnabled { views.setPaused = { paused in if paused { try await pm.pause() } else { try await pm.resume() } } }
         let ready = Locked(false)
         let app = APIServer.buildApplication(
@@ -82,6 +87,7 @@ struct Daemon {
             onRunning: { port in
                 ready.withLock { $0 = true }
                 let url = "http://\(config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host):\(port)"
+                apiURL.withLock { $0 = url.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1") }
                 try? AtomicFile.writeJSON(
                     Announcement(pid: getpid(), url: url, port: port, startedAt: startedAt, stateDir: paths.root),
                     to: paths.file("daemon.json"))
@@ -91,6 +97,7 @@ struct Daemon {
             configuration: .init(
                 services: [
                     .init(service: rescuer), .init(service: maintenance), .init(service: runner), .init(service: pm),
+                    .init(service: notifier), .init(service: monitor),
                     .init(service: ReadinessGate(ready: ready)), .init(service: app),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -13,7 +13,10 @@ struct Nightshift: AsyncParsableCommand {
             Delivery is at-least-once: a task whose daemon died mid-run is rescued and run again.
             """,
         version: "0.1.0",
-        subcommands: [ServeCommand.self, StatusCommand.self, TasksCommand.self, PMCommand.self, BenchCommand.self])
+        subcommands: [
+            ServeCommand.self, WatchdogCommand.self, StatusCommand.self, TasksCommand.self, PMCommand.self, IssuesCommand.self,
+            FatalCommand.self, GateCommand.self, BenchCommand.self,
+        ])
 }
 
 /// A failure a command reports in one line on stderr, then exits with `code`.

@@ -1,0 +1,57 @@
+import Foundation
+import NightshiftCore
+import NightshiftStore
+
+extension Monitor {
+    /// `monitor_issues.json`: open issues first, then the last resolved ones.
+    func writeIssuesView(now: Date) async throws -> [MonitorIssue] {
+        let issues = try await store.monitorIssues(includeResolved: true, limit: 200)
+        let open = issues.filter(\.isOpen)
+        struct View: Encodable {
+            var generatedAt: Date
+            var open: Int
+            var issues: [MonitorIssue]
+            enum CodingKeys: String, CodingKey {
+                case open, issues
+                case generatedAt = "generated_at"
+            }
+        }
+        try AtomicFile.writeJSON(View(generatedAt: now, open: open.count, issues: issues), to: env.paths.monitorIssues)
+        return open
+    }
+
+    func buildReport(snapshot s: MonitorSnapshot, changes: IssueChanges, now: Date) async throws -> StatusReport {
+        let open = try await writeIssuesView(now: now)
+        let eff = try await Effectiveness.compute(store: store, now: now)
+        let metrics = TaskMetrics.compute(try await store.recentFinished(limit: 1000), windowSize: 1000)
+        let pm = try? await projectManager?.status()
+        var services: [String: StatusReport.Service] = [:]
+        for name in Set(s.expectedServices + Array(s.heartbeats.keys) + ["monitor"]) {
+            let age = s.heartbeats[name].map { now.timeIntervalSince($0) }
+            let alive = name == "monitor" ? true : age.map { $0 <= configuration.thresholds.heartbeatStale } ?? false
+            services[name] = .init(alive: alive, lastBeatAgeSeconds: age.map { ($0 * 10).rounded() / 10 })
+        }
+        var well: [String] = []
+        var attention: [String] = []
+        if let rate = eff.successRate, rate >= configuration.thresholds.minSuccessRate {
+            well.append("\(Int((rate * 100).rounded()))% of recent tasks succeeded")
+        }
+        if eff.throughput.completedLastHour > 0 { well.append("\(eff.throughput.completedLastHour) task(s) completed in the last hour") }
+        if let b = eff.backlogProgress, b.done > 0 { well.append("\(b.done) of \(b.total) backlog item(s) done") }
+        if s.apiReachable == true { well.append("the API answers") }
+        if services.filter({ !$0.value.alive }).isEmpty { well.append("every service is alive") }
+        if !changes.resolved.isEmpty { well.append("\(changes.resolved.count) issue(s) resolved since the last check") }
+        for i in open { attention.append("[\(i.severity.rawValue)] \(i.condition) \(i.subject): \(i.message)") }
+        if open.isEmpty && !s.waiting.isEmpty { attention.append("\(s.waiting.count) task(s) waiting for a decision") }
+        return StatusReport(
+            generatedAt: now,
+            overall: .init(status: open.isEmpty ? "ok" : "attention", goingWell: well, needsAttention: attention),
+            layer0Goal: .init(goalProximity: eff.goalProximity, backlogProgress: eff.backlogProgress),
+            layer1Orchestration: .init(
+                services: services, workers: env.config.runner.workers, running: s.running.count, pending: s.counts[.pending] ?? 0,
+                projectManagerState: pm.map { $0.state }, itemsInFlight: pm.map { $0.inFlight.count } ?? 0),
+            layer2Execution: .init(
+                apiReachable: s.apiReachable, throughput: eff.throughput, durationSeconds: metrics.durationSeconds, successRate: eff.successRate),
+            layer3Attention: .init(openIssues: open, resolvedSinceLast: changes.resolved, needsDecision: s.waiting.map(\.id)))
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import NightshiftCore
+import NightshiftStore
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+extension Monitor {
+    /// Gathers everything the rules look at.
+    func makeSnapshot() async throws -> MonitorSnapshot {
+        let now = env.now()
+        var s = MonitorSnapshot(now: now)
+        let health = try await store.taskHealth(now: now, recent: max(configuration.thresholds.successWindow, configuration.thresholds.repeatedFailures))
+        s.counts = health.counts
+        s.oldestRunnableSince = health.oldestRunnableSince
+        s.running = health.running
+        s.recentOutcomes = health.recentOutcomes
+        s.waiting = health.waiting
+        s.taskTimeout = env.config.runner.taskTimeout
+        s.heartbeats = env.health.heartbeats
+        s.expectedServices = ["agent_runner"] + ((projectManager?.isEnabled ?? false) ? ["project_manager"] : [])
+        s.blockedItems = try await store.items().filter { $0.state == .blocked }.map {
+            MonitorSnapshot.BlockedItem(key: $0.key, title: $0.title, reason: $0.blockedReason ?? "")
+        }
+        s.diskFreeBytes = Self.freeBytes(env.paths.root)
+        s.logErrors = countLogErrors()
+        (s.recordedVersion, s.currentVersion) = await versions()
+        if configuration.apiProbe, let url = apiURL.value {
+            (s.apiReachable, s.apiProbeError) = await Self.probe(url + "/api/health")
+        }
+        do {
+            try await store.setPipelineValue("monitor_probe", Timestamp.format(now))
+        } catch {
+            s.stateWritable = false
+        }
+        s.missingExecutors = env.config.runner.executors.keys.sorted().filter { name in
+            !Self.programExists(env.config.runner.executors[name]!.command)
+        }
+        return s
+    }
+
+    static func freeBytes(_ path: String) -> Int64? {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return nil }
+        return Int64(st.f_bavail) * Int64(st.f_frsize)
+    }
+
+    /// ERROR lines written to each component log since the last check.
+    func countLogErrors() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for name in Self.watchedLogs {
+            let path = env.paths.componentLog(name)
+            guard let handle = FileHandle(forReadingAtPath: path) else { continue }
+            defer { try? handle.close() }
+            let size = (try? handle.seekToEnd()) ?? 0
+            var offset = logOffsets.value[name] ?? size  // the first check starts at the end
+            if offset > size { offset = 0 }  // rotated
+            let toRead = min(size - offset, 8 * 1024 * 1024)
+            try? handle.seek(toOffset: size - toRead)
+            let data = toRead > 0 ? handle.readData(ofLength: Int(toRead)) : Data()
+            logOffsets.withLock { $0[name] = size }
+            let count = data.split(separator: 0x0A).filter { $0.range(of: Data(" ERROR [".utf8)) != nil || $0.range(of: Data(" CRITICAL [".utf8)) != nil }.count
+            if count > 0 { out[name] = count }
+        }
+        return out
+    }
+
+    /// (recorded at start, now): the workspace's git HEAD and the binary version.
+    func versions() async -> (String?, String?) {
+        guard let data = FileManager.default.contents(atPath: env.paths.pipelineVersion),
+            let recorded = try? JSONDecoder().decode([String: JSONValue].self, from: data)
+        else { return (nil, nil) }
+        let dir = env.config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : env.config.runner.workspace
+        let head = (try? await Workspace.git(["rev-parse", "--short=12", "HEAD"], in: dir)) ?? "unknown"
+        func key(_ sha: String?, _ version: String?) -> String { "\(sha ?? "unknown")/\(version ?? "?")" }
+        let was = key(recorded["git_sha"]?.stringValue, recorded["binary_version"]?.stringValue ?? recorded["version"]?.stringValue)
+        let now = key(String(head.prefix((recorded["git_sha"]?.stringValue ?? head).count)), VersionInfo.current)
+        return (was, now)
+    }
+
+    static func probe(_ url: String) async -> (Bool, String?) {
+        guard let u = URL(string: url) else { return (false, "bad URL \(url)") }
+        do {
+            let (_, response) = try await URLSession.shared.data(for: URLRequest(url: u, timeoutInterval: 5))
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            return status == 200 ? (true, nil) : (false, "HTTP \(status)")
+        } catch {
+            return (false, error.localizedDescription)
+        }
+    }
+
+    /// Whether the first word of a shell command names a program that exists.
+    static func programExists(_ command: String) -> Bool {
+        let words = command.split(separator: " ").map(String.init).drop { $0.contains("=") && !$0.hasPrefix("/") }
+        guard let first = words.first else { return false }
+        if ["cd", "exec", "env", "set", "export", "if", "for", "(", "{", "[", "test", "true", "false", "echo", "printf", "sleep"].contains(first) || first.hasPrefix("$") {
+            return true
+        }
+        if first.contains("/") { return FileManager.default.isExecutableFile(atPath: first) }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(first)") }
+    }
+}

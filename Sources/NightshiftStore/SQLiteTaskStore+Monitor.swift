@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+import NightshiftCore
+
+extension SQLiteTaskStore: MonitorStore {
+    static func decodeIssue(_ row: Row) throws -> MonitorIssue {
+        func time(_ c: String) -> Date? { (row[c] as Double?).map { Date(timeIntervalSince1970: $0) } }
+        let finding = Finding(
+            condition: row["condition"], subject: row["subject"], severity: Severity(rawValue: row["severity"]) ?? .medium,
+            message: row["message"], suggestedAction: row["suggested_action"])
+        var issue = MonitorIssue(id: row["id"], finding: finding, now: time("first_seen") ?? Date(timeIntervalSince1970: 0))
+        issue.lastSeen = time("last_seen") ?? issue.firstSeen
+        issue.count = row["count"]
+        issue.resolvedAt = time("resolved_at")
+        issue.healTaskID = row["heal_task_id"]
+        issue.notifiedAt = time("notified_at")
+        return issue
+    }
+
+    public func applyFindings(_ findings: [Finding], now: Date) async throws -> IssueChanges {
+        let t = now.timeIntervalSince1970
+        return try await write { db in
+            var changes = IssueChanges()
+            let open = try Row.fetchAll(db, sql: "SELECT * FROM monitor_issues WHERE resolved_at IS NULL").map(Self.decodeIssue)
+            var byKey = Dictionary(uniqueKeysWithValues: open.map { ("\($0.condition)\u{0}\($0.subject)", $0) })
+            var seen = Set<String>()
+            for f in findings {
+                let key = "\(f.condition)\u{0}\(f.subject)"
+                guard seen.insert(key).inserted else { continue }
+                if var issue = byKey.removeValue(forKey: key) {
+                    try db.execute(
+                        sql: "UPDATE monitor_issues SET last_seen = ?, count = count + 1, severity = ?, message = ?, suggested_action = ? WHERE id = ?",
+                        arguments: [t, f.severity.rawValue, f.message, f.suggestedAction, issue.id])
+                    issue.lastSeen = now
+                    issue.count += 1
+                    issue.severity = f.severity
+                    issue.message = f.message
+                    changes.continued.append(issue)
+                } else {
+                    let issue = MonitorIssue(id: MonitorIssue.newID(), finding: f, now: now)
+                    try db.execute(
+                        sql: """
+                            INSERT INTO monitor_issues (id, condition, subject, severity, message, suggested_action, first_seen, last_seen, count)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+                            """,
+                        arguments: [issue.id, f.condition, f.subject, f.severity.rawValue, f.message, f.suggestedAction, t, t])
+                    changes.opened.append(issue)
+                }
+            }
+            for var issue in byKey.values.sorted(by: { $0.firstSeen < $1.firstSeen }) {
+                try db.execute(sql: "UPDATE monitor_issues SET resolved_at = ? WHERE id = ?", arguments: [t, issue.id])
+                issue.resolvedAt = now
+                changes.resolved.append(issue)
+            }
+            return changes
+        }
+    }
+
+    public func monitorIssues(includeResolved: Bool, limit: Int) async throws -> [MonitorIssue] {
+        try await read { db in
+            let severityOrder = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END"
+            var issues = try Row.fetchAll(
+                db, sql: "SELECT * FROM monitor_issues WHERE resolved_at IS NULL ORDER BY \(severityOrder), first_seen"
+            ).map(Self.decodeIssue)
+            if includeResolved {
+                issues += try Row.fetchAll(
+                    db, sql: "SELECT * FROM monitor_issues WHERE resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT ?",
+                    arguments: [max(0, limit - issues.count)]
+                ).map(Self.decodeIssue)
+            }
+            return Array(issues.prefix(limit))
+        }
+    }
+
+    public func fileHealTask(issueID: String, task: AgentTask) async throws -> AgentTask? {
+        try await write { db in
+            guard try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM monitor_issues WHERE id = ? AND resolved_at IS NULL AND heal_task_id IS NULL", arguments: [issueID]) != nil
+            else { return nil }
+            try db.cachedStatement(sql: TaskRecord.insertSQL).execute(arguments: TaskRecord.arguments(task))
+            try db.execute(sql: "UPDATE monitor_issues SET heal_task_id = ? WHERE id = ?", arguments: [task.id, issueID])
+            return task
+        }
+    }
+
+    public func markNotified(issueIDs: [String], at: Date) async throws {
+        guard !issueIDs.isEmpty else { return }
+        try await write { db in
+            var args: StatementArguments = [at.timeIntervalSince1970]
+            args += StatementArguments(issueIDs)
+            try db.execute(
+                sql: "UPDATE monitor_issues SET notified_at = ? WHERE id IN (\(issueIDs.map { _ in "?" }.joined(separator: ",")))", arguments: args)
+        }
+    }
+
+    public func issueStats(resolvedSince: Date) async throws -> IssueStats {
+        try await read { db in
+            let open = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM monitor_issues WHERE resolved_at IS NULL") ?? 0
+            let row = try Row.fetchOne(
+                db, sql: "SELECT COUNT(*) AS n, AVG(resolved_at - first_seen) AS mttr FROM monitor_issues WHERE resolved_at >= ?",
+                arguments: [resolvedSince.timeIntervalSince1970])
+            return IssueStats(open: open, resolvedSince: row?["n"] ?? 0, meanTimeToResolve: row?["mttr"])
+        }
+    }
+
+    public func taskHealth(now: Date, recent: Int) async throws -> TaskHealthView {
+        let t = now.timeIntervalSince1970
+        return try await read { db in
+            var view = TaskHealthView()
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status") {
+                if let s = TaskStatus(rawValue: row["status"]) { view.counts[s] = row["n"] }
+            }
+            // Runnable since: the later of creation and not_before, for pending tasks whose time has come.
+            let since: Double? = try Double.fetchOne(
+                db,
+                sql: """
+                    SELECT MIN(MAX(created_at, COALESCE(not_before, 0), COALESCE(finished_at, 0), COALESCE(decided_at, 0)))
+                    FROM tasks WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?)
+                    """, arguments: [t])
+            view.oldestRunnableSince = since.map(Date.init(timeIntervalSince1970:))
+            view.running = try Row.fetchAll(db, sql: "SELECT id, started_at, lease_expires_at FROM tasks WHERE status = 'running'").map { r in
+                MonitorSnapshot.RunningTask(
+                    id: r["id"], startedAt: (r["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    leaseExpiresAt: (r["lease_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+            view.recentOutcomes = try String.fetchAll(
+                db, sql: "SELECT status FROM tasks WHERE status IN ('completed','failed') AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+                arguments: [recent]
+            ).compactMap(TaskStatus.init(rawValue:))
+            view.waiting = try Row.fetchAll(
+                db, sql: "SELECT id, COALESCE(finished_at, updated_at) AS since, decision_prompt FROM tasks WHERE status = 'needs_decision' ORDER BY since"
+            ).map { r in
+                MonitorSnapshot.Waiting(id: r["id"], since: Date(timeIntervalSince1970: r["since"]), prompt: r["decision_prompt"] ?? "")
+            }
+            return view
+        }
+    }
+}
