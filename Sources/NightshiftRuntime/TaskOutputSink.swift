@@ -40,19 +40,18 @@ final class TaskOutputSink: @unchecked Sendable {
     func consume(_ chunk: UnsafeRawBufferPointer) {
         bytesIn += chunk.count
         let bytes = chunk.bindMemory(to: UInt8.self)
+        guard let base = bytes.baseAddress else { return }
         var start = 0
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == 0x0A {
-                if partial.isEmpty {
-                    emitLine(UnsafeBufferPointer(rebasing: bytes[start..<i]))
-                } else {
-                    partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
-                    emitPartial()
-                }
-                start = i + 1
+        // memchr finds each newline at memory speed; lines are then redacted one by one.
+        while start < bytes.count, let hit = memchr(base + start, 0x0A, bytes.count - start) {
+            let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if partial.isEmpty {
+                emitLine(UnsafeBufferPointer(rebasing: bytes[start..<i]))
+            } else {
+                partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
+                emitPartial()
             }
-            i += 1
+            start = i + 1
         }
         if start < bytes.count {
             partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]))
