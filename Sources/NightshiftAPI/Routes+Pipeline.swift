@@ -3,6 +3,7 @@ import Hummingbird
 import NightshiftCore
 import NightshiftRuntime
 import NightshiftStore
+import ServiceLifecycle
 
 /// Pipeline views: status, monitor and fatal issues, effectiveness, and the event stream.
 struct PipelineRoutes {
@@ -46,8 +47,11 @@ struct PipelineRoutes {
             guard let include = ["true": true, "1": true, "false": false, "0": false][raw.lowercased()] else {
                 throw Problem.invalid("include_resolved", "must be true or false")
             }
-            let issues = await views.monitorIssues(include)
-            let open = issues.filter { $0.objectValue?["resolved_at"] ?? .null == .null }.count
+            // Open first whatever order the view gives (stable, so each part keeps its order).
+            let all = await views.monitorIssues(include)
+            let isOpen = { (i: JSONValue) in i.objectValue?["resolved_at"] ?? .null == .null }
+            let issues = all.filter(isOpen) + all.filter { !isOpen($0) }
+            let open = issues.filter(isOpen).count
             return try JSONResponse.make(JSONValue.object(["issues": .array(issues), "open": .number(Double(open))]))
         }
         r.on(.get, "/api/agent/fatal-issues") { _, _ in
@@ -73,7 +77,9 @@ struct PipelineRoutes {
         let counts = try await env.store.countByStatus()
         let running = try await env.store.list(TaskQuery(statuses: [.running], limit: 100)).tasks
         let waiting = try await env.store.list(TaskQuery(statuses: [.needsDecision], limit: 100)).tasks
-        let pending = try await env.store.list(TaskQuery(statuses: [.pending], limit: 20)).tasks
+        var nextUp = TaskQuery(statuses: [.pending], limit: 20)
+        nextUp.order = .claim
+        let pending = try await env.store.list(nextUp).tasks
         var byPhase: [String: Int] = [:]
         for t in running { byPhase[t.phase ?? t.taskType.rawValue, default: 0] += 1 }
         let now = env.now()
@@ -114,7 +120,8 @@ struct PipelineRoutes {
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ": nightshift task events\n\n"))
             let enc = JSONEncoder.nightshift()
-            for await change in stream {
+            // Ends on graceful shutdown, so an open stream does not hold up the server's drain.
+            for await change in stream.cancelOnGracefulShutdown() {
                 let data = (try? enc.encode(change.task)) ?? Data("{}".utf8)
                 let text = "event: task\nid: \(change.task.id)\ndata: {\"change\":\"\(change.kind.rawValue)\",\"task\":\(String(decoding: data, as: UTF8.self))}\n\n"
                 try await writer.write(ByteBuffer(string: text))

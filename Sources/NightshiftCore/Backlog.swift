@@ -46,7 +46,7 @@ public enum BacklogParser {
         var entries: [BacklogEntry] = []
         var inComment = false
         var seen: [String: Int] = [:]
-        for (index, raw) in text.components(separatedBy: "\n").enumerated() {
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let lineNo = index + 1
             let line = raw.trimmingCharacters(in: .whitespaces)
             if inComment {
@@ -85,7 +85,7 @@ public enum BacklogParser {
             let path = (directory as NSString).appendingPathComponent(name)
             var title: String?
             var after: [String] = []
-            for (i, raw) in text.components(separatedBy: "\n").enumerated() {
+            for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
                 let line = raw.trimmingCharacters(in: .whitespaces)
                 if title == nil, line.hasPrefix("# ") { title = String(line.dropFirst(2)).trimmingCharacters(in: .whitespaces) }
                 if line.lowercased().hasPrefix("after:") {

@@ -74,6 +74,9 @@ public struct MonitorSnapshot: Sendable, Equatable {
     /// Last heartbeat of each service that should be running.
     public var heartbeats: [String: Date] = [:]
     public var expectedServices: [String] = []
+    /// Since when the monitor has watched the services: one that never beat is stale only once
+    /// this is older than the threshold (it may not have made its first pass yet). Nil: at once.
+    public var watchingSince: Date?
     public var blockedItems: [BlockedItem] = []
     public var diskFreeBytes: Int64?
     /// ERROR lines per component log since the last check.
@@ -127,7 +130,8 @@ public enum MonitorRules {
     public static func stale(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         s.expectedServices.compactMap { name in
             let last = s.heartbeats[name]
-            guard last.map({ s.now.timeIntervalSince($0) > t.heartbeatStale }) ?? true else { return nil }
+            let reference = last ?? s.watchingSince ?? .distantPast
+            guard s.now.timeIntervalSince(reference) > t.heartbeatStale else { return nil }
             let condition = name == "agent_runner" ? "runner_stale" : name == "project_manager" ? "pm_stale" : "\(name)_stale"
             return Finding(
                 condition: condition, subject: name, severity: .high,

@@ -234,7 +234,7 @@ public enum StartGate {
         }
         return Check(
             name: name, ok: false, detail: "\(issues.count) fatal issue(s) (\(source)): \(shown.joined(separator: "; "))",
-            remedy: "fix the cause (docs/RUNBOOK.md, \"Recovering from a fatal issue\"), then remove the entries from fatal_issues.json in the state dir")
+            remedy: "fix the cause (docs/RUNBOOK.md, \"Recovering from a fatal issue\"), then clear them: nightshift fatal --clear")
     }
 
     /// Severities that block the gate.

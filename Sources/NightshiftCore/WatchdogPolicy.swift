@@ -67,6 +67,11 @@ public struct WatchdogPolicy: Sendable, Equatable {
         public var starts: Int
         public var window: Double
         public var lastExit: ExitStatus
+        public init(starts: Int, window: Double, lastExit: ExitStatus) {
+            self.starts = starts
+            self.window = window
+            self.lastExit = lastExit
+        }
     }
 
     public enum Event: Sendable, Equatable {

@@ -134,11 +134,11 @@ public enum AgentProcess {
                     ) { execution in
                         let pid = execution.processIdentifier.value
                         pgid.withLock { $0 = pid }
-                        if await onSpawn(pid) {
+                        if await onSpawn(pid), stopper.stopReason == nil {
                             var newline: UInt8 = 0x0A
                             _ = write(gateWrite, &newline, 1)
                         } else {
-                            ended.withLock { $0 = $0 ?? .stopped("claim lost before start") }
+                            ended.withLock { $0 = $0 ?? .stopped(stopper.stopReason ?? "claim lost before start") }
                         }
                         close(gateWrite)
                     }

@@ -98,13 +98,7 @@ extension AgentRunner {
             switch updated.status {
             case .pending:
                 log.warning("attempt failed, retrying", metadata: ["error_class": "\(updated.errorClass ?? "")", "not_before": "\(updated.notBefore.map(Timestamp.format) ?? "")"])
-                if let at = updated.notBefore {
-                    let wait = max(0, at.timeIntervalSince(env.now()))
-                    Task { [wake] in
-                        try? await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 1))
-                        wake.signal()
-                    }
-                }
+                wakeAt(updated.notBefore)
             case .failed:
                 log.error("task failed: \(updated.error ?? "")", metadata: ["error_class": "\(updated.errorClass ?? "")"])
             case .needsDecision:

@@ -122,6 +122,8 @@ public final class AgentRunner: Service, Sendable {
             switch change.kind {
             case .created, .decided, .retried:
                 wake.signal()
+            case .rescued where change.task.status == .pending:
+                wakeAt(change.task.notBefore)
             case .cancelled:
                 if let a = active.value[change.task.id] { a.stopper.stop("cancelled") }
             default:
@@ -147,6 +149,16 @@ public final class AgentRunner: Service, Sendable {
             } catch {
                 logger.error("heartbeat failed: \(error)")
             }
+        }
+    }
+
+    /// Looks for work at `date` (a retry's `not_before`), besides the fallback poll.
+    func wakeAt(_ date: Date?) {
+        guard let date else { return wake.signal() }
+        let wait = max(0, date.timeIntervalSince(env.now()))
+        Task { [wake] in
+            try? await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 1))
+            wake.signal()
         }
     }
 

@@ -59,11 +59,20 @@ public struct Effectiveness: Encodable, Sendable, Equatable {
         min(1, successRate * (0.5 + 0.5 * min(1, Double(completedPerDay) / 10)) * max(0, 1 - 0.15 * Double(openIssues)))
     }
 
+    /// Finished tasks the success rate is taken over.
+    public static let window = 1000
+
     public static func compute(store: any TaskStore & MonitorStore & PipelineStore, now: Date) async throws -> Effectiveness {
-        let samples = try await store.recentFinished(limit: 10_000)
-        let lastHour = samples.filter { $0.status == .completed && now.timeIntervalSince($0.finishedAt) <= 3600 }.count
-        let lastDay = samples.filter { $0.status == .completed && now.timeIntervalSince($0.finishedAt) <= 86400 }.count
-        let metrics = TaskMetrics.compute(Array(samples.prefix(1000)), windowSize: 1000)
+        try await compute(store: store, now: now, recent: try await store.recentFinished(limit: window))
+    }
+
+    /// The same, over `recent` (the newest finished tasks, at most `window`) already read.
+    static func compute(store: any TaskStore & MonitorStore & PipelineStore, now: Date, recent samples: [FinishedSample]) async throws -> Effectiveness {
+        // Throughput is counted in the database: reading every task of the last day as rows
+        // made each check cost time proportional to the day's work.
+        let completed = try await store.completedCounts(since: [now.addingTimeInterval(-3600), now.addingTimeInterval(-86400)])
+        let (lastHour, lastDay) = (completed[0], completed[1])
+        let metrics = TaskMetrics.compute(Array(samples.prefix(window)), windowSize: window)
         let stats = try await store.issueStats(resolvedSince: now.addingTimeInterval(-7 * 86400))
         let items = try await store.items()
         var backlog: Backlog?

@@ -22,8 +22,9 @@ extension Monitor {
 
     func buildReport(snapshot s: MonitorSnapshot, changes: IssueChanges, now: Date) async throws -> StatusReport {
         let open = try await writeIssuesView(now: now)
-        let eff = try await Effectiveness.compute(store: store, now: now)
-        let metrics = TaskMetrics.compute(try await store.recentFinished(limit: 1000), windowSize: 1000)
+        let recent = try await store.recentFinished(limit: Effectiveness.window)
+        let eff = try await Effectiveness.compute(store: store, now: now, recent: recent)
+        let metrics = TaskMetrics.compute(recent, windowSize: Effectiveness.window)
         let pm = try? await projectManager?.status()
         var services: [String: StatusReport.Service] = [:]
         for name in Set(s.expectedServices + Array(s.heartbeats.keys) + ["monitor"]) {

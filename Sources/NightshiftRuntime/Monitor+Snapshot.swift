@@ -19,6 +19,7 @@ extension Monitor {
         s.waiting = health.waiting
         s.taskTimeout = env.config.runner.taskTimeout
         s.heartbeats = env.health.heartbeats
+        s.watchingSince = watchingSince
         s.expectedServices = ["agent_runner"] + ((projectManager?.isEnabled ?? false) ? ["project_manager"] : [])
         s.blockedItems = try await store.items().filter { $0.state == .blocked }.map {
             MonitorSnapshot.BlockedItem(key: $0.key, title: $0.title, reason: $0.blockedReason ?? "")
@@ -66,16 +67,27 @@ extension Monitor {
         return out
     }
 
-    /// (recorded at start, now): the workspace's git HEAD and the binary version.
+    /// (recorded at start, now): the workspace's git HEAD, the binary's version, and whether the
+    /// binary was rebuilt since (its modification time moved).
     func versions() async -> (String?, String?) {
         guard let data = FileManager.default.contents(atPath: env.paths.pipelineVersion),
             let recorded = try? JSONDecoder().decode([String: JSONValue].self, from: data)
         else { return (nil, nil) }
-        let dir = env.config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : env.config.runner.workspace
-        let head = (try? await Workspace.git(["rev-parse", "--short=12", "HEAD"], in: dir)) ?? "unknown"
-        func key(_ sha: String?, _ version: String?) -> String { "\(sha ?? "unknown")/\(version ?? "?")" }
-        let was = key(recorded["git_sha"]?.stringValue, recorded["binary_version"]?.stringValue ?? recorded["version"]?.stringValue)
-        let now = key(String(head.prefix((recorded["git_sha"]?.stringValue ?? head).count)), VersionInfo.current)
+        // The repository whose HEAD was recorded (the watchdog names it), else the daemon's.
+        let configured = env.config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : env.config.runner.workspace
+        let dir = recorded["workspace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? configured
+        let recordedSHA = recorded["git_sha"]?.stringValue ?? "unknown"
+        // A HEAD that cannot be read now (git missing, not a repository) is no evidence of new
+        // code: it must not ask for a restart.
+        let head = try? await Workspace.git(["rev-parse", "--short=12", "HEAD"], in: dir)
+        let currentSHA = head.map { recordedSHA == "unknown" ? $0 : String($0.prefix(recordedSHA.count)) } ?? recordedSHA
+        let was = "\(recordedSHA)/\(recorded["binary_version"]?.stringValue ?? recorded["version"]?.stringValue ?? "?")"
+        var now = "\(currentSHA)/\(VersionInfo.current)"
+        if let binary = recorded["binary"]?.stringValue, let then = recorded["binary_modified_at"]?.stringValue.flatMap(Timestamp.parse),
+            let modified = PipelineVersion.modificationTime(of: binary), Timestamp.format(modified) != Timestamp.format(then)
+        {
+            now += " (binary rebuilt \(Timestamp.format(modified)))"
+        }
         return (was, now)
     }
 

@@ -43,6 +43,8 @@ public final class Monitor: Service, Sendable {
     let logOffsets = Locked<[String: UInt64]>([:])
     let lastAttention = Locked<[JSONValue]>([])
     let lastAlert = Locked<[String: Date]>([:])
+    /// When this monitor began watching (a service that never beat gets this much grace).
+    let watchingSince: Date
     static let lastRestartKey = "monitor_last_restart_request"
     static let watchedLogs = ["agent_runner", "project_manager", "api", "nightshift"]
 
@@ -57,6 +59,7 @@ public final class Monitor: Service, Sendable {
         self.notifier = notifier
         self.projectManager = projectManager
         self.apiURL = apiURL
+        self.watchingSince = env.now()
     }
 
     public convenience init(

@@ -217,7 +217,10 @@ public final class ProjectManager: Service, Sendable {
             backlogState.withLock { $0.error = error.description }
             return error
         }
-        if !force && backlogState.value.fingerprint == parsed.fingerprint { return nil }
+        if !force && backlogState.value.fingerprint == parsed.fingerprint {
+            backlogState.withLock { $0.error = nil }  // the file is back to what was imported
+            return nil
+        }
         let summary = try await pipeline.importBacklog(parsed.entries, now: env.now())
         backlogState.withLock { $0 = (parsed.fingerprint, nil, env.now()) }
         if !summary.added.isEmpty || !summary.updated.isEmpty {

@@ -8,6 +8,14 @@ public struct TaskMetrics: Encodable, Sendable, Equatable {
         public var p50: Double?
         public var p95: Double?
         public var max: Double?
+        // Unknown values are null, not missing.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(p50, forKey: .p50)
+            try c.encode(p95, forKey: .p95)
+            try c.encode(max, forKey: .max)
+        }
+        enum CodingKeys: String, CodingKey { case p50, p95, max }
     }
 
     public struct ByType: Encodable, Sendable, Equatable {
@@ -20,6 +28,15 @@ public struct TaskMetrics: Encodable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case finished, completed, failed, p50, p95
             case successRate = "success_rate"
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(finished, forKey: .finished)
+            try c.encode(completed, forKey: .completed)
+            try c.encode(failed, forKey: .failed)
+            try c.encode(successRate, forKey: .successRate)
+            try c.encode(p50, forKey: .p50)
+            try c.encode(p95, forKey: .p95)
         }
     }
 
@@ -39,6 +56,18 @@ public struct TaskMetrics: Encodable, Sendable, Equatable {
         case durationSeconds = "duration_seconds"
         case costUSDTotal = "cost_usd_total"
         case byType = "by_type"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(windowSize, forKey: .windowSize)
+        try c.encode(finished, forKey: .finished)
+        try c.encode(completed, forKey: .completed)
+        try c.encode(failed, forKey: .failed)
+        try c.encode(successRate, forKey: .successRate)
+        try c.encode(durationSeconds, forKey: .durationSeconds)
+        try c.encode(costUSDTotal, forKey: .costUSDTotal)
+        try c.encode(byType, forKey: .byType)
     }
 
     /// Nearest-rank percentile of sorted values.

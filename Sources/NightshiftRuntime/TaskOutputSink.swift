@@ -33,8 +33,9 @@ final class TaskOutputSink: @unchecked Sendable {
 
     /// Writes a line of the daemon's own (already clean) text, e.g. the attempt header.
     func note(_ text: String) {
-        pending.append(contentsOf: Array((text + "\n").utf8))
         flush()
+        // Straight to the log: output_tail is the agent's output only.
+        _ = Array((text + "\n").utf8).withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
     }
 
     func consume(_ chunk: UnsafeRawBufferPointer) {
@@ -57,7 +58,7 @@ final class TaskOutputSink: @unchecked Sendable {
             partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]))
             if partial.count >= Self.maxLine { emitPartial() }
         }
-        if pending.count >= Self.flushAt { flush() }
+        flush()  // one write per read: `tasks log -f` sees output while the agent runs
     }
 
     private func emitPartial() {

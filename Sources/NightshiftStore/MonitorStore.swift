@@ -30,5 +30,7 @@ public protocol MonitorStore: Sendable {
     func fileHealTask(issueID: String, task: AgentTask) async throws -> AgentTask?
     func markNotified(issueIDs: [String], at: Date) async throws
     func issueStats(resolvedSince: Date) async throws -> IssueStats
+    /// Tasks completed at or after each cutoff, counted in the database (no rows fetched).
+    func completedCounts(since cutoffs: [Date]) async throws -> [Int]
     func taskHealth(now: Date, recent: Int) async throws -> TaskHealthView
 }

@@ -103,6 +103,18 @@ extension SQLiteTaskStore: MonitorStore {
         }
     }
 
+    public func completedCounts(since cutoffs: [Date]) async throws -> [Int] {
+        try await read { db in
+            try cutoffs.map { cutoff in
+                // `status IN (...)` lets SQLite use the partial index on finished_at.
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT COUNT(*) FROM tasks WHERE status IN ('completed','failed') AND finished_at >= ? AND status = 'completed'",
+                    arguments: [cutoff.timeIntervalSince1970]) ?? 0
+            }
+        }
+    }
+
     public func taskHealth(now: Date, recent: Int) async throws -> TaskHealthView {
         let t = now.timeIntervalSince1970
         return try await read { db in

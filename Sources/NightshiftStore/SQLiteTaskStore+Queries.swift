@@ -57,12 +57,13 @@ extension SQLiteTaskStore {
         }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         let filterArgs = args
+        let orderSQL = query.order == .claim ? "priority DESC, created_at, id" : "created_at DESC, id DESC"
         let limit = max(0, query.limit)
         let offset = max(0, query.offset)
         return try await read { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(whereSQL)", arguments: StatementArguments(filterArgs)) ?? 0
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM tasks \(whereSQL) ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                db, sql: "SELECT * FROM tasks \(whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?",
                 arguments: StatementArguments(filterArgs) + [limit, offset])
             return TaskPage(tasks: try rows.map(TaskRecord.decode), total: total)
         }

@@ -144,7 +144,9 @@ extension SQLiteTaskStore {
         let t = now.timeIntervalSince1970
         return try await write { db in
             try Self.transition(
-                db, id: id, event: .decide, set: "status = 'pending', decision = ?, decided_at = ?, not_before = NULL, updated_at = ?",
+                db, id: id, event: .decide,
+                // The resumed run continues the attempt that asked; it does not use up a new one.
+                set: "status = 'pending', decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), updated_at = ?",
                 arguments: [decision, t, t])
         }
     }

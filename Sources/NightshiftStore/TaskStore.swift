@@ -1,8 +1,15 @@
 import Foundation
 import NightshiftCore
 
-/// Filters and paging for `TaskStore.list`. Results are newest first.
+/// Filters and paging for `TaskStore.list`. Results are newest first, or in claim order.
 public struct TaskQuery: Sendable, Equatable {
+    public enum Order: Sendable, Equatable {
+        /// Newest first (the API's list).
+        case newest
+        /// The order the runner claims in: priority, then oldest.
+        case claim
+    }
+    public var order: Order = .newest
     public var statuses: [TaskStatus] = []
     public var taskTypes: [TaskType] = []
     public var backlogItem: String?

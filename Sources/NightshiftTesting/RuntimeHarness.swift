@@ -14,6 +14,11 @@ public struct RuntimeWaitTimeout: Error, CustomStringConvertible {
     public var description: String { "timed out after \(seconds) s waiting for \(what)" }
 }
 
+/// posix_spawn failed.
+public struct RuntimeSpawnError: Error {
+    public var errno: Int32
+}
+
 /// Scratch state for runtime tests: a private state dir with a real SQLite store, shell scripts
 /// written next to it, service environments with short durations, and cleanup of any process
 /// group a test started. Runner tests never sleep: they poll a condition with a deadline.
@@ -56,14 +61,17 @@ public final class RuntimeHarness: Sendable {
         return c
     }
 
-    /// A service environment over this harness's store and state dir.
+    /// A service environment over this harness's store and state dir; time comes from `clock`
+    /// when given, else from the wall clock.
     public func environment(
-        instanceID: String = "test-daemon", now: @escaping @Sendable () -> Date = { Date() }, redactor: Redactor = Redactor(),
+        instanceID: String = "test-daemon", clock: MutableNow? = nil, redactor: Redactor = Redactor(),
         configure: (inout NightshiftConfig) -> Void = { _ in }
     ) -> ServiceEnvironment {
         var config = Self.fastConfig()
         config.stateDir = paths.root
         configure(&config)
+        var now: @Sendable () -> Date = { Date() }
+        if let clock { now = clock.provider }
         let logs = ComponentLogs(paths: paths, maxBytes: config.logs.maxBytes, backups: config.logs.backups, redactor: redactor, echo: false)
         return ServiceEnvironment(
             config: config, paths: paths, store: store, logs: logs, redactor: redactor,
@@ -114,28 +122,59 @@ public final class RuntimeHarness: Sendable {
         return stat.state == "Z" || stat.state == "X"
     }
 
-    /// Starts `sh -c <shell>` in a new session (via `setsid -f`), as if an earlier daemon had
-    /// spawned it and died, with exactly `environment` (plus PATH). Returns its pid, which is
-    /// also its process group id.
+    /// Starts `/bin/sh -c <shell>` in a new session, as if an earlier daemon had spawned it and
+    /// died, with exactly `environment` (plus PATH), default signal handling and no inherited
+    /// descriptors. Returns its pid, which is also its process group id. (posix_spawn, because
+    /// Foundation's `Process.waitUntilExit` would wait for the whole session to end.)
     public func spawnSession(_ shell: String, environment: [String: String]) async throws -> Int32 {
         let pidFile = path("session-\(UUID().uuidString).pid")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        p.arguments = ["-f", "/bin/sh", "-c", "echo $$ > '\(pidFile)'; \(shell)"]
         var env = environment
         env["PATH"] = env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        p.environment = env
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        var pid: Int32 = 0
-        try await Self.waitUntil("the session leader's pid file") {
-            pid = self.pid(in: pidFile) ?? 0
-            return pid > 0
-        }
+        let pid = try Self.spawn(
+            ["/bin/sh", "-c", "echo $$ > '\(pidFile)'; \(shell)"], environment: env.map { "\($0.key)=\($0.value)" })
         track(pid)
+        // Reap it on a thread of its own once it ends, so no zombie is left behind.
+        let reaper = Thread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        reaper.start()
+        try await Self.waitUntil("the session leader's pid file") { self.pid(in: pidFile) == pid }
+        return pid
+    }
+
+    static func spawn(_ argv: [String], environment: [String]) throws -> Int32 {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attr, &mask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(0x80 /* POSIX_SPAWN_SETSID */ | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // glibc 2.34+ closes every other descriptor in the child (not exported to Swift by name).
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+        }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup($0) } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in cEnv { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+        guard rc == 0 else { throw RuntimeSpawnError(errno: rc) }
         return pid
     }
 
@@ -188,6 +227,7 @@ public final class RuntimeHarness: Sendable {
 
     /// Runs `runner` while `body` executes, then cancels it, waits for it to return and kills any
     /// agent left behind.
+    @discardableResult
     public func withRunner<R>(_ runner: AgentRunner, _ body: () async throws -> R) async throws -> R {
         let task = Task { try await runner.run() }
         let result: Result<R, any Error>

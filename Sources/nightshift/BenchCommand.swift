@@ -5,7 +5,7 @@ import NightshiftStore
 /// `nightshift bench ...`: figures for the issues (build with -c release first).
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks that print figures (use a release build).", subcommands: [Store.self])
+        commandName: "bench", abstract: "Benchmarks that print figures (use a release build).", subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self])
 
     struct Store: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

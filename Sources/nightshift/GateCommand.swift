@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import NightshiftCore
+import NightshiftRuntime
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `nightshift gate`: the start gate (`make start-gate`). Gathers each check's facts — git,
+/// the daemon's API (or the state dir's files when it is down), the CI command — and lets
+/// `StartGate` judge them with the waivers of `config/start_gate_waivers.json`.
+struct GateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gate",
+        abstract: "Check that it is safe to start work; exit 0 only when every check passes or is waived.",
+        discussion: """
+            Checks: worktree_clean (git status --porcelain of --repo), daemon_ready (GET /api/ready, when \
+            gate.require_daemon), no_fatal_issues and no_critical_monitor_issues (from the daemon, or \
+            the state dir's fatal_issues.json / monitor_issues.json when it is down), ci_status (runs \
+            gate.ci_command when set). A waiver in config/start_gate_waivers.json turns a named failing \
+            check into a warning until it expires. Exit 0 = pass, 1 = a check fails, 2 = bad usage.
+            """)
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(help: "The git repository whose work tree must be clean (default: the working directory).")
+    var repo: String?
+
+    @Option(help: "The waiver file.")
+    var waivers = "config/start_gate_waivers.json"
+
+    @Option(help: "State dir to read fatal and monitor issues from when the daemon is down (default: the config's state_dir).")
+    var stateDir: String?
+
+    func run() async throws {
+        try await runReporting {
+            let config: NightshiftConfig
+            do { config = try ConfigLoader.load(path: client.config) } catch { throw CLIFailure(message: "\(error)", code: 2) }
+            let api = try client.client()
+            let repoDir = repo ?? FileManager.default.currentDirectoryPath
+            let paths = StatePaths(root: stateDir ?? config.stateDir)
+
+            var checks: [StartGate.Check] = []
+            let git = Self.shell(["git", "-C", repoDir, "status", "--porcelain", "--untracked-files=all"], in: nil)
+            checks.append(StartGate.worktreeClean(repo: repoDir, exitStatus: git.status ?? 127, porcelain: git.out, error: git.err))
+
+            let ready = await Self.ready(api)
+            checks.append(StartGate.daemonReady(url: api.base, required: config.gate.requireDaemon, status: ready.status, error: ready.error))
+            let daemonUp = ready.status != nil
+
+            checks.append(
+                StartGate.noFatalIssues(
+                    try await Self.issues(api, daemonUp, "/api/agent/fatal-issues", file: paths.fatalIssues),
+                    source: daemonUp ? api.base : paths.fatalIssues))
+            checks.append(
+                StartGate.noCriticalMonitorIssues(
+                    try await Self.issues(api, daemonUp, "/api/agent/monitor-issues", file: paths.monitorIssues),
+                    source: daemonUp ? api.base : paths.monitorIssues))
+
+            let ci = config.gate.ciCommand
+            if ci.isEmpty {
+                checks.append(StartGate.ciStatus(command: "", exitStatus: nil, outputTail: ""))
+            } else {
+                let r = Self.shell(["/bin/sh", "-c", ci], in: repoDir)
+                let tail = String((r.out + r.err).suffix(600))
+                checks.append(StartGate.ciStatus(command: ci, exitStatus: r.status, outputTail: tail, error: r.err))
+            }
+
+            let parsed = StartGate.parseWaivers(FileManager.default.contents(atPath: waivers), file: waivers)
+            let report = StartGate.evaluate(checks, waivers: parsed.waivers, problems: parsed.problems, now: Date())
+            if client.json {
+                print(String(decoding: try JSONEncoder.nightshift(pretty: true).encode(report), as: UTF8.self))
+            } else {
+                print(Self.render(report))
+            }
+            if !report.passed { throw ExitCode(1) }
+        }
+    }
+
+    /// The status of `GET /api/ready`, or why there was none.
+    static func ready(_ api: APIClient) async -> (status: Int?, error: String?) {
+        guard let url = URL(string: api.base + "/api/ready") else { return (nil, "bad URL \(api.base)") }
+        do {
+            let (_, response) = try await URLSession.shared.data(for: URLRequest(url: url, timeoutInterval: 5))
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, nil)
+        } catch {
+            return (nil, error.localizedDescription)
+        }
+    }
+
+    /// Issues from the API when the daemon is up, else from the state dir's file (missing = none).
+    static func issues(_ api: APIClient, _ daemonUp: Bool, _ path: String, file: String) async throws -> [JSONValue]? {
+        if daemonUp, let reply = try? await api.request("GET", path, timeout: 5), reply.status == 200 {
+            return reply.json?.objectValue?["issues"]?.arrayValue
+        }
+        guard FileManager.default.fileExists(atPath: file) else { return [] }
+        guard let data = FileManager.default.contents(atPath: file), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            return nil
+        }
+        return json.objectValue?["issues"]?.arrayValue
+    }
+
+    static func render(_ report: StartGate.Report) -> String {
+        var lines: [String] = []
+        let failing = report.failing.count
+        let waived = report.waived.count
+        lines.append(
+            report.passed
+                ? "start gate: PASS" + (waived > 0 ? " with \(waived) waived check(s)" : "")
+                : "start gate: FAIL (\(failing) check(s) failing)")
+        for c in report.checks {
+            let mark: String
+            switch c.status {
+            case .pass: mark = "ok  "
+            case .fail: mark = "FAIL"
+            case .waived: mark = "WARN"
+            case .skipped: mark = "skip"
+            }
+            lines.append("  \(mark)  \(c.name.padding(toLength: 27, withPad: " ", startingAt: 0)) \(c.detail)")
+            if c.status == .fail && !c.remedy.isEmpty { lines.append("        remedy: \(c.remedy)") }
+            if let w = c.waiver {
+                lines.append("        waived by \(w.owner) until \(Timestamp.format(w.expiresAt)): \(w.reason)")
+            }
+        }
+        if !report.waiverProblems.isEmpty {
+            lines.append("waivers ignored:")
+            for p in report.waiverProblems {
+                let who = [p.index.map { "#\($0)" }, p.check, p.owner].compactMap { $0 }.joined(separator: " ")
+                lines.append("  \(who.isEmpty ? "file" : who): \(p.problem)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Runs a command to completion: exit status (nil when it cannot start), stdout, stderr.
+    static func shell(_ argv: [String], in dir: String?) -> (status: Int32?, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
+        p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
+        if let dir { p.currentDirectoryURL = URL(fileURLWithPath: dir) }
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { return (nil, "", "\(error)") }
+        // Read both pipes concurrently so a chatty command cannot fill one and stall.
+        let errData = Locked(Data())
+        let errDone = DispatchSemaphore(value: 0)
+        Thread {
+            errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            errDone.signal()
+        }.start()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        errDone.wait()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errData.value, as: UTF8.self))
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NightshiftCore
+import NightshiftRuntime
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `nightshift watchdog`: runs `serve` as its child and keeps it alive (the overnight entry point).
+struct WatchdogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watchdog",
+        abstract: "Run the daemon (`serve`) as a child process and restart it when it crashes, hangs or is asked to.",
+        discussion: """
+            The daemon runs in its own process group with the same options. It is restarted after an \
+            unexpected exit (backoff from watchdog.backoff.base, doubling), when restart_requested.json \
+            appears in the state dir (the file is deleted), and when /api/health fails \
+            watchdog.health_failures probes in a row. Past watchdog.start_limit starts within \
+            watchdog.start_window it gives up: fatal issue crash_loop in fatal_issues.json, exit 3. \
+            Each start writes pipeline_version.json; everything the daemon prints goes to watchdog.log. \
+            SIGTERM or SIGINT stop the daemon gracefully and exit 0.
+            """)
+
+    @OptionGroup var options: DaemonOptions
+
+    @Option(help: "Starts allowed within --start-window before a crash counts as a crash loop (overrides watchdog.start_limit).")
+    var startLimit: Int?
+
+    @Option(help: "The window of --start-limit, e.g. 60s (overrides watchdog.start_window).")
+    var startWindow: String?
+
+    @Option(help: "Failed /api/health probes in a row that make the daemon hung (overrides watchdog.health_failures).")
+    var healthFailures: Int?
+
+    func run() async throws {
+        try await runReporting {
+            var config = try options.load()
+            try applyFlags(&config.watchdog)
+            umask(0o077)
+            let paths = StatePaths(root: config.stateDir)
+            do { try paths.prepare() } catch { throw CLIFailure(message: "cannot create state dir \(paths.root): \(error)") }
+            let lock: StateDirLock
+            do { lock = try StateDirLock(path: paths.file("watchdog.lock")) } catch let held as StateDirLock.Held {
+                throw CLIFailure(message: "another watchdog (\(held.holder)) supervises this state dir (\(paths.root))")
+            } catch {
+                throw CLIFailure(message: "\(error)")
+            }
+            if let holder = Self.daemonLockHolder(paths) {
+                throw CLIFailure(
+                    message: "a daemon (\(holder)) already runs on \(paths.root) without this watchdog; stop it first (SIGTERM), then start the watchdog")
+            }
+            let redactor = ServiceEnvironment.redactor(for: config)
+            let logs = ComponentLogs(
+                paths: paths, maxBytes: config.logs.maxBytes, backups: config.logs.backups, redactor: redactor,
+                echo: ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] != "0")
+            let logger = logs.logger("watchdog")
+            let executable = Self.executablePath()
+            let workspace = config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : config.runner.workspace
+            let watchdog = Watchdog(
+                configuration: .init(
+                    executable: executable, arguments: childArguments(stateDir: paths.root),
+                    environment: Self.childEnvironment(), paths: paths, settings: config.watchdog, workspace: workspace),
+                logger: logger, redactor: redactor, gitSHA: { GitInfo.headSHA(in: $0) })
+            logger.info(
+                "watchdog starting",
+                metadata: [
+                    "pid": "\(getpid())", "state_dir": "\(paths.root)", "daemon": "\(executable)",
+                    "start_limit": "\(config.watchdog.startLimit) in \(ConfigValues.formatDuration(config.watchdog.startWindow))",
+                ])
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: watchdog, successTerminationBehavior: .gracefullyShutdownGroup)],
+                    gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
+            do {
+                try await group.run()
+            } catch let e as Watchdog.CrashLoopError {
+                throw CLIFailure(message: e.description, code: 3)
+            }
+            withExtendedLifetime(lock) {}
+        }
+    }
+
+    func applyFlags(_ w: inout NightshiftConfig.Watchdog) throws {
+        if let n = startLimit {
+            guard n >= 1 else { throw CLIFailure(message: "--start-limit must be at least 1", code: 2) }
+            w.startLimit = n
+        }
+        if let text = startWindow {
+            guard let s = ConfigValues.parseDuration(text), s > 0 else {
+                throw CLIFailure(message: "--start-window must be a duration like 60s or 5m, got \"\(text)\"", code: 2)
+            }
+            w.startWindow = s
+        }
+        if let n = healthFailures {
+            guard n >= 1 else { throw CLIFailure(message: "--health-failures must be at least 1", code: 2) }
+            w.healthFailures = n
+        }
+    }
+
+    /// `serve` with the options this watchdog was given; the state dir is passed resolved, so
+    /// the daemon and the watchdog agree on it whatever the environment says.
+    func childArguments(stateDir: String) -> [String] {
+        var args = ["serve", "--state-dir", stateDir]
+        if let c = options.config { args += ["--config", c] }
+        if let h = options.host { args += ["--host", h] }
+        if let p = options.port { args += ["--port", "\(p)"] }
+        if let h = options.hours { args += ["--hours", "\(h)"] }
+        return args
+    }
+
+    /// The daemon's component logs already go to their files; its stderr (startup errors,
+    /// crashes) is what the watchdog captures.
+    static func childEnvironment() -> [String: String] {
+        var env = ["NIGHTSHIFT_WATCHDOG_PID": "\(getpid())"]
+        if ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] == nil { env["NIGHTSHIFT_LOG_STDERR"] = "0" }
+        return env
+    }
+
+    /// This executable, so a rebuilt binary at the same path is what the next start runs.
+    static func executablePath() -> String {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return target.hasSuffix(" (deleted)") ? String(target.dropLast(" (deleted)".count)) : target
+        }
+        let arg0 = CommandLine.arguments[0]
+        if arg0.hasPrefix("/") { return arg0 }
+        if arg0.contains("/") { return (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(arg0) }
+        return arg0
+    }
+
+    /// Who holds the daemon's state dir lock, when someone does (probed without keeping it).
+    static func daemonLockHolder(_ paths: StatePaths) -> String? {
+        let fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        let text = (try? String(contentsOfFile: paths.lockFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return text.isEmpty ? "unknown pid" : text
+    }
+}

@@ -1,0 +1,447 @@
+import Foundation
+import NightshiftCore
+import NightshiftStore
+import NightshiftTesting
+import Testing
+
+/// The pipeline half of the SQLite store: backlog import, starting items, and the hand-off that
+/// creates the next phase's task in the same transaction that records the end of the last one.
+@Suite("PipelineStore (SQLite)")
+struct PipelineStoreTests {
+    static let threeItems = "1. Add a --json flag\n2. Retry webhooks\n3. Reject repeated keys\n"
+
+    // MARK: Import
+
+    @Test("importing the same backlog twice adds nothing the second time")
+    func importIsIdempotent() async throws {
+        let f = try PMStoreFixture()
+        let first = try await f.importBacklog(Self.threeItems)
+        #expect(first.added == ["1", "2", "3"])
+        #expect(first.updated.isEmpty && first.unchanged == 0)
+        let second = try await f.importBacklog(Self.threeItems)
+        #expect(second.added.isEmpty && second.updated.isEmpty)
+        #expect(second.unchanged == 3)
+        let items = try await f.store.items()
+        #expect(items.map(\.key) == ["1", "2", "3"])
+        #expect(items.allSatisfy { $0.state == .queued && $0.iteration == 0 && $0.currentTaskID == nil })
+        #expect(items.map(\.slug) == ["1-add-a-json-flag", "2-retry-webhooks", "3-reject-repeated-keys"])
+    }
+
+    @Test("editing a queued item updates its text; appending adds exactly one item")
+    func editAndAppend() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let edited = try await f.importBacklog("1. Add a --json flag\n2. Retry webhooks up to 3 times\n   with backoff\n3. Reject repeated keys\n")
+        #expect(edited.updated == ["2"])
+        #expect(edited.added.isEmpty)
+        #expect(edited.unchanged == 2)
+        let two = try await f.item("2")
+        #expect(two.title == "Retry webhooks up to 3 times")
+        #expect(two.body == "Retry webhooks up to 3 times\nwith backoff")
+        #expect(two.slug == "2-retry-webhooks", "the slug (and so the branch) keeps the identity of the first import")
+
+        let appended = try await f.importBacklog(Self.threeItems + "4. Write the runbook (after: 1)\n")
+        #expect(appended.added == ["4"])
+        #expect(appended.updated == ["2"], "item 2's text follows the file back")
+        let items = try await f.store.items()
+        #expect(items.map(\.key) == ["1", "2", "3", "4"])
+        #expect(items.last?.after == ["1"])
+        #expect(items.last?.position == 3)
+    }
+
+    @Test("a started item keeps its text when the file changes; removing an item from the file deletes nothing")
+    func startedItemKeepsText() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let task = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now))
+        let summary = try await f.importBacklog("1. Something else entirely\n3. Reject repeated keys\n")
+        #expect(summary.updated == ["3"], "only item 3's position moved")
+        #expect(summary.added.isEmpty)
+        let one = try await f.item("1")
+        #expect(one.title == "Add a --json flag")
+        #expect(one.state == .active)
+        #expect(one.currentTaskID == task.id)
+        #expect(try await f.store.items().count == 3)
+    }
+
+    @Test("items with the same slug get distinct ones (branch names never collide)")
+    func slugCollision() async throws {
+        let f = try PMStoreFixture()
+        let entries = try BacklogParser.parseDirectory([("a b.md", "# Same"), ("ab.md", "# Same")], directory: "/b")
+        _ = try await f.store.importBacklog(entries, now: f.now)
+        let slugs = try await f.store.items().map(\.slug)
+        #expect(slugs == ["ab-same", "ab-same-2"])
+    }
+
+    // MARK: Starting items
+
+    @Test("startableItems: backlog order, at most `parallel` active, `after` waits for done")
+    func startable() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog("1. one\n2. two (after: 1)\n3. three\n4. four\n")
+        #expect(try await f.store.startableItems(parallel: 2).map(\.key) == ["1", "3"])
+        #expect(try await f.store.startableItems(parallel: 10).map(\.key) == ["1", "3", "4"])
+        #expect(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now) != nil)
+        #expect(try await f.store.startableItems(parallel: 2).map(\.key) == ["3"])
+        #expect(try await f.store.startItem(key: "3", parallel: 2, workdir: nil, branch: nil, now: f.now) != nil)
+        #expect(try await f.store.startableItems(parallel: 2).isEmpty)
+        #expect(try await f.store.startItem(key: "4", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil, "no slot left")
+        #expect(try await f.store.startItem(key: "2", parallel: 5, workdir: nil, branch: nil, now: f.now) == nil, "item 1 is not done")
+
+        for _ in 0..<4 { try await f.runCurrent("1") }
+        #expect(try await f.item("1").state == .done)
+        #expect(try await f.store.startableItems(parallel: 2).map(\.key) == ["2"])
+        #expect(try await f.store.startableItems(parallel: 3).map(\.key) == ["2", "4"])
+    }
+
+    @Test("startItem creates exactly one first-phase task and refuses a second start")
+    func startItemOnce() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let task = try #require(try await f.store.startItem(key: "2", parallel: 2, workdir: "/wt/2-retry-webhooks", branch: "nightshift/2-retry-webhooks", now: f.now))
+        #expect(task.status == .pending)
+        #expect(task.taskType == .spec)
+        #expect(task.phase == "spec")
+        #expect(task.iteration == 1)
+        #expect(task.backlogItem == "2")
+        #expect(task.parentID == nil)
+        #expect(task.maxAttempts == 3)
+        #expect(task.direction.contains("Retry webhooks"))
+        #expect(task.context["workdir"] == .string("/wt/2-retry-webhooks"))
+        #expect(task.context["branch"] == .string("nightshift/2-retry-webhooks"))
+        #expect(task.context["backlog_title"] == .string("Retry webhooks"))
+        #expect(try await f.store.get(task.id) == task)
+
+        let item = try await f.item("2")
+        #expect(item.state == .active)
+        #expect(item.phase == "spec")
+        #expect(item.iteration == 1)
+        #expect(item.currentTaskID == task.id)
+        #expect(item.workdir == "/wt/2-retry-webhooks")
+        #expect(item.branch == "nightshift/2-retry-webhooks")
+        #expect(item.startedAt == f.now)
+
+        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil)
+        #expect(try await f.store.startItem(key: "9", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil)
+        #expect(try await f.tasks(of: "2").count == 1)
+    }
+
+    @Test("two concurrent starts of the same item: one wins, one task")
+    func concurrentStart() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let store = f.store
+        let now = f.now
+        let results = try await withThrowingTaskGroup(of: AgentTask?.self) { group in
+            for _ in 0..<8 { group.addTask { try await store.startItem(key: "1", parallel: 8, workdir: nil, branch: nil, now: now) } }
+            var out: [AgentTask?] = []
+            for try await r in group { out.append(r) }
+            return out
+        }
+        #expect(results.compactMap { $0 }.count == 1)
+        #expect(try await f.tasks(of: "1").count == 1)
+    }
+
+    // MARK: Hand-off
+
+    @Test("finishing a phase task creates the next phase's task in the same transaction")
+    func handOff() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now))
+        let claimed = try await f.claimAll()
+        #expect(claimed.map(\.id) == [spec.id])
+        let finished = try await f.store.finish(id: spec.id, owner: PMStoreFixture.owner, outcome: PMStoreFixture.completed(summary: "SPEC-SUMMARY"), now: f.clock.advance(by: 1))
+        #expect(finished.status == .completed)
+
+        // The finish returned with the next task already in place.
+        let item = try await f.item("1")
+        let implID = try #require(item.currentTaskID)
+        #expect(implID != spec.id)
+        let impl = try await f.store.get(implID)
+        #expect(impl.status == .pending)
+        #expect(impl.phase == "impl" && impl.taskType == .impl)
+        #expect(impl.iteration == 1)
+        #expect(impl.parentID == spec.id)
+        #expect(impl.backlogItem == "1")
+        #expect(impl.createdAt == finished.finishedAt)
+        #expect(impl.direction.contains("SPEC-SUMMARY"))
+        #expect(item.phase == "impl")
+        #expect(item.lastSummary == "SPEC-SUMMARY")
+
+        // Through test and review to done, each task the child of the one before.
+        try await f.runCurrent("1", PMStoreFixture.completed(summary: "impl done"))
+        try await f.runCurrent("1")
+        let review = try await f.runCurrent("1", PMStoreFixture.completed(summary: "LGTM"))
+        let done = try await f.item("1")
+        #expect(done.state == .done)
+        #expect(done.finishedAt == review.finishedAt)
+        #expect(done.currentTaskID == review.id)
+        #expect(done.lastSummary == "LGTM")
+        let tasks = try await f.tasks(of: "1")
+        #expect(tasks.map { $0.phase ?? "" } == ["spec", "impl", "test", "review"])
+        #expect(tasks.allSatisfy { $0.status == .completed && $0.iteration == 1 })
+        #expect(zip(tasks.dropFirst(), tasks).allSatisfy { $0.parentID == $1.id })
+        #expect(try await f.store.items().filter { $0.state != .queued }.map(\.key) == ["1"])
+    }
+
+    @Test("a finish by someone who does not hold the task changes nothing and creates nothing")
+    func lostClaimCreatesNothing() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now))
+        _ = try await f.claimAll()
+        await #expect(throws: StoreError.self) {
+            _ = try await f.store.finish(id: spec.id, owner: "someone-else", outcome: PMStoreFixture.completed(), now: f.now)
+        }
+        #expect(try await f.tasks(of: "1").count == 1)
+        #expect(try await f.item("1").currentTaskID == spec.id)
+    }
+
+    @Test("a failed attempt with attempts left is a retry, not a phase end: nothing advances")
+    func retryableFailureDoesNotAdvance() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now))
+        let requeued = try await f.runCurrent("1", AttemptOutcome(.failed(errorClass: "exit_code", error: "exit 1", retryDelay: 0)))
+        #expect(requeued.status == .pending)
+        #expect(try await f.tasks(of: "1").map(\.id) == [spec.id])
+        #expect(try await f.item("1").state == .active)
+        try await f.runCurrent("1")
+        #expect(try await f.current("1").phase == "impl")
+    }
+
+    @Test("a failed review sends the item back to impl, iteration 2, with the feedback")
+    func failedReviewFixLoop() async throws {
+        let f = try PMStoreFixture(maxIterations: 3)
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now)
+        for _ in 0..<3 { try await f.runCurrent("1") }
+        let review = try await f.runCurrent("1", PMStoreFixture.reviewFailed("the --json flag has no test"))
+        #expect(review.status == .failed)
+        #expect(review.verdict == "fail")
+        let fix = try await f.current("1")
+        #expect(fix.phase == "impl")
+        #expect(fix.iteration == 2)
+        #expect(fix.parentID == review.id)
+        #expect(fix.direction.contains("review failed: the --json flag has no test"))
+        let item = try await f.item("1")
+        #expect(item.state == .active)
+        #expect(item.iteration == 2)
+        // The second round passes: the item is done after 4 + 3 tasks.
+        for _ in 0..<3 { try await f.runCurrent("1") }
+        #expect(try await f.item("1").state == .done)
+        let tasks = try await f.tasks(of: "1")
+        #expect(tasks.map { "\($0.phase ?? "")\($0.iteration ?? 0)" } == ["spec1", "impl1", "test1", "review1", "impl2", "test2", "review2"])
+    }
+
+    @Test("max_iterations bounds the fix loop: the item is blocked with the reason")
+    func maxIterationsBlocks() async throws {
+        let f = try PMStoreFixture(maxIterations: 2)
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now)
+        try await f.runCurrent("1")
+        try await f.runCurrent("1")
+        try await f.runCurrent("1", PMStoreFixture.exitFailure(1, tail: "FAIL: testJSON"))
+        #expect(try await f.current("1").iteration == 2)
+        try await f.runCurrent("1")
+        let last = try await f.runCurrent("1", PMStoreFixture.exitFailure(1, tail: "FAIL: testJSON again"))
+        let item = try await f.item("1")
+        #expect(item.state == .blocked)
+        #expect(item.currentTaskID == last.id)
+        let reason = try #require(item.blockedReason)
+        #expect(reason.contains("still failing after 2 iterations"))
+        #expect(reason.contains("test task \(last.id)"))
+        #expect(item.finishedAt == last.finishedAt)
+        #expect(try await f.tasks(of: "1").count == 5)
+        #expect(try await f.store.list(TaskQuery(statuses: [.pending, .running], limit: 100)).total == 0)
+        // A blocked item frees its slot.
+        #expect(try await f.store.startableItems(parallel: 1).map(\.key) == ["2"])
+    }
+
+    @Test("a failed spec blocks the item at once")
+    func failedSpecBlocks() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now)
+        let spec = try await f.runCurrent("1", PMStoreFixture.exitFailure(2))
+        let item = try await f.item("1")
+        #expect(item.state == .blocked)
+        #expect(item.blockedReason == "spec failed (task \(spec.id), exit_code): agent exited with code 2")
+    }
+
+    // MARK: Pause and window
+
+    @Test("paused: a phase end creates no next task; after resume, reconcileItems creates it exactly once")
+    func pauseThenReconcile() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        try await f.store.setPipelineValue(PipelineKeys.paused, "1")
+        #expect(try await f.store.pipelineValue(PipelineKeys.paused) == "1")
+        let spec = try await f.runCurrent("1", PMStoreFixture.completed(summary: "paused summary"))
+        #expect(try await f.tasks(of: "1").map(\.id) == [spec.id])
+        let waiting = try await f.item("1")
+        #expect(waiting.state == .active)
+        #expect(waiting.currentTaskID == spec.id)
+        #expect(waiting.lastSummary == "paused summary")
+        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil, "no new item while paused")
+        #expect(try await f.store.reconcileItems(now: f.now).isEmpty, "still paused")
+
+        try await f.store.setPipelineValue(PipelineKeys.paused, nil)
+        #expect(try await f.store.pipelineValue(PipelineKeys.paused) == nil)
+        let created = try await f.store.reconcileItems(now: f.clock.advance(by: 1))
+        #expect(created.count == 1)
+        let impl = try #require(created.first)
+        #expect(impl.phase == "impl")
+        #expect(impl.parentID == spec.id)
+        #expect(impl.direction.contains("paused summary"))
+        #expect(try await f.item("1").currentTaskID == impl.id)
+        #expect(try await f.store.reconcileItems(now: f.clock.advance(by: 1)).isEmpty)
+        #expect(try await f.tasks(of: "1").count == 2)
+    }
+
+    @Test("window closed: no next task and no new item; reopening it lets reconcileItems create the task once")
+    func windowClosed() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        try await f.store.setPipelineValue(PipelineKeys.windowEndsAt, "\(f.now.addingTimeInterval(10).timeIntervalSince1970)")
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.claimAll()
+        f.clock.advance(by: 60)  // the running task outlives the window
+        let spec = try await f.store.finish(id: try await f.current("1").id, owner: PMStoreFixture.owner, outcome: PMStoreFixture.completed(), now: f.now)
+        #expect(spec.status == .completed, "a running task still finishes after the window")
+        #expect(try await f.tasks(of: "1").count == 1)
+        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil)
+        #expect(try await f.store.reconcileItems(now: f.now).isEmpty)
+
+        try await f.store.setPipelineValue(PipelineKeys.windowEndsAt, "\(f.now.addingTimeInterval(3600).timeIntervalSince1970)")
+        let created = try await f.store.reconcileItems(now: f.now)
+        #expect(created.map(\.phase) == ["impl"])
+        #expect(try await f.store.reconcileItems(now: f.now).isEmpty)
+        #expect(try await f.tasks(of: "1").count == 2)
+    }
+
+    @Test("blocking steps still apply while paused (a cancel blocks the item)")
+    func pausedCancelStillBlocks() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now))
+        try await f.store.setPipelineValue(PipelineKeys.paused, "1")
+        _ = try await f.store.cancel(id: spec.id, reason: "operator", now: f.now)
+        #expect(try await f.item("1").state == .blocked)
+    }
+
+    // MARK: Operator actions
+
+    @Test("cancelling an item's task blocks the item with the reason")
+    func cancelBlocks() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        try await f.runCurrent("1")
+        let impl = try await f.current("1")
+        let (_, after) = try await f.store.cancel(id: impl.id, reason: "not needed", now: f.clock.advance(by: 1))
+        #expect(after.status == .cancelled)
+        let item = try await f.item("1")
+        #expect(item.state == .blocked)
+        #expect(item.blockedReason == "task \(impl.id) (impl) was cancelled by an operator")
+        #expect(try await f.tasks(of: "1").count == 2)
+        #expect(try await f.store.reconcileItems(now: f.now).isEmpty)
+    }
+
+    @Test("retrying the failed task of a blocked item makes it active again, and it goes on from there")
+    func retryUnblocks() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        let spec = try await f.runCurrent("1", PMStoreFixture.exitFailure(1))
+        #expect(try await f.item("1").state == .blocked)
+
+        let retried = try await f.store.retry(id: spec.id, now: f.clock.advance(by: 1))
+        #expect(retried.status == .pending)
+        let item = try await f.item("1")
+        #expect(item.state == .active)
+        #expect(item.blockedReason == nil)
+        #expect(item.finishedAt == nil)
+        #expect(item.currentTaskID == spec.id)
+        try await f.runCurrent("1")
+        #expect(try await f.current("1").phase == "impl")
+        #expect(try await f.tasks(of: "1").count == 2)
+    }
+
+    @Test("retrying an old failed review of an item that moved on neither unblocks nor forks it")
+    func retryOfSupersededTask() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        for _ in 0..<3 { try await f.runCurrent("1") }
+        let review = try await f.runCurrent("1", PMStoreFixture.reviewFailed("no"))
+        let fix = try await f.current("1")
+        // The fix task is open, so a second open task for the item is refused.
+        await #expect(throws: StoreError.self) { _ = try await f.store.retry(id: review.id, now: f.now) }
+        #expect(try await f.store.get(review.id).status == .failed)
+        #expect(try await f.current("1").id == fix.id)
+    }
+
+    @Test("a decision timeout blocks the item with that reason")
+    func decisionTimeoutBlocks() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        let asked = try await f.runCurrent("1", AttemptOutcome(.needsDecision(prompt: "which API?")))
+        #expect(asked.status == .needsDecision)
+        #expect(try await f.item("1").state == .active, "waiting for a decision is not an end")
+        #expect(try await f.store.reconcileItems(now: f.now).isEmpty)
+        let expired = try await f.store.expireDecisions(askedBefore: f.clock.advance(by: 100), now: f.now)
+        #expect(expired.map(\.id) == [asked.id])
+        let item = try await f.item("1")
+        #expect(item.state == .blocked)
+        #expect(item.blockedReason == "no decision arrived for task \(asked.id) within the decision timeout")
+    }
+
+    @Test("a decision resumes the same task, and its completion advances the item")
+    func decisionResumes() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        let asked = try await f.runCurrent("1", AttemptOutcome(.needsDecision(prompt: "which API?")))
+        _ = try await f.store.decide(id: asked.id, decision: "the v2 one", now: f.clock.advance(by: 1))
+        let done = try await f.runCurrent("1")
+        #expect(done.id == asked.id)
+        #expect(done.decision == "the v2 one")
+        #expect(try await f.current("1").phase == "impl")
+    }
+
+    // MARK: Invariant
+
+    @Test("the unique index: a second open task for the same item is rejected")
+    func oneOpenTaskPerItem() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog(Self.threeItems)
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now))
+        await #expect(throws: StoreError.self) {
+            _ = try await f.store.create(AgentTask.make(type: .impl, backlogItem: "1", phase: "impl", iteration: 1, now: f.now))
+        }
+        do {
+            _ = try await f.store.create(AgentTask.make(type: .impl, backlogItem: "1", phase: "impl", iteration: 1, now: f.now))
+        } catch let error as StoreError {
+            #expect(error.code == .duplicate)
+        }
+        #expect(try await f.tasks(of: "1").map(\.id) == [spec.id])
+        // The index covers open tasks only: once the item's task has ended, it no longer counts.
+        try await f.store.setPipelineValue(PipelineKeys.paused, "1")
+        try await f.runCurrent("1")
+        let extra = try await f.store.create(AgentTask.make(type: .impl, backlogItem: "1", phase: "impl", iteration: 1, now: f.now))
+        #expect(extra.backlogItem == "1")
+    }
+
+    @Test("a store opened without a pipeline hook refuses to start items")
+    func noHook() async throws {
+        let tmp = try TemporaryDirectory()
+        let store = try SQLiteTaskStore(path: tmp.path("db.sqlite"))
+        _ = try await store.importBacklog(try BacklogParser.parseNumbered("1. a", file: "b"), now: Date())
+        await #expect(throws: StoreError.self) { _ = try await store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: Date()) }
+        #expect(try await store.reconcileItems(now: Date()).isEmpty)
+    }
+}
