@@ -15,8 +15,8 @@ public enum StoreBenchmark {
         public var p99Micros: Double
         public var perSecond: Double { Double(tasks) / seconds }
         public var description: String {
-            String(format: "%-34@ %8.0f tasks/s   p50 %7.1f µs   p99 %7.1f µs   (%d tasks in %.2f s)",
-                   label as NSString, perSecond, p50Micros, p99Micros, tasks, seconds)
+            label.padding(toLength: 36, withPad: " ", startingAt: 0)
+                + String(format: "%8.0f tasks/s   p50 %7.1f µs   p99 %7.1f µs   (%d tasks in %.2f s)", perSecond, p50Micros, p99Micros, tasks, seconds)
         }
     }
 

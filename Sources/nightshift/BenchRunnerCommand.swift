@@ -80,7 +80,7 @@ struct RunnerBench: AsyncParsableCommand {
             func report(_ label: String, _ v: [Double]) {
                 let s = v.sorted()
                 func p(_ q: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int((q * Double(s.count)).rounded(.up)) - 1)] * 1000 }
-                print(String(format: "%-38@ p50 %7.2f ms   p99 %7.2f ms   (n=%d)", label as NSString, p(0.5), p(0.99), s.count))
+                print(label.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "p50 %7.2f ms   p99 %7.2f ms   (n=%d)", p(0.5), p(0.99), s.count))
             }
             report("create → agent process started", createToStart)
             report("decision → agent process restarted", decideToStart)
