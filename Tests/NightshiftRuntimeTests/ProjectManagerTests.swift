@@ -141,8 +141,7 @@ struct ProjectManagerTests {
             let waiting = items[0]
             #expect(waiting.state == .active)
             #expect(waiting.phase == "impl")
-            let asked = try await h.store.get(try #require(waiting.currentTaskID))
-            #expect(asked.status == .needsDecision)
+            let asked = try await h.waitForStatus(try #require(waiting.currentTaskID), [.needsDecision])
             #expect(asked.decisionPrompt == "REST or gRPC?")
             #expect(try await h.tasks(of: "1").count == 2, "nothing after the waiting impl")
             let status = try await pm.status()
