@@ -40,20 +40,7 @@ public final class LeaseRescuer: Service, Sendable {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                _ = try await runOnce()
-            } catch {
-                logger.error("rescue check failed: \(error)")
-            }
-            do {
-                try await cancelWhenGracefulShutdown {
-                    try await Task.sleep(for: .milliseconds(Int64(self.configuration.interval * 1000)))
-                }
-            } catch {
-                return
-            }
-        }
+        await runPeriodically(every: configuration.interval, logger: logger, what: "rescue check") { _ = try await self.runOnce() }
     }
 
     /// One check: rescue every task that lost its owner.

@@ -34,20 +34,7 @@ public final class MaintenanceService: Service, Sendable {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                _ = try await runOnce()
-            } catch {
-                logger.error("maintenance pass failed: \(error)")
-            }
-            do {
-                try await cancelWhenGracefulShutdown {
-                    try await Task.sleep(for: .milliseconds(Int64(self.configuration.interval * 1000)))
-                }
-            } catch {
-                return
-            }
-        }
+        await runPeriodically(every: configuration.interval, logger: logger, what: "maintenance pass") { _ = try await self.runOnce() }
     }
 
     public func runOnce() async throws -> Result {

@@ -34,6 +34,15 @@ struct TasksCommand: AsyncParsableCommand {
         return lines.map { "\($0.0.padding(toLength: 16, withPad: " ", startingAt: 0)) \($0.1)" }.joined(separator: "\n")
     }
 
+    /// PATCHes one change onto a task and prints `message(task)` (or the JSON).
+    static func patch(_ client: ClientOptions, _ id: String, _ body: [String: JSONValue], _ message: (AgentTask) -> String) async throws {
+        try await runReporting {
+            let reply = try await client.client().call("PATCH", "/api/agent/tasks/\(try validID(id))", body: body)
+            if client.json { return printJSON(reply.body) }
+            print(message(try decodeTask(reply.body)))
+        }
+    }
+
     static func validID(_ id: String) throws -> String {
         guard TaskID.isValid(id) else { throw CLIFailure(message: "\"\(id)\" is not a task id (they look like task_0123456789abcdef)", code: 2) }
         return id
@@ -113,13 +122,7 @@ struct TasksCommand: AsyncParsableCommand {
         @Argument(help: "The decision, e.g. yes.") var decision: String
 
         func run() async throws {
-            try await runReporting {
-                let reply = try await client.client().call(
-                    "PATCH", "/api/agent/tasks/\(try TasksCommand.validID(id))", body: ["decision": .string(decision)])
-                if client.json { return printJSON(reply.body) }
-                let t = try TasksCommand.decodeTask(reply.body)
-                print("\(t.id): decision recorded; \(t.status.rawValue)")
-            }
+            try await TasksCommand.patch(client, id, ["decision": .string(decision)]) { "\($0.id): decision recorded; \($0.status.rawValue)" }
         }
     }
 
@@ -129,12 +132,7 @@ struct TasksCommand: AsyncParsableCommand {
         @Argument(help: "Task id.") var id: String
 
         func run() async throws {
-            try await runReporting {
-                let reply = try await client.client().call(
-                    "PATCH", "/api/agent/tasks/\(try TasksCommand.validID(id))", body: ["status": .string("cancelled")])
-                if client.json { return printJSON(reply.body) }
-                print("\(try TasksCommand.decodeTask(reply.body).id): cancelled")
-            }
+            try await TasksCommand.patch(client, id, ["status": .string("cancelled")]) { "\($0.id): cancelled" }
         }
     }
 
@@ -144,12 +142,7 @@ struct TasksCommand: AsyncParsableCommand {
         @Argument(help: "Task id.") var id: String
 
         func run() async throws {
-            try await runReporting {
-                let reply = try await client.client().call(
-                    "PATCH", "/api/agent/tasks/\(try TasksCommand.validID(id))", body: ["status": .string("pending")])
-                if client.json { return printJSON(reply.body) }
-                print("\(try TasksCommand.decodeTask(reply.body).id): pending again")
-            }
+            try await TasksCommand.patch(client, id, ["status": .string("pending")]) { "\($0.id): pending again" }
         }
     }
 

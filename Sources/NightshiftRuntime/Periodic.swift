@@ -1,0 +1,22 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The loop every periodic service shares (STYLE 3): run a pass, log (never throw) its error,
+/// wait `interval`, until graceful shutdown or cancellation.
+func runPeriodically(every interval: Double, logger: Logger, what: String, _ pass: @Sendable () async throws -> Void) async {
+    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        do {
+            try await pass()
+        } catch {
+            logger.error("\(what) failed: \(error)")
+        }
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+            }
+        } catch {
+            return
+        }
+    }
+}
