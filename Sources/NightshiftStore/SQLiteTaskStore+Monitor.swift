@@ -103,13 +103,17 @@ extension SQLiteTaskStore: MonitorStore {
         }
     }
 
+    /// Finished tasks by time go through the partial index on finished_at. Without table
+    /// statistics SQLite prefers the (status, created_at) index for `status IN (...)` and sorts
+    /// every finished task: about 30 ms per query with 100,000 tasks instead of 0.1 ms.
+    static let byFinishedAt = "INDEXED BY tasks_finished"
+
     public func completedCounts(since cutoffs: [Date]) async throws -> [Int] {
         try await read { db in
             try cutoffs.map { cutoff in
-                // `status IN (...)` lets SQLite use the partial index on finished_at.
                 try Int.fetchOne(
                     db,
-                    sql: "SELECT COUNT(*) FROM tasks WHERE status IN ('completed','failed') AND finished_at >= ? AND status = 'completed'",
+                    sql: "SELECT COUNT(*) FROM tasks \(Self.byFinishedAt) WHERE status IN ('completed','failed') AND finished_at >= ? AND status = 'completed'",
                     arguments: [cutoff.timeIntervalSince1970]) ?? 0
             }
         }
@@ -136,7 +140,8 @@ extension SQLiteTaskStore: MonitorStore {
                     leaseExpiresAt: (r["lease_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
             view.recentOutcomes = try String.fetchAll(
-                db, sql: "SELECT status FROM tasks WHERE status IN ('completed','failed') AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+                db,
+                sql: "SELECT status FROM tasks \(Self.byFinishedAt) WHERE status IN ('completed','failed') AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
                 arguments: [recent]
             ).compactMap(TaskStatus.init(rawValue:))
             view.waiting = try Row.fetchAll(

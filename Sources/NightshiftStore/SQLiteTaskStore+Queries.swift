@@ -94,7 +94,7 @@ extension SQLiteTaskStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT task_type, status, started_at, finished_at, cost_usd FROM tasks
+                    SELECT task_type, status, started_at, finished_at, cost_usd FROM tasks INDEXED BY tasks_finished
                     WHERE status IN ('completed','failed') AND finished_at IS NOT NULL
                     ORDER BY finished_at DESC LIMIT ?
                     """, arguments: [limit]

@@ -43,6 +43,8 @@ struct ClientCommandTests {
               executors:
                 default: { command: "/bin/sh \(agent) {direction}" }
                 slow: { command: "sleep 300" }
+            project_manager:
+              backlog: ""
             """, to: "nightshift.yaml")
         let daemon = try DaemonProcess(stateDir: dir.path("state"), arguments: ["--config", config])
         #expect(await daemon.waitUntilReady())

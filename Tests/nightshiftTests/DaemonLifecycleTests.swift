@@ -21,6 +21,8 @@ struct DaemonLifecycleTests {
               retry_backoff: { base: 100ms, max: 1s }
               executors:
                 default: { command: "/bin/sh \(agent) {direction}" }
+            project_manager:
+              backlog: ""
             \(extra)
             """, to: "nightshift.yaml")
     }
