@@ -103,7 +103,8 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var healthFailures = 3
         /// A new daemon that has not answered a probe this long after its start is hung.
         public var startupTimeout: Double = 60
-        /// Graceful stop: SIGTERM to the daemon's process group, this long to drain, then SIGKILL.
+        /// Graceful stop: SIGTERM to the daemon's process group, this long to drain, then SIGKILL
+        /// (a hung daemon gets at most 5 s).
         public var stopTimeout: Double = 45
         public init() {}
     }

@@ -2,8 +2,10 @@ import Foundation
 
 /// RFC 3339 UTC timestamps with `Z` and milliseconds, the one time format of the API and files.
 public enum Timestamp {
+    /// Rounded to the nearest millisecond (the formatter would truncate), so a parsed time
+    /// formats back to the same text.
     public static func format(_ date: Date) -> String {
-        date.formatted(style)
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000).formatted(style)
     }
 
     public static func parse(_ text: String) -> Date? {

@@ -133,6 +133,15 @@ public struct WatchdogPolicy: Sendable, Equatable {
         self.settings = settings
     }
 
+    /// A hung daemon is not answering anyway: it gets at most this long to stop before SIGKILL.
+    public static let hungStopLimit: Double = 5
+
+    /// How long a daemon stopped for `reason` may take to drain before its group is killed.
+    public func stopGrace(for reason: StopReason) -> Double {
+        if case .unhealthy = reason { return Swift.min(settings.stopTimeout, Self.hungStopLimit) }
+        return settings.stopTimeout
+    }
+
     /// The delay before the restart that follows `crashes` earlier consecutive crashes.
     public func backoff(afterCrashes crashes: Int) -> Double {
         let exponent = Swift.min(Swift.max(crashes, 0), 40)

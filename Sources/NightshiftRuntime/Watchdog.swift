@@ -77,6 +77,7 @@ public actor Watchdog: Service {
     let now: @Sendable () -> Date
     /// The generation whose health is being probed; probes of older ones stop.
     private let probing = Locked(0)
+    private var undeletableReported = false
 
     public init(
         configuration: Configuration, logger: Logger, redactor: Redactor = Redactor(secretValues: []),
@@ -147,7 +148,7 @@ public actor Watchdog: Service {
                     }
                 case .stopChild(let reason):
                     if let c = child, c.pid > 1 {
-                        let grace = config.settings.stopTimeout
+                        let grace = policy.stopGrace(for: reason)
                         logger.notice(
                             "stopping the daemon (pid \(c.pid)): \(reason); SIGTERM to its process group, up to \(ConfigValues.formatDuration(grace)) to drain, then SIGKILL")
                         group.addTask { await self.stop(pid: c.pid, ended: c.ended, grace: grace) }
@@ -321,8 +322,14 @@ public actor Watchdog: Service {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let request = RestartRequest.read(path: path) ?? RestartRequest(reason: "(no reason given)", at: now(), requestedBy: "unknown")
         if unlink(path) != 0 && errno != ENOENT {
-            logger.error("cannot delete \(path): \(String(cString: strerror(errno)))")
+            // Acting on a request that cannot be consumed would restart the daemon every second.
+            if !undeletableReported {
+                logger.error("cannot delete \(path) (\(String(cString: strerror(errno)))): the restart request is ignored until it can be")
+                undeletableReported = true
+            }
+            return nil
         }
+        undeletableReported = false
         return request
     }
 

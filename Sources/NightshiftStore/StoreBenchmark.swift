@@ -59,8 +59,8 @@ public enum StoreBenchmark {
             p50Micros: percentile(samples, 50), p99Micros: percentile(samples, 99))
     }
 
-    /// Plain SQL through the C API: one prepared statement and one transaction per step.
-    public static func runPlainSQL(directory: String, tasks: Int) throws -> Figures {
+    /// Plain SQL through the C API: prepared statements, one transaction per step of `batch` tasks.
+    public static func runPlainSQL(directory: String, tasks: Int, batch: Int = 1) throws -> Figures {
         let path = (directory as NSString).appendingPathComponent("bench-plain-\(UUID().uuidString).sqlite")
         defer { removeDatabase(path) }
         // The same schema as the store (its migration), on the same settings.
@@ -102,37 +102,48 @@ public enum StoreBenchmark {
         samples.reserveCapacity(tasks)
         let clock = ContinuousClock()
         let start = clock.now
-        for _ in 0..<tasks {
+        // Each step is one transaction over `batch` tasks (batch 1 = one task per transaction).
+        var done = 0
+        while done < tasks {
+            let n = min(batch, tasks - done)
             let t0 = clock.now
             let now = Date().timeIntervalSince1970
-            let id = TaskID.generate()
             try exec("BEGIN IMMEDIATE")
-            sqlite3_bind_text(insert, 1, id, -1, transient)
-            sqlite3_bind_double(insert, 2, now)
-            sqlite3_bind_double(insert, 3, now)
-            guard sqlite3_step(insert) == SQLITE_DONE else { throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db))) }
-            sqlite3_reset(insert)
+            for _ in 0..<n {
+                sqlite3_bind_text(insert, 1, TaskID.generate(), -1, transient)
+                sqlite3_bind_double(insert, 2, now)
+                sqlite3_bind_double(insert, 3, now)
+                guard sqlite3_step(insert) == SQLITE_DONE else { throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db))) }
+                sqlite3_reset(insert)
+            }
+            try exec("COMMIT")
+            var claimed: [String] = []
+            try exec("BEGIN IMMEDIATE")
+            for _ in 0..<n {
+                sqlite3_bind_double(claim, 1, now)
+                guard sqlite3_step(claim) == SQLITE_ROW else { throw StoreError(.unavailable, "claim found nothing") }
+                claimed.append(String(cString: sqlite3_column_text(claim, 0)))
+                while sqlite3_step(claim) == SQLITE_ROW {}
+                sqlite3_reset(claim)
+            }
             try exec("COMMIT")
             try exec("BEGIN IMMEDIATE")
-            sqlite3_bind_double(claim, 1, now)
-            guard sqlite3_step(claim) == SQLITE_ROW else { throw StoreError(.unavailable, "claim found nothing") }
-            let claimed = String(cString: sqlite3_column_text(claim, 0))
-            while sqlite3_step(claim) == SQLITE_ROW {}
-            sqlite3_reset(claim)
-            try exec("COMMIT")
-            try exec("BEGIN IMMEDIATE")
-            sqlite3_bind_double(complete, 1, now)
-            sqlite3_bind_text(complete, 2, claimed, -1, transient)
-            guard sqlite3_step(complete) == SQLITE_DONE else { throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db))) }
-            sqlite3_reset(complete)
+            for id in claimed {
+                sqlite3_bind_double(complete, 1, now)
+                sqlite3_bind_text(complete, 2, id, -1, transient)
+                guard sqlite3_step(complete) == SQLITE_DONE else { throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db))) }
+                sqlite3_reset(complete)
+            }
             try exec("COMMIT")
             let d = clock.now - t0
-            samples.append(Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12)
+            let per = (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(n)
+            for _ in 0..<n { samples.append(per) }
+            done += n
         }
         let elapsed = clock.now - start
         samples.sort()
         return Figures(
-            label: "plain SQL (C API, 3 txns per task)", tasks: tasks,
+            label: batch == 1 ? "plain SQL (1 task per transaction)" : "plain SQL (batches of \(batch))", tasks: tasks,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
             p50Micros: percentile(samples, 50), p99Micros: percentile(samples, 99))
     }

@@ -207,6 +207,16 @@ struct WatchdogPolicyTests {
         #expect(!p.answered && p.failedProbes == 0)
     }
 
+    @Test("a hung daemon gets at most 5 s to stop; a requested restart or shutdown gets stop_timeout")
+    func stopGrace() {
+        let p = P(settings: Self.settings())
+        #expect(p.stopGrace(for: .requested("r")) == 45)
+        #expect(p.stopGrace(for: .shutdown) == 45)
+        #expect(p.stopGrace(for: .unhealthy("x")) == 5)
+        let quick = P(settings: Self.settings { $0.stopTimeout = 1 })
+        #expect(quick.stopGrace(for: .unhealthy("x")) == 1)
+    }
+
     @Test("shutdown: a running daemon is stopped, then the watchdog exits")
     func shutdownRunning() {
         var p = Self.running()

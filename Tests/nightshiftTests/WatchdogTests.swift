@@ -1,4 +1,5 @@
 import Foundation
+import NightshiftCore
 import NightshiftTesting
 import Testing
 
@@ -71,14 +72,16 @@ struct WatchdogTests {
         }
     }
 
-    /// A quiet config: an empty backlog, no restart requests from the monitor, fast probes.
+    /// A quiet config: an empty backlog, no restart requests from the monitor, fast probes, and
+    /// a daemon that has not answered 10 s after its start is replaced (so a start that stalls on
+    /// a loaded machine is retried well within the tests' 60 s deadlines).
     static func writeConfig(_ dir: TemporaryDirectory, watchdog: String = "", extra: String = "") throws -> String {
         let backlog = try dir.write("", to: "backlog.md")
         return try dir.write(
             """
             project_manager: { backlog: "\(backlog)" }
             monitor: { auto_recover: false }
-            watchdog: { health_interval: 200ms\(watchdog.isEmpty ? "" : ", " + watchdog) }
+            watchdog: { health_interval: 200ms, startup_timeout: 10s\(watchdog.isEmpty ? "" : ", " + watchdog) }
             \(extra)
             """, to: "nightshift.yaml")
     }
@@ -119,11 +122,17 @@ struct WatchdogTests {
     func killedDaemonComesBack() async throws {
         let dir = try TemporaryDirectory()
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: try Self.writeConfig(dir))
-        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr)")
+        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         let version = try #require(Self.readJSON(watchdog.file("pipeline_version.json")))
         #expect((version["pid"] as? NSNumber)?.int32Value == first.pid)
         #expect((version["watchdog_pid"] as? NSNumber)?.int32Value == watchdog.pid)
         #expect(version["git_sha"] is String && version["version"] is String && version["started_at"] is String)
+        // The monitor compares the recorded binary mtime with the current one at millisecond
+        // precision: an unchanged binary must compare equal (no false stale_version).
+        let binary = try #require(version["binary"] as? String)
+        let recorded = try #require((version["binary_modified_at"] as? String).flatMap(Timestamp.parse))
+        let mtime = try #require(try FileManager.default.attributesOfItem(atPath: binary)[.modificationDate] as? Date)
+        #expect(Timestamp.format(recorded) == Timestamp.format(mtime))
 
         kill(first.pid, SIGKILL)
         let second = try #require(await watchdog.waitForDaemon(excluding: first.pid), "no new daemon; log: \(watchdog.log)")
@@ -132,8 +141,8 @@ struct WatchdogTests {
         #expect(Self.groupMembers(first.pid).isEmpty)
         let again = try #require(Self.readJSON(watchdog.file("pipeline_version.json")))
         #expect((again["pid"] as? NSNumber)?.int32Value == second.pid)
-        #expect((again["reason"] as? String)?.contains("killed by signal 9") == true)
-        #expect(watchdog.log.contains("ended unexpectedly: killed by signal 9"))
+        #expect(watchdog.log.contains("(pid \(first.pid)) ended unexpectedly: killed by signal 9"))
+        #expect(watchdog.log.contains("starting the daemon (restart after the daemon ended unexpectedly (killed by signal 9))"))
 
         kill(watchdog.pid, SIGTERM)
         #expect(await watchdog.waitForExit() == 0)
@@ -143,7 +152,7 @@ struct WatchdogTests {
     func restartRequest() async throws {
         let dir = try TemporaryDirectory()
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: try Self.writeConfig(dir))
-        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr)")
+        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         let request = watchdog.file("restart_requested.json")
         // Written the way the monitor writes it: a temp file renamed into place.
         let tmp = watchdog.file(".restart.tmp")
@@ -155,8 +164,9 @@ struct WatchdogTests {
         #expect(second.pid != first.pid)
         #expect(await waitFor(timeout: 5) { !Self.isAlive(first.pid) })
         #expect(watchdog.log.contains("restart requested by test: stale_version: test"))
+        #expect(watchdog.log.contains("starting the daemon (restart requested: stale_version: test)"))
         let version = try #require(Self.readJSON(watchdog.file("pipeline_version.json")))
-        #expect(version["reason"] as? String == "restart requested: stale_version: test")
+        #expect((version["pid"] as? NSNumber)?.int32Value == second.pid)
         // The old daemon stopped gracefully (exit 0), not killed.
         #expect(watchdog.log.contains("(pid \(first.pid)) stopped: exit status 0"))
 
@@ -175,7 +185,7 @@ struct WatchdogTests {
         let dir = try TemporaryDirectory()
         let config = try Self.writeConfig(dir, watchdog: "health_timeout: 300ms, health_failures: 2, stop_timeout: 500ms")
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: config)
-        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr)")
+        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         // Hung detection starts once the watchdog has seen the daemon answer.
         #expect(await waitFor(timeout: 10) { watchdog.log.contains("(pid \(first.pid)) answers /api/health") })
         kill(first.pid, SIGSTOP)
@@ -243,7 +253,7 @@ struct WatchdogTests {
     func sigtermLeavesNothing() async throws {
         let dir = try TemporaryDirectory()
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: try Self.writeConfig(dir))
-        let daemon = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr)")
+        let daemon = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         #expect(Self.groupMembers(daemon.pid).contains(daemon.pid))  // the daemon leads its own group
         #expect(Self.descendants(ofWatchdog: watchdog.pid).contains(daemon.pid))
 
@@ -262,7 +272,7 @@ struct WatchdogTests {
         let dir = try TemporaryDirectory()
         let config = try Self.writeConfig(dir)
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: config)
-        _ = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr)")
+        _ = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         let second = try NightshiftBinary.run(["watchdog", "--config", config, "--state-dir", dir.path("state"), "--port", "0"])
         #expect(second.status == 1)
         #expect(second.err.contains("another watchdog"))
