@@ -122,18 +122,48 @@ struct ReadinessGate: Service {
 
 /// The daemon's version facts.
 enum GitInfo {
-    /// The commit of the working directory's repository, or "unknown".
+    /// The commit of the repository that holds `dir` (first 12 hex digits), or "unknown".
+    /// Read from the `.git` files directly: no subprocess at startup.
     static func headSHA(in dir: String = FileManager.default.currentDirectoryPath) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "-C", dir, "rev-parse", "--short=12", "HEAD"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return "unknown" }
-        p.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        return p.terminationStatus == 0 && !text.isEmpty ? text : "unknown"
+        guard let gitDir = gitDirectory(from: URL(fileURLWithPath: dir).standardizedFileURL),
+            let head = read(gitDir.appendingPathComponent("HEAD"))
+        else { return "unknown" }
+        guard head.hasPrefix("ref: ") else { return sha(head) }
+        let ref = String(head.dropFirst(5))
+        // A linked worktree keeps its refs in the common dir.
+        let common = read(gitDir.appendingPathComponent("commondir")).map { gitDir.appendingPathComponent($0).standardizedFileURL } ?? gitDir
+        for base in [gitDir, common] {
+            if let value = read(base.appendingPathComponent(ref)) { return sha(value) }
+        }
+        for line in (read(common.appendingPathComponent("packed-refs")) ?? "").split(separator: "\n") where line.hasSuffix(" \(ref)") {
+            return sha(String(line.prefix(40)))
+        }
+        return "unknown"
+    }
+
+    static func gitDirectory(from start: URL) -> URL? {
+        var dir = start
+        while true {
+            let dotGit = dir.appendingPathComponent(".git")
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dotGit.path, isDirectory: &isDir) {
+                if isDir.boolValue { return dotGit }
+                if let text = read(dotGit), text.hasPrefix("gitdir: ") {
+                    return URL(fileURLWithPath: String(text.dropFirst(8)), relativeTo: dir).standardizedFileURL
+                }
+            }
+            let parent = dir.deletingLastPathComponent()
+            if parent.path == dir.path { return nil }
+            dir = parent
+        }
+    }
+
+    static func read(_ url: URL) -> String? {
+        (try? String(contentsOf: url, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func sha(_ text: String) -> String {
+        let hex = text.prefix { $0.isHexDigit }
+        return hex.count >= 12 ? String(hex.prefix(12)) : "unknown"
     }
 }
