@@ -56,14 +56,14 @@ public struct PipelineViews: Sendable {
             projectManager: projectManager,
             monitorIssues: { includeResolved in
                 let issues = (try? await store.monitorIssues(includeResolved: includeResolved, limit: 500)) ?? []
-                return issues.compactMap { try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder.nightshift().encode($0)) }
+                return issues.compactMap { try? JSONValue(encoding: $0) }
             },
             fatalIssues: {
-                FatalIssues.read(path: env.paths.fatalIssues).compactMap { try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder.nightshift().encode($0)) }
+                FatalIssues.read(path: env.paths.fatalIssues).compactMap { try? JSONValue(encoding: $0) }
             },
             effectiveness: {
                 guard let e = try? await Effectiveness.compute(store: store, now: env.now()),
-                    var v = try? JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder.nightshift().encode(e))
+                    var v = (try? JSONValue(encoding: e))?.objectValue
                 else { return [:] }
                 // Unknown values are shown as null, not left out.
                 for key in ["success_rate", "mean_time_to_resolve_seconds", "backlog_progress"] where v[key] == nil { v[key] = .null }

@@ -91,8 +91,7 @@ struct PipelineRoutes {
                 "running": .bool(runningComponents.contains(name)),
             ]
         }
-        let enc = JSONEncoder.nightshift()
-        func json<T: Encodable>(_ v: T) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: enc.encode(v)) }
+        func json<T: Encodable>(_ v: T) throws -> JSONValue { try JSONValue(encoding: v) }
         let body: [String: JSONValue] = [
             "generated_at": .string(Timestamp.format(now)),
             "counts": try json(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })),

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Any JSON value, for the free-form `context` object and agent result files.
 public enum JSONValue: Codable, Hashable, Sendable {
     case null
@@ -41,4 +43,11 @@ public enum JSONValue: Codable, Hashable, Sendable {
     public var doubleValue: Double? { if case .number(let n) = self { return n } else { return nil } }
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+}
+
+extension JSONValue {
+    /// `value` as Nightshift's encoder writes it (snake_case, RFC 3339 times), as a JSON tree.
+    public init<T: Encodable>(encoding value: T) throws {
+        self = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder.nightshift().encode(value))
+    }
 }

@@ -2,11 +2,18 @@ import Foundation
 
 /// RFC 3339 UTC timestamps with `Z` and milliseconds, the one time format of the API and files.
 public enum Timestamp {
-    /// Rounded to the nearest millisecond (the formatter would truncate), so a parsed time
-    /// formats back to the same text.
+    /// Rounded to the nearest millisecond with integer arithmetic (the formatter truncates, and
+    /// a Double seldom holds a whole millisecond exactly), so a parsed time formats back to the
+    /// same text.
     public static func format(_ date: Date) -> String {
-        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000).formatted(style)
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = Date(timeIntervalSince1970: Double(ms.quotientAndRemainder(dividingBy: 1000).quotient - (ms < 0 && ms % 1000 != 0 ? 1 : 0)))
+        let fraction = ((ms % 1000) + 1000) % 1000
+        let whole = seconds.formatted(wholeSeconds)
+        return String(whole.dropLast()) + "." + String(format: "%03d", fraction) + "Z"
     }
+
+    private static let wholeSeconds = Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt)
 
     public static func parse(_ text: String) -> Date? {
         if let d = try? style.parse(text) { return d }

@@ -82,20 +82,7 @@ public final class Monitor: Service, Sendable {
             }
         }
         defer { decisions.cancel() }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                _ = try await runOnce()
-            } catch {
-                logger.error("monitor check failed: \(error)")
-            }
-            do {
-                try await cancelWhenGracefulShutdown {
-                    try await Task.sleep(for: .milliseconds(Int64(self.configuration.interval * 1000)))
-                }
-            } catch {
-                return
-            }
-        }
+        await runPeriodically(every: configuration.interval, logger: logger, what: "monitor check") { _ = try await self.runOnce() }
     }
 
     func alertDecision(_ task: AgentTask) {

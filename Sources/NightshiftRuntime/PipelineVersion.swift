@@ -50,20 +50,11 @@ public struct PipelineVersion: Codable, Sendable, Equatable {
         try c.encode(workspace, forKey: .workspace)
         try c.encode(version, forKey: .version)
         try c.encode(binary, forKey: .binary)
-        try c.encodeIfPresent(binaryModifiedAt.map(Self.stableMillisecond), forKey: .binaryModifiedAt)
+        try c.encodeIfPresent(binaryModifiedAt, forKey: .binaryModifiedAt)
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(pid, forKey: .pid)
         try c.encode(watchdogPID, forKey: .watchdogPID)
         try c.encode(reason, forKey: .reason)
-    }
-
-    /// `date` to the millisecond, written as the middle of that millisecond (`...30.772500Z`).
-    /// Readers compare it with the binary's current mtime by formatting both with
-    /// `Timestamp.format`, which truncates: a value parsed back from exactly `.772` can land a
-    /// hair below it and format as `.771`, which would look like a rebuilt binary.
-    static func stableMillisecond(_ date: Date) -> String {
-        let text = Timestamp.format(date)
-        return text.hasSuffix("Z") ? String(text.dropLast()) + "500Z" : text
     }
 
     public func write(to path: String) throws { try AtomicFile.writeJSON(self, to: path) }

@@ -73,12 +73,7 @@ struct Daemon {
         let monitor = Monitor(env: env, store: store, notifier: notifier, projectManager: pm, apiURL: apiURL)
         var views = PipelineViews.live(
             env: env, store: store,
-            projectManager: {
-                guard let status = try? await pm.status(), let data = try? JSONEncoder.nightshift().encode(status),
-                    let json = try? JSONDecoder().decode(JSONValue.self, from: data)
-                else { return .null }
-                return json
-            },
+            projectManager: { (try? await pm.status()).flatMap { try? JSONValue(encoding: $0) } ?? .null },
             attention: { monitor.attention })
         if pm.isEnabled { views.setPaused = { paused in if paused { try await pm.pause() } else { try await pm.resume() } } }
         let ready = Locked(false)
