@@ -41,7 +41,7 @@ public struct PipelineViews: Sendable {
                 return includeResolved ? all : all.filter { $0.objectValue?["resolved_at"] ?? .null == .null }
             },
             fatalIssues: {
-                readJSON(paths.fatalIssues)?.objectValue?["issues"]?.arrayValue ?? []
+                FatalIssues.current(path: paths.fatalIssues).compactMap { try? JSONValue(encoding: $0) }
             },
             effectiveness: { ["goal_proximity": .number(0)] },
             attention: { [] })
@@ -59,7 +59,7 @@ public struct PipelineViews: Sendable {
                 return issues.compactMap { try? JSONValue(encoding: $0) }
             },
             fatalIssues: {
-                FatalIssues.read(path: env.paths.fatalIssues).compactMap { try? JSONValue(encoding: $0) }
+                FatalIssues.current(path: env.paths.fatalIssues, now: env.now()).compactMap { try? JSONValue(encoding: $0) }
             },
             effectiveness: {
                 guard let e = try? await Effectiveness.compute(store: store, now: env.now()),

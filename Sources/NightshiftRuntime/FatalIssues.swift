@@ -46,11 +46,37 @@ public enum FatalIssues {
         var issues: [FatalIssue]
     }
 
-    public static func read(path: String) -> [FatalIssue] {
-        guard let data = FileManager.default.contents(atPath: path),
-            let file = try? JSONDecoder.nightshift().decode(File.self, from: data)
-        else { return [] }
-        return file.issues
+    /// The issues in the file; a missing file has none. A file that exists but cannot be read
+    /// or parsed is an error naming it: callers that decide something from it must fail closed.
+    public static func load(path: String) throws(StateFileError) -> [FatalIssue] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StateFileError(path: path, reason: String(cString: strerror(errno)))
+        }
+        do {
+            return try JSONDecoder.nightshift().decode(File.self, from: data).issues
+        } catch {
+            throw StateFileError(path: path, reason: StateFileError.describe(error))
+        }
+    }
+
+    /// What readers that decide from the file see: its issues, or, when it cannot be read, one
+    /// `state_file_unreadable` issue that names the file and the error (fail closed: an
+    /// unreadable file never reads as "no issues").
+    public static func current(path: String, now: Date = Date()) -> [FatalIssue] {
+        do {
+            return try load(path: path)
+        } catch {
+            return [unreadable(error, at: now)]
+        }
+    }
+
+    /// The fatal issue that stands for an unreadable state file.
+    public static func unreadable(_ error: StateFileError, at: Date) -> FatalIssue {
+        FatalIssue(
+            condition: "state_file_unreadable", reason: error.description,
+            detail: "fix or remove the file (a copy of a damaged fatal_issues.json is kept as .corrupt when the daemon rewrites it), then run nightshift fatal",
+            source: "reader", at: at, context: ["file": .string(error.path), "error": .string(error.reason)])
     }
 
     /// Adds `issue`, or updates the one with the same id (count, last_seen, detail).
@@ -87,7 +113,15 @@ public enum FatalIssues {
         defer { close(fd) }
         flock(fd, LOCK_EX)
         defer { flock(fd, LOCK_UN) }
-        var issues = read(path: path)
+        var issues: [FatalIssue]
+        do {
+            issues = try load(path: path)
+        } catch {
+            // Keep the damaged file for a human instead of silently overwriting it.
+            try? FileManager.default.removeItem(atPath: path + ".corrupt")
+            try? FileManager.default.moveItem(atPath: path, toPath: path + ".corrupt")
+            issues = []
+        }
         change(&issues)
         try AtomicFile.writeJSON(File(issues: issues), to: path)
     }

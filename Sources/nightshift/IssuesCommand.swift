@@ -49,7 +49,7 @@ struct FatalCommand: AsyncParsableCommand {
                 let n = try FatalIssues.clear(path: path)
                 return print("cleared \(n) fatal issue(s) from \(path)")
             }
-            let issues = FatalIssues.read(path: path)
+            let issues = FatalIssues.current(path: path)
             if json { return printJSON(try JSONEncoder.nightshift().encode(["issues": issues])) }
             if issues.isEmpty { return print("no fatal issues (\(path))") }
             for i in issues {
