@@ -72,6 +72,14 @@ def read_json(name):
         return {"_error": f"{path}: {e}"}
 
 
+def fatal_from_file():
+    """The file's fatal issues; one that cannot be read is itself one (fail closed)."""
+    data = read_json("fatal_issues.json") or {}
+    if "_error" in data:
+        return [{"condition": "state_file_unreadable", "reason": data["_error"], "detail": "fix or remove the file"}]
+    return data.get("issues", [])
+
+
 def line(ok, what, detail=""):
     print(f"  [{'ok' if ok else 'FAIL'}] {what}" + (f" — {detail}" if detail else ""))
 
@@ -90,7 +98,7 @@ if status != 200:
     print("Required actions:")
     print(f"  ! the API at {url} does not answer: start the daemon (`nightshift serve`, or")
     print("    `scripts/run_overnight_pipeline.sh` for the watchdog), then run this again")
-    fatal = (read_json("fatal_issues.json") or {}).get("issues", [])
+    fatal = fatal_from_file()
     for i in fatal:
         print(f"  ! FATAL {i.get('condition')}: {i.get('reason')} → {i.get('detail')}")
     sys.exit(2)
@@ -119,6 +127,41 @@ elif "_error" in version:
 else:
     line(True, "version tracking", f"pipeline_version.json: git {version.get('git_sha')} started {version.get('started_at')}"
          + (f"; daemon reports git {running_sha}" if running_sha else ""))
+
+
+def alive(pid):
+    if not isinstance(pid, int) or pid <= 1:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+# A daemon started by the watchdog must still have it: otherwise nothing restarts it.
+daemon_pid = (health or {}).get("pid")
+if version is None:
+    line(True, "watchdog", "not started under the watchdog (no pipeline_version.json): nothing restarts the daemon if it dies")
+elif "_error" not in version:
+    wd = version.get("watchdog_pid")
+    if not alive(wd):
+        why = f"its watchdog (pid {wd}) is gone" if wd else f"its watchdog stopped at {version.get('stopped_at') or '?'}"
+        line(False, "watchdog", f"the daemon (pid {daemon_pid}) runs without its watchdog: {why}")
+        attention = True
+        actions.append("the daemon runs unsupervised: stop it (SIGTERM) and start scripts/run_overnight_pipeline.sh")
+    elif daemon_pid is not None and version.get("pid") != daemon_pid:
+        line(False, "watchdog", f"the watchdog (pid {wd}) supervises pid {version.get('pid')}, but the daemon answering is pid {daemon_pid}")
+        attention = True
+        actions.append(f"a daemon (pid {daemon_pid}) runs beside the watchdog's: stop it (SIGTERM)")
+    else:
+        line(True, "watchdog", f"pid {wd} supervises the daemon (pid {daemon_pid})")
 
 ps = results.get("pipeline-status") or {}
 components = ps.get("components") or {}
@@ -160,7 +203,7 @@ for i in open_issues:
         actions.append(text)
 fatal = (results.get("fatal-issues") or {}).get("issues")
 if fatal is None:
-    fatal = (read_json("fatal_issues.json") or {}).get("issues", [])
+    fatal = fatal_from_file()
 for i in fatal:
     attention = True
     actions.insert(0, f"FATAL {i.get('condition')}: {i.get('reason')} → {i.get('detail')} (then `nightshift fatal --clear`)")

@@ -50,7 +50,8 @@ public struct PipelineViews: Sendable {
     /// Views backed by the store (monitor issues, effectiveness) and the running services.
     public static func live(
         env: ServiceEnvironment, store: some TaskStore & MonitorStore & PipelineStore,
-        projectManager: @escaping @Sendable () async -> JSONValue, attention: @escaping @Sendable () async -> [JSONValue]
+        projectManager: @escaping @Sendable () async -> JSONValue, attention: @escaping @Sendable () async -> [JSONValue],
+        unwrittenFatal: @escaping @Sendable () -> [FatalIssue] = { [] }
     ) -> PipelineViews {
         PipelineViews(
             projectManager: projectManager,
@@ -59,7 +60,10 @@ public struct PipelineViews: Sendable {
                 return issues.compactMap { try? JSONValue(encoding: $0) }
             },
             fatalIssues: {
-                FatalIssues.current(path: env.paths.fatalIssues, now: env.now()).compactMap { try? JSONValue(encoding: $0) }
+                // The file, fail closed, plus what the monitor found but could not write yet.
+                let written = FatalIssues.current(path: env.paths.fatalIssues, now: env.now())
+                let pending = unwrittenFatal().filter { p in !written.contains { $0.id == p.id } }
+                return (written + pending).compactMap { try? JSONValue(encoding: $0) }
             },
             effectiveness: {
                 guard let e = try? await Effectiveness.compute(store: store, now: env.now()),

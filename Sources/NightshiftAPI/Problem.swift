@@ -42,6 +42,12 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
             detail: errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "), errors: errors)
     }
     static func invalid(_ field: String, _ message: String) -> Problem { invalid([FieldError(field: field, message: message)]) }
+    /// New work is refused while the state dir's disk is (nearly) full; reads keep working.
+    static func diskFull(_ detail: String) -> Problem {
+        Problem(
+            .serviceUnavailable, type: "disk_full", title: "Disk full",
+            detail: "\(detail); the daemon keeps answering reads and takes new work again once space is freed")
+    }
     static func conflict(_ detail: String) -> Problem {
         Problem(.conflict, type: "illegal_transition", title: "Conflict", detail: detail)
     }
@@ -75,6 +81,7 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
         case .invalid: return .invalid(e.field ?? "body", e.message)
         case .duplicate: return Problem(.conflict, type: "duplicate", title: "Conflict", detail: e.message)
         case .unavailable: return Problem(.serviceUnavailable, type: "store_unavailable", title: "Store unavailable", detail: e.message)
+        case .diskFull: return .diskFull(e.message)
         }
     }
 }

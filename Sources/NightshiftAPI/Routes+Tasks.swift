@@ -79,6 +79,9 @@ struct TaskRoutes {
     func create(_ request: Request) async throws -> Response {
         let body = try await RequestBody.object(request, limit: bodyLimit)
         let task = try NewTaskRequest.parse(body, config: env.config, now: env.now())
+        if let free = DiskSpace.freeBytes(env.paths.root), free < DiskSpace.fullBelowBytes {
+            throw Problem.diskFull("only \(free >> 20) MiB free in the state dir \(env.paths.root) (new work needs \(DiskSpace.fullBelowBytes >> 20) MiB)")
+        }
         let created = try await env.store.create(task)
         env.events.publish(.created, created)
         return try JSONResponse.make(created, status: .created, headers: [.location: "/api/agent/tasks/\(created.id)"])

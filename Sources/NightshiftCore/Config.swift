@@ -83,7 +83,9 @@ public struct NightshiftConfig: Sendable, Equatable {
 
     public struct Gate: Sendable, Equatable {
         public var ciCommand = ""
-        public var requireDaemon = true
+        /// A daemon must be running (and ready) for the gate to pass. Off by default: the gate
+        /// runs before a start; a daemon that does run must be ready either way.
+        public var requireDaemon = false
     }
 
     /// `nightshift watchdog`: how it restarts `serve` and when it gives up (WatchdogPolicy).

@@ -84,6 +84,10 @@ public struct MonitorSnapshot: Sendable, Equatable {
     /// The version the pipeline started with (pipeline_version.json) and what is there now.
     public var recordedVersion: String?
     public var currentVersion: String?
+    /// What changed between the two, said plainly ("git HEAD abc → def", "binary rebuilt at T").
+    public var versionChanges: [String] = []
+    /// The backlog file does not parse (`file:line: reason`); the last good import stays.
+    public var backlogError: String?
     /// The monitor's own probe of /api/health: nil when not probed.
     public var apiReachable: Bool?
     public var apiProbeError: String?
@@ -119,7 +123,16 @@ public enum MonitorRules {
     public static func evaluate(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         stale(s, t) + noProgress(s, t) + stuckRunning(s, t) + repeatedFailures(s, t) + lowSuccessRate(s, t)
             + needsDecisionWaiting(s, t) + itemBlocked(s) + disk(s, t) + logErrors(s, t) + staleVersion(s)
-            + apiUnreachable(s) + unrecoverable(s)
+            + apiUnreachable(s) + unrecoverable(s) + backlogError(s)
+    }
+
+    /// `backlog_error`: the backlog file does not parse; it names `file:line` and the reason.
+    public static func backlogError(_ s: MonitorSnapshot) -> [Finding] {
+        guard let error = s.backlogError else { return [] }
+        return [Finding(
+            condition: "backlog_error", subject: "backlog", severity: .high,
+            message: "the backlog does not parse: \(error); the last good import stays in use",
+            suggestedAction: "fix that line of the backlog file; it is re-read within seconds")]
     }
 
     static func age(_ d: Date, _ now: Date) -> String {
@@ -210,7 +223,7 @@ public enum MonitorRules {
 
     public static func disk(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         guard let free = s.diskFreeBytes else { return [] }
-        if free < 64 << 20 {
+        if free < DiskSpace.fullBelowBytes {
             return [Finding(
                 condition: "disk_full", subject: "state_dir", severity: .critical,
                 message: "only \(free >> 20) MiB free in the state dir", suggestedAction: "free disk space; the daemon cannot write safely")]
@@ -232,9 +245,13 @@ public enum MonitorRules {
 
     public static func staleVersion(_ s: MonitorSnapshot) -> [Finding] {
         guard let recorded = s.recordedVersion, let current = s.currentVersion, recorded != current else { return [] }
+        let message =
+            s.versionChanges.isEmpty
+            ? "the pipeline runs \(recorded) but the code is now \(current)"
+            : "the code changed since the pipeline started: \(s.versionChanges.joined(separator: "; "))"
         return [Finding(
             condition: "stale_version", subject: "pipeline", severity: .medium,
-            message: "the pipeline runs \(recorded) but the code is now \(current)",
+            message: message,
             suggestedAction: "restart to pick up the new code (the watchdog does it on restart_requested.json)")]
     }
 

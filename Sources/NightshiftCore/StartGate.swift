@@ -179,8 +179,10 @@ public enum StartGate {
 
     // MARK: - Checks from snapshots
 
-    /// `worktree_clean` from `git status --porcelain` (its exit status and output).
-    public static func worktreeClean(repo: String, exitStatus: Int32, porcelain: String, error: String = "") -> Check {
+    /// `worktree_clean` from `git status --porcelain` (its exit status and output). Paths in
+    /// `ignoring` (repository-relative files, or directories ending in `/`) do not count: the
+    /// configured backlog is meant to be edited before a start.
+    public static func worktreeClean(repo: String, exitStatus: Int32, porcelain: String, error: String = "", ignoring: [String] = []) -> Check {
         let name = "worktree_clean"
         guard exitStatus == 0 else {
             let why = error.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -188,34 +190,103 @@ public enum StartGate {
                 name: name, ok: false, detail: "git status failed in \(repo): \(why.isEmpty ? "exit status \(exitStatus)" : why)",
                 remedy: "run the gate inside a git work tree, or point --repo at one")
         }
+        func ignored(_ path: String) -> Bool {
+            let unquoted = path.hasPrefix("\"") && path.hasSuffix("\"") && path.count >= 2 ? String(path.dropFirst().dropLast()) : path
+            return ignoring.contains { $0.hasSuffix("/") ? unquoted.hasPrefix($0) || unquoted + "/" == $0 : unquoted == $0 }
+        }
+        var skipped = 0
         let files = porcelain.split(separator: "\n").map { line -> String in
             // "XY path" or "XY old -> new"
             let s = String(line)
             return s.count > 3 ? String(s.dropFirst(3)) : s.trimmingCharacters(in: .whitespaces)
-        }.filter { !$0.isEmpty }
-        guard !files.isEmpty else { return Check(name: name, ok: true, detail: "no uncommitted changes in \(repo)") }
+        }.filter { !$0.isEmpty }.filter { path in
+            let target = path.components(separatedBy: " -> ").last ?? path
+            if ignored(target) {
+                skipped += 1
+                return false
+            }
+            return true
+        }
+        let note = skipped > 0 ? " (the backlog's own changes do not count)" : ""
+        guard !files.isEmpty else { return Check(name: name, ok: true, detail: "no uncommitted changes in \(repo)\(note)") }
         let shown = files.prefix(10).joined(separator: ", ") + (files.count > 10 ? " and \(files.count - 10) more" : "")
         return Check(
-            name: name, ok: false, detail: "\(files.count) uncommitted change(s) in \(repo): \(shown)",
+            name: name, ok: false, detail: "\(files.count) uncommitted change(s) in \(repo): \(shown)\(note)",
             remedy: "commit or stash them (git -C \(repo) status shows them), or remove stray files")
     }
 
-    /// `daemon_ready` from `GET /api/ready`: its status, or the reason it could not be reached.
-    public static func daemonReady(url: String, required: Bool, status: Int?, error: String?) -> Check {
-        let name = "daemon_ready"
-        guard required else {
-            return Check(name: name, ok: true, detail: "not required (gate.require_daemon is false)", skipped: true)
+    /// The state dir's `daemon.json`: its path, the pid and URL it names, and whether that pid runs.
+    public struct Announced: Sendable, Equatable {
+        public var path: String
+        public var pid: Int32
+        public var url: String
+        public var alive: Bool
+        public init(path: String, pid: Int32, url: String, alive: Bool) {
+            self.path = path
+            self.pid = pid
+            self.url = url
+            self.alive = alive
         }
-        let remedy = "start it (make run, or scripts/run_overnight_pipeline.sh) and check its log, e.g. tail logs/nightshift.log"
-        guard let status else {
-            return Check(name: name, ok: false, detail: "cannot reach the daemon at \(url): \(error ?? "no answer")", remedy: remedy)
+    }
+
+    /// What the gate knows about a daemon before judging `daemon_ready`.
+    public struct DaemonFacts: Sendable, Equatable {
+        public var announcement: Announced?
+        /// Why `daemon.json` could not be read, when it exists but is damaged.
+        public var announcementError: String?
+        /// The URL that was probed (the announced one, or the one given), and what `/api/ready` answered.
+        public var url: String
+        public var status: Int?
+        public var error: String?
+        /// The URL was named explicitly (`--url`, `NIGHTSHIFT_URL`).
+        public var explicitURL: Bool
+
+        public init(
+            announcement: Announced? = nil, announcementError: String? = nil, url: String, status: Int?, error: String?,
+            explicitURL: Bool = false
+        ) {
+            self.announcement = announcement
+            self.announcementError = announcementError
+            self.url = url
+            self.status = status
+            self.error = error
+            self.explicitURL = explicitURL
+        }
+    }
+
+    /// `daemon_ready`. The gate runs before a start, so no daemon at all passes (unless
+    /// `gate.require_daemon`); a daemon that runs must answer `/api/ready` with 200; a
+    /// `daemon.json` left by a daemon that died fails and names the file and the pid.
+    public static func daemonReady(_ f: DaemonFacts, required: Bool) -> Check {
+        let name = "daemon_ready"
+        let start = "start it (make run, or scripts/run_overnight_pipeline.sh) and check its log, e.g. tail logs/nightshift.log"
+        if let why = f.announcementError {
+            return Check(name: name, ok: false, detail: why, remedy: "remove the damaged file once no daemon runs on this state dir")
+        }
+        if let a = f.announcement, !a.alive {
+            return Check(
+                name: name, ok: false,
+                detail: "\(a.path) names pid \(a.pid) (\(a.url)) but no such process runs: a daemon died without stopping cleanly",
+                remedy: "start it again (its rescuer requeues what it was running), or delete \(a.path) once you know it is gone")
+        }
+        let running = f.announcement != nil
+        guard let status = f.status else {
+            if running {
+                return Check(
+                    name: name, ok: false, detail: "the daemon (pid \(f.announcement!.pid)) runs but \(f.url) does not answer: \(f.error ?? "no answer")",
+                    remedy: "it may still be starting; if it stays so, read logs/nightshift.log and restart it")
+            }
+            if required {
+                return Check(name: name, ok: false, detail: "cannot reach the daemon at \(f.url): \(f.error ?? "no answer") (gate.require_daemon is true)", remedy: start)
+            }
+            return Check(name: name, ok: true, detail: "no daemon running\(f.explicitURL ? " at \(f.url)" : "") (none is needed before a start)")
         }
         guard status == 200 else {
             return Check(
-                name: name, ok: false, detail: "\(url)/api/ready answered \(status) (not ready)",
+                name: name, ok: false, detail: "\(f.url)/api/ready answered \(status) (not ready)",
                 remedy: "wait for it to finish starting; if it stays unready, read logs/nightshift.log and restart it")
         }
-        return Check(name: name, ok: true, detail: "\(url) is ready")
+        return Check(name: name, ok: true, detail: "\(f.url) is ready")
     }
 
     /// `no_fatal_issues` from the fatal issues list (`source` says where it came from); nil

@@ -13,6 +13,8 @@
 ///   `health_failures` failed probes in a row after it answered) stops it gracefully and starts
 ///   a new one at once.
 /// - A shutdown request stops the daemon gracefully, then the watchdog exits.
+/// - Exit status 2 is the daemon refusing to start (bad config, port taken): no restart helps,
+///   so the watchdog records it and exits at once instead of looping.
 public struct WatchdogPolicy: Sendable, Equatable {
     /// How the daemon ended.
     public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
@@ -103,6 +105,9 @@ public struct WatchdogPolicy: Sendable, Equatable {
         case stopChild(StopReason)
         /// Record a crash loop and exit non-zero.
         case giveUp(CrashLoop)
+        /// The daemon refused to start (exit status 2: bad config, port taken, state dir
+        /// locked): restarting cannot help. Record it and exit with the same status.
+        case refused(ExitStatus)
         /// Exit 0: the daemon is stopped.
         case exit
     }
@@ -132,6 +137,9 @@ public struct WatchdogPolicy: Sendable, Equatable {
     public init(settings: NightshiftConfig.Watchdog) {
         self.settings = settings
     }
+
+    /// The exit status with which `serve` refuses to start (config, environment); never retried.
+    public static let refusal = ExitStatus.exited(2)
 
     /// A hung daemon is not answering anyway: it gets at most this long to stop before SIGKILL.
     public static let hungStopLimit: Double = 5
@@ -246,6 +254,10 @@ public struct WatchdogPolicy: Sendable, Equatable {
 
     /// An exit nobody asked for: back off and start again, or give up on a crash loop.
     private mutating func crashed(_ status: ExitStatus, uptime: Double, at now: Double) -> Action {
+        if status == Self.refusal {
+            phase = .finished
+            return .refused(status)
+        }
         if uptime >= settings.resetAfter { consecutiveCrashes = 0 }
         starts.removeAll { $0 <= now - settings.startWindow }
         if starts.count >= settings.startLimit {

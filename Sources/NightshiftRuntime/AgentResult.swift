@@ -93,6 +93,15 @@ public struct ClaudeCodeResult: Decodable, Sendable, Equatable {
 
 /// Turns what came out of an attempt into the outcome the store records (pure).
 public enum OutcomeClassifier {
+    /// The last non-empty line(s) the agent printed (its output and errors share one stream, in
+    /// order), so a failed task says why in its `error`, not only its exit code.
+    public static func lastLines(_ tail: String, count: Int = 2, limit: Int = 400) -> String {
+        let lines = tail.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .filter { !$0.hasPrefix("[nightshift]") }
+        let text = lines.suffix(count).joined(separator: " | ")
+        return text.count > limit ? "…" + String(text.suffix(limit - 1)) : text
+    }
+
     public static func classify(
         report: AttemptReport, result: Result<AgentResult, ResultFileError>?, retryDelay: Double, limits: (timeout: Double, stall: Double)
     ) -> AttemptOutcome? {
@@ -113,7 +122,9 @@ public enum OutcomeClassifier {
         case .exited(let code):
             outcome.exitCode = code
             if code != 0 {
-                outcome.kind = .failed(errorClass: "exit_code", error: "agent exited with code \(code)", retryDelay: retryDelay)
+                let said = lastLines(report.tail)
+                outcome.kind = .failed(
+                    errorClass: "exit_code", error: "agent exited with code \(code)\(said.isEmpty ? "" : ": \(said)")", retryDelay: retryDelay)
             } else if let fileError {
                 outcome.kind = .failed(errorClass: "bad_result", error: fileError, retryDelay: retryDelay)
             } else if file?.status == "needs_decision" {

@@ -91,9 +91,32 @@ extension AgentRunner {
         }
     }
 
+    /// Records the outcome. A store that cannot take the write now (a full disk, a database
+    /// briefly unavailable) is retried with backoff until it can, so the attempt's result is not
+    /// lost and the task does not sit "running" until its lease lapses; shutdown ends the wait
+    /// (the rescuer then runs the task again: at-least-once).
+    func finishRetrying(_ task: AgentTask, _ outcome: AttemptOutcome, log: Logger) async throws -> AgentTask {
+        var delay = Duration.milliseconds(250)
+        var warned = false
+        while true {
+            do {
+                let updated = try await env.store.finish(id: task.id, owner: env.instanceID, outcome: outcome, now: env.now())
+                if warned { log.notice("outcome recorded after the store could take writes again") }
+                return updated
+            } catch let error as StoreError where error.code == .diskFull || error.code == .unavailable {
+                if !warned {
+                    log.error("outcome not recorded yet (\(error.message)); retrying until the store takes it")
+                    warned = true
+                }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
     func record(_ task: AgentTask, _ outcome: AttemptOutcome, log: Logger) async {
         do {
-            let updated = try await env.store.finish(id: task.id, owner: env.instanceID, outcome: outcome, now: env.now())
+            let updated = try await finishRetrying(task, outcome, log: log)
             env.events.publish(.finished, updated)
             switch updated.status {
             case .pending:
@@ -108,6 +131,8 @@ extension AgentRunner {
             }
         } catch let error as StoreError where error.code == .lostClaim {
             log.warning("outcome not recorded: \(error.message)")
+        } catch is CancellationError {
+            log.warning("outcome not recorded before shutdown; the rescuer runs the task again")
         } catch {
             log.error("outcome not recorded: \(error)")
         }

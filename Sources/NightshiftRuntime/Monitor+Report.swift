@@ -30,7 +30,9 @@ extension Monitor {
         for name in Set(s.expectedServices + Array(s.heartbeats.keys) + ["monitor"]) {
             let age = s.heartbeats[name].map { now.timeIntervalSince($0) }
             let alive = name == "monitor" ? true : age.map { $0 <= configuration.thresholds.heartbeatStale } ?? false
-            services[name] = .init(alive: alive, lastBeatAgeSeconds: age.map { ($0 * 10).rounded() / 10 })
+            // Right after a start a service may not have beaten yet: that is "starting", not dead.
+            let starting = !alive && age == nil && now.timeIntervalSince(s.watchingSince ?? .distantPast) <= configuration.thresholds.heartbeatStale
+            services[name] = .init(alive: alive, starting: starting, lastBeatAgeSeconds: age.map { ($0 * 10).rounded() / 10 })
         }
         var well: [String] = []
         var attention: [String] = []
@@ -40,7 +42,9 @@ extension Monitor {
         if eff.throughput.completedLastHour > 0 { well.append("\(eff.throughput.completedLastHour) task(s) completed in the last hour") }
         if let b = eff.backlogProgress, b.done > 0 { well.append("\(b.done) of \(b.total) backlog item(s) done") }
         if s.apiReachable == true { well.append("the API answers") }
-        if services.filter({ !$0.value.alive }).isEmpty { well.append("every service is alive") }
+        if services.filter({ !$0.value.alive && !$0.value.starting }).isEmpty {
+            well.append(services.contains { $0.value.starting } ? "every service is alive or starting" : "every service is alive")
+        }
         if !changes.resolved.isEmpty { well.append("\(changes.resolved.count) issue(s) resolved since the last check") }
         for i in open { attention.append("[\(i.severity.rawValue)] \(i.condition) \(i.subject): \(i.message)") }
         if open.isEmpty && !s.waiting.isEmpty { attention.append("\(s.waiting.count) task(s) waiting for a decision") }

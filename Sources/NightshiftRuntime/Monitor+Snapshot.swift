@@ -26,7 +26,8 @@ extension Monitor {
         }
         s.diskFreeBytes = Self.freeBytes(env.paths.root)
         s.logErrors = countLogErrors()
-        (s.recordedVersion, s.currentVersion) = await versions()
+        (s.recordedVersion, s.currentVersion, s.versionChanges) = await versions()
+        s.backlogError = projectManager?.backlogError
         if configuration.apiProbe, let url = apiURL.value {
             (s.apiReachable, s.apiProbeError) = await Self.probe(url + "/api/health")
         }
@@ -41,11 +42,7 @@ extension Monitor {
         return s
     }
 
-    static func freeBytes(_ path: String) -> Int64? {
-        var st = statvfs()
-        guard statvfs(path, &st) == 0 else { return nil }
-        return Int64(st.f_bavail) * Int64(st.f_frsize)
-    }
+    static func freeBytes(_ path: String) -> Int64? { DiskSpace.freeBytes(path) }
 
     /// ERROR lines written to each component log since the last check.
     func countLogErrors() -> [String: Int] {
@@ -67,12 +64,12 @@ extension Monitor {
         return out
     }
 
-    /// (recorded at start, now): the workspace's git HEAD, the binary's version, and whether the
-    /// binary was rebuilt since (its modification time moved).
-    func versions() async -> (String?, String?) {
+    /// (recorded at start, now, what changed): the workspace's git HEAD, the binary's version,
+    /// and whether the binary was rebuilt since (its modification time moved).
+    func versions() async -> (String?, String?, [String]) {
         guard let data = FileManager.default.contents(atPath: env.paths.pipelineVersion),
             let recorded = try? JSONDecoder().decode([String: JSONValue].self, from: data)
-        else { return (nil, nil) }
+        else { return (nil, nil, []) }
         // The repository whose HEAD was recorded (the watchdog names it), else the daemon's.
         let configured = env.config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : env.config.runner.workspace
         let dir = recorded["workspace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? configured
@@ -81,14 +78,19 @@ extension Monitor {
         // code: it must not ask for a restart.
         let head = try? await Workspace.git(["rev-parse", "--short=12", "HEAD"], in: dir)
         let currentSHA = head.map { recordedSHA == "unknown" ? $0 : String($0.prefix(recordedSHA.count)) } ?? recordedSHA
-        let was = "\(recordedSHA)/\(recorded["binary_version"]?.stringValue ?? recorded["version"]?.stringValue ?? "?")"
+        let recordedVersion = recorded["binary_version"]?.stringValue ?? recorded["version"]?.stringValue ?? "?"
+        let was = "\(recordedSHA)/\(recordedVersion)"
         var now = "\(currentSHA)/\(VersionInfo.current)"
+        var changes: [String] = []
+        if currentSHA != recordedSHA { changes.append("git HEAD of \(dir) moved from \(recordedSHA) to \(currentSHA)") }
+        if VersionInfo.current != recordedVersion { changes.append("nightshift version \(recordedVersion) → \(VersionInfo.current)") }
         if let binary = recorded["binary"]?.stringValue, let then = recorded["binary_modified_at"]?.stringValue.flatMap(Timestamp.parse),
             let modified = PipelineVersion.modificationTime(of: binary), Timestamp.format(modified) != Timestamp.format(then)
         {
             now += " (binary rebuilt \(Timestamp.format(modified)))"
+            changes.append("binary \(binary) rebuilt: modified \(Timestamp.format(modified)), was \(Timestamp.format(then)) at the start")
         }
-        return (was, now)
+        return (was, now, changes)
     }
 
     static func probe(_ url: String) async -> (Bool, String?) {

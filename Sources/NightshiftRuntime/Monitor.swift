@@ -43,6 +43,8 @@ public final class Monitor: Service, Sendable {
     let logOffsets = Locked<[String: UInt64]>([:])
     let lastAttention = Locked<[JSONValue]>([])
     let lastAlert = Locked<[String: Date]>([:])
+    /// Fatal conditions already logged (once each), and those not yet written to the file.
+    let fatalState = Locked<(logged: Set<String>, unwritten: [String: FatalIssue])>(([], [:]))
     /// When this monitor began watching (a service that never beat gets this much grace).
     let watchingSince: Date
     static let lastRestartKey = "monitor_last_restart_request"
@@ -96,10 +98,11 @@ public final class Monitor: Service, Sendable {
         let snapshot = try await makeSnapshot()
         let findings = MonitorRules.evaluate(snapshot, configuration.thresholds)
         let now = env.now()
+        // Fatal conditions first: a full disk makes the store writes below fail.
+        recordFatal(findings, now: now)
         let changes = try await store.applyFindings(findings, now: now)
         try writeIssueFiles(changes: changes, now: now)
         let restart = try await requestRestartIfHelpful(findings, now: now)
-        recordFatal(findings, now: now)
         let heal = configuration.autoFix ? try await fileHealTasks(now: now) : []
         await alert(changes, now: now)
         let report = try await buildReport(snapshot: snapshot, changes: changes, now: now)
@@ -156,19 +159,35 @@ public final class Monitor: Service, Sendable {
         return request
     }
 
+    /// Records each fatal finding in fatal_issues.json, logging it once when it appears (not at
+    /// every check). One that cannot be written (the disk is full) is kept and served from memory
+    /// (`unwrittenFatal`) until a later check can write it.
     func recordFatal(_ findings: [Finding], now: Date) {
-        for f in findings where MonitorRules.fatal.contains(f.condition) {
+        let fatal = findings.filter { MonitorRules.fatal.contains($0.condition) }
+        let conditions = Set(fatal.map(\.condition))
+        for f in fatal {
+            let issue = FatalIssue(
+                condition: f.condition, reason: f.message, detail: f.suggestedAction, source: "monitor", at: now,
+                context: ["subject": .string(f.subject)])
+            let isNew = !fatalState.value.logged.contains(f.condition)
             do {
-                try FatalIssues.report(
-                    FatalIssue(condition: f.condition, reason: f.message, detail: f.suggestedAction, source: "monitor", at: now,
-                               context: ["subject": .string(f.subject)]),
-                    path: env.paths.fatalIssues)
-                logger.critical("fatal: \(f.condition): \(f.message)")
+                try FatalIssues.report(issue, path: env.paths.fatalIssues)
+                fatalState.withLock { $0.unwritten[f.condition] = nil }
+                if isNew { logger.critical("fatal: \(f.condition): \(f.message)") }
             } catch {
-                logger.critical("fatal: \(f.condition): \(f.message) (and fatal_issues.json could not be written: \(error))")
+                fatalState.withLock { $0.unwritten[f.condition] = issue }
+                if isNew { logger.critical("fatal: \(f.condition): \(f.message) (fatal_issues.json cannot be written yet: \(error))") }
             }
+            fatalState.withLock { _ = $0.logged.insert(f.condition) }
+        }
+        fatalState.withLock { state in
+            state.logged.formIntersection(conditions)
+            state.unwritten = state.unwritten.filter { conditions.contains($0.key) }
         }
     }
+
+    /// Fatal issues found but not yet written to fatal_issues.json (the disk is full).
+    public var unwrittenFatal: [FatalIssue] { fatalState.value.unwritten.values.sorted { $0.condition < $1.condition } }
 
     /// One heal task per open issue that a task could fix, never one per check.
     func fileHealTasks(now: Date) async throws -> [String] {

@@ -15,9 +15,11 @@ public struct PipelineVersion: Codable, Sendable, Equatable {
     public var binary: String
     public var binaryModifiedAt: Date?
     public var startedAt: Date
-    /// The daemon's pid (= its process group) and the watchdog's.
-    public var pid: Int32
-    public var watchdogPID: Int32
+    /// The daemon's pid (= its process group) and the watchdog's; null once the watchdog ended
+    /// (then `stopped_at` says when), so a stale file never names a live-looking pid.
+    public var pid: Int32?
+    public var watchdogPID: Int32?
+    public var stoppedAt: Date?
     /// Why this daemon was started (initial start, crash, restart request, hung).
     public var reason: String
 
@@ -27,6 +29,7 @@ public struct PipelineVersion: Codable, Sendable, Equatable {
         case binaryModifiedAt = "binary_modified_at"
         case startedAt = "started_at"
         case watchdogPID = "watchdog_pid"
+        case stoppedAt = "stopped_at"
     }
 
     public init(
@@ -55,6 +58,7 @@ public struct PipelineVersion: Codable, Sendable, Equatable {
         try c.encode(pid, forKey: .pid)
         try c.encode(watchdogPID, forKey: .watchdogPID)
         try c.encode(reason, forKey: .reason)
+        try c.encodeIfPresent(stoppedAt, forKey: .stoppedAt)
     }
 
     public func write(to path: String) throws { try AtomicFile.writeJSON(self, to: path) }

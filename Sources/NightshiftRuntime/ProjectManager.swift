@@ -72,6 +72,20 @@ public final class ProjectManager: Service, Sendable {
     let wake = WakeSignal()
     /// Fingerprint of the backlog as last imported, and the last parse error.
     let backlogState = Locked<(fingerprint: String?, error: String?, importedAt: Date?)>((nil, nil, nil))
+    /// The parse error last logged: a broken file is logged once per change, not every pass.
+    let loggedBacklogError = Locked<String?>(nil)
+    /// Each item's (state, phase, iteration) at the last pass, to log what moved; and whether
+    /// "backlog finished" was said for the current set of items.
+    let lastSeen = Locked<(items: [String: ItemProgress], finishedSaid: Bool)?>(nil)
+
+    struct ItemProgress: Equatable {
+        var state: ItemState
+        var phase: String?
+        var iteration: Int
+    }
+
+    /// Why the backlog file does not parse now (`file:line: reason`), or nil.
+    public var backlogError: String? { backlogState.value.error }
 
     public init(env: ServiceEnvironment, pipeline: any PipelineStore, workspace: Workspace?) {
         self.env = env
@@ -149,7 +163,7 @@ public final class ProjectManager: Service, Sendable {
             }
         }
         defer { ticker.cancel() }
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     _ = try await self.runOnce()
@@ -173,8 +187,16 @@ public final class ProjectManager: Service, Sendable {
     public func runOnce() async throws -> PassResult {
         var result = PassResult()
         if let error = try await importIfChanged(force: false) {
-            logger.error("\(error.description); keeping the last good import")
+            let text = error.description
+            if loggedBacklogError.value != text {
+                loggedBacklogError.withLock { $0 = text }
+                logger.error("\(text); keeping the last good import until the file is fixed")
+            }
         } else {
+            if loggedBacklogError.value != nil {
+                loggedBacklogError.withLock { $0 = nil }
+                logger.info("the backlog parses again")
+            }
             result.imported = true
         }
         let now = env.now()
@@ -203,9 +225,46 @@ public final class ProjectManager: Service, Sendable {
         }
         try await cleanWorktrees()
         let status = try await status()
+        logProgress(status.items)
         try? AtomicFile.writeJSON(status, to: env.paths.projectManagerState)
         env.health.beat("project_manager", at: env.now())
         return result
+    }
+
+    /// Logs at INFO what moved since the last pass: phase changes, items done or blocked (with
+    /// the reason), and once, the backlog finished. The store moves items inside the
+    /// transactions that end tasks; this is where an operator watching the log hears of it.
+    func logProgress(_ items: [BacklogItem]) {
+        // The first pass after a start only takes stock: what happened before was logged then.
+        let first = lastSeen.value == nil
+        let (previous, finishedSaid) = lastSeen.value ?? ([:], true)
+        var current: [String: ItemProgress] = [:]
+        for item in items {
+            let now = ItemProgress(state: item.state, phase: item.phase, iteration: item.iteration)
+            current[item.key] = now
+            let before = previous[item.key]
+            guard !first, before != now, before != nil || item.state != .queued else { continue }
+            let label = "item \(item.key) \"\(item.title)\""
+            let meta: Logger.Metadata = ["item": "\(item.key)", "phase": "\(item.phase ?? "")"]
+            switch item.state {
+            case .done where before?.state != .done:
+                logger.info("\(label) done", metadata: meta)
+            case .blocked where before?.state != .blocked:
+                logger.info("\(label) blocked: \(item.blockedReason ?? "no reason recorded")", metadata: meta)
+            case .active where before != nil && before?.state != .queued && (before?.phase != now.phase || before?.iteration != now.iteration):
+                let from = before?.phase.map { "\($0) → " } ?? ""
+                let iteration = now.iteration > 1 ? " (iteration \(now.iteration))" : ""
+                logger.info("\(label) phase \(from)\(now.phase ?? "?")\(iteration)", metadata: meta)
+            default:
+                break
+            }
+        }
+        let finished = !items.isEmpty && items.allSatisfy { $0.state == .done || $0.state == .blocked }
+        if finished && !finishedSaid && !first {
+            let done = items.filter { $0.state == .done }.count
+            logger.info("backlog finished: \(done) item(s) done, \(items.count - done) blocked")
+        }
+        lastSeen.withLock { $0 = (current, finished) }
     }
 
     /// Imports the backlog when its content changed; returns the parse error, if any.

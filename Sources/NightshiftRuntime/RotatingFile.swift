@@ -24,7 +24,7 @@ public final class RotatingFile: Sendable {
     }
 
     deinit {
-        state.withLock { close($0.fd) }
+        _ = state.withLock { close($0.fd) }
     }
 
     static func openAppend(_ path: String) throws -> Int32 {

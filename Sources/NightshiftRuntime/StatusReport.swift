@@ -24,9 +24,11 @@ public struct StatusReport: Encodable, Sendable {
     }
     public struct Service: Encodable, Sendable {
         public var alive: Bool
+        /// Not beaten yet, but the daemon only just started: not a failure (yet).
+        public var starting: Bool = false
         public var lastBeatAgeSeconds: Double?
         enum CodingKeys: String, CodingKey {
-            case alive
+            case alive, starting
             case lastBeatAgeSeconds = "last_beat_age_seconds"
         }
     }
@@ -111,7 +113,8 @@ public struct StatusReport: Encodable, Sendable {
         let o = layer1Orchestration
         lines.append("Orchestration: \(o.running)/\(o.workers) workers busy, \(o.pending) pending, PM \(o.projectManagerState ?? "n/a"), \(o.itemsInFlight) item(s) in flight")
         for (name, s) in o.services.sorted(by: { $0.key < $1.key }) {
-            lines.append("  \(name): \(s.alive ? "alive" : "NOT ALIVE")\(s.lastBeatAgeSeconds.map { ", last beat \(Int($0))s ago" } ?? "")")
+            let state = s.alive ? "alive" : s.starting ? "starting (no beat yet)" : "NOT ALIVE"
+            lines.append("  \(name): \(state)\(s.lastBeatAgeSeconds.map { ", last beat \(Int($0))s ago" } ?? "")")
         }
         let e = layer2Execution
         lines.append("Execution: API \(e.apiReachable.map { $0 ? "reachable" : "UNREACHABLE" } ?? "not probed"), \(e.throughput.completedLastHour) done last hour, \(e.throughput.completedLastDay) last day, p50 \(e.durationSeconds.p50.map { "\(Int($0))s" } ?? "n/a")")

@@ -51,6 +51,16 @@ public actor Watchdog: Service {
         }
     }
 
+    /// The daemon refused to start (exit status 2); restarting it would not help.
+    public struct RefusedError: Error, CustomStringConvertible {
+        public var status: WatchdogPolicy.ExitStatus
+        public var tail: String
+        public var description: String {
+            let last = tail.split(separator: "\n").last.map(String.init) ?? ""
+            return "the daemon refused to start (\(status))\(last.isEmpty ? "" : ": \(last)"); not restarting it (see fatal_issues.json)"
+        }
+    }
+
     /// What happened, as seen by the supervising loop; `generation` tells one child from the next.
     enum Signal: Sendable {
         case spawned(generation: Int, pid: Int32)
@@ -100,21 +110,31 @@ public actor Watchdog: Service {
             sink.yield(.restartFile)
         }
         watcher.start()
-        var gaveUp: WatchdogPolicy.CrashLoop?
+        var ending: Ending?
         await withGracefulShutdownHandler {
-            gaveUp = await supervise(signals, sink)
+            ending = await supervise(signals, sink)
         } onGracefulShutdown: {
             sink.yield(.shutdown)
         }
         probing.withLock { $0 = -1 }
         await watcher.stop()
-        if let loop = gaveUp { throw CrashLoopError(loop: loop) }
-        logger.info("stopped")
+        markStopped()
+        switch ending {
+        case .crashLoop(let loop): throw CrashLoopError(loop: loop)
+        case .refused(let status, let tail): throw RefusedError(status: status, tail: tail)
+        case nil: logger.info("stopped")
+        }
     }
 
-    /// The loop: one signal at a time into the policy, then its action. Returns the crash loop
-    /// that ended it, or nil on a clean stop.
-    private func supervise(_ signals: AsyncStream<Signal>, _ sink: AsyncStream<Signal>.Continuation) async -> WatchdogPolicy.CrashLoop? {
+    /// Why the supervision ended other than by a clean stop.
+    enum Ending {
+        case crashLoop(WatchdogPolicy.CrashLoop)
+        case refused(WatchdogPolicy.ExitStatus, tail: String)
+    }
+
+    /// The loop: one signal at a time into the policy, then its action. Returns what ended it,
+    /// or nil on a clean stop.
+    private func supervise(_ signals: AsyncStream<Signal>, _ sink: AsyncStream<Signal>.Continuation) async -> Ending? {
         let origin = ContinuousClock.now
         func elapsed() -> Double {
             let d = ContinuousClock.now - origin
@@ -123,7 +143,7 @@ public actor Watchdog: Service {
         var policy = WatchdogPolicy(settings: config.settings)
         var child: Child?
         var generation = 0
-        var result: WatchdogPolicy.CrashLoop?
+        var result: Ending?
         var lastTail = ""
         return await withDiscardingTaskGroup { group in
             var action = policy.handle(.launched, at: elapsed())
@@ -155,7 +175,11 @@ public actor Watchdog: Service {
                     }
                 case .giveUp(let crashLoop):
                     report(crashLoop, tail: lastTail, pid: child?.pid ?? 0)
-                    result = crashLoop
+                    result = .crashLoop(crashLoop)
+                    break loop
+                case .refused(let status):
+                    reportRefusal(status, tail: lastTail)
+                    result = .refused(status, tail: lastTail)
                     break loop
                 case .exit:
                     break loop
@@ -340,6 +364,26 @@ public actor Watchdog: Service {
             watchdogPID: getpid(), reason: "\(reason)")
         do { try version.write(to: config.paths.pipelineVersion) } catch { logger.error("\(error)") }
         logger.info("daemon started", metadata: ["child.pid": "\(pid)", "git_sha": "\(version.gitSHA)"])
+    }
+
+    /// `pipeline_version.json` no longer names a running daemon or watchdog once this watchdog
+    /// ends, so nobody signals a dead (or reused) pid from it.
+    private func markStopped() {
+        guard var version = PipelineVersion.read(path: config.paths.pipelineVersion), version.watchdogPID == getpid() else { return }
+        version.pid = nil
+        version.watchdogPID = nil
+        version.stoppedAt = now()
+        do { try version.write(to: config.paths.pipelineVersion) } catch { logger.error("\(error)") }
+    }
+
+    private func reportRefusal(_ status: WatchdogPolicy.ExitStatus, tail: String) {
+        let last = tail.split(separator: "\n").last.map(String.init) ?? ""
+        let detail = "the daemon refused to start (\(status))\(last.isEmpty ? "" : ": \(last)"); fix the cause, then start the watchdog again"
+        let issue = FatalIssue(
+            condition: "daemon_refused_to_start", reason: "daemon_refused_to_start", detail: detail, source: "watchdog", at: now(),
+            context: ["exit_status": .string("\(status)"), "output_tail": .string(tail), "log": .string(config.paths.componentLog("watchdog"))])
+        do { try FatalIssues.report(issue, path: config.paths.fatalIssues) } catch { logger.error("\(error)") }
+        logger.critical("\(detail)")
     }
 
     private func report(_ loop: WatchdogPolicy.CrashLoop, tail: String, pid: Int32) {

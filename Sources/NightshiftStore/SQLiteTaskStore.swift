@@ -72,6 +72,8 @@ public final class SQLiteTaskStore: TaskStore {
                 return StoreError(.duplicate, "a task with that id already exists")
             }
             return StoreError(.invalid, "a value broke a rule of the task model: \(error.message ?? "constraint failed")")
+        case .SQLITE_FULL:
+            return StoreError(.diskFull, "the disk that holds the database is full: \(error.message ?? error.description)")
         default:
             return StoreError(.unavailable, "database error: \(error.message ?? error.description)")
         }

@@ -16,6 +16,8 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case duplicate
         /// The database could not be opened, read or written.
         case unavailable
+        /// The disk that holds the database is full: reads still work, writes wait for space.
+        case diskFull = "disk_full"
     }
 
     public var code: Code

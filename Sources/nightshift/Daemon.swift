@@ -15,22 +15,14 @@ import Glibc
 struct Daemon {
     let config: NightshiftConfig
 
-    /// What the daemon publishes about itself in `<state_dir>/daemon.json` once it listens.
-    struct Announcement: Encodable {
-        var pid: Int32
-        var url: String
-        var port: Int
-        var startedAt: Date
-        var stateDir: String
-        enum CodingKeys: String, CodingKey {
-            case pid, url, port
-            case startedAt = "started_at"
-            case stateDir = "state_dir"
-        }
-    }
-
     func run() async throws {
         umask(0o077)
+        // A closed output pipe must not kill the daemon: writes fail with EPIPE and are dropped.
+        StandardStreams.ignoreSIGPIPE()
+        // A taken port stops the start here, before the state dir, the store and the backlog.
+        do { try ListenProbe.check(host: config.server.host, port: config.server.port) } catch {
+            throw CLIFailure(message: error.description, code: 2)
+        }
         let paths = StatePaths(root: config.stateDir)
         do { try paths.prepare() } catch { throw CLIFailure(message: "cannot create state dir \(paths.root): \(error)") }
         let lock: StateDirLock
@@ -41,14 +33,16 @@ struct Daemon {
 
         let startedAt = Date()
         let redactor = ServiceEnvironment.redactor(for: config)
+        let echo = ComponentLogs.echoSetting(ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"])
         let logs = ComponentLogs(
             paths: paths, maxBytes: config.logs.maxBytes, backups: config.logs.backups, redactor: redactor,
-            echo: ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] != "0")
+            echo: echo.all, echoComponents: echo.components)
         let env = ServiceEnvironment(
             config: config, paths: paths, store: store, logs: logs, redactor: redactor,
             version: VersionInfo(gitSHA: GitInfo.headSHA(), startedAt: startedAt),
             instanceID: ServiceEnvironment.makeInstanceID(startedAt: startedAt))
         let logger = logs.logger("nightshift")
+        StandardStreams.onFirstDrop = { [logger] why in logger.warning("\(why)") }
         logger.info("starting", metadata: ["state_dir": "\(paths.root)", "pid": "\(getpid())"])
 
         let runner = AgentRunner(env: env)
@@ -74,7 +68,7 @@ struct Daemon {
         var views = PipelineViews.live(
             env: env, store: store,
             projectManager: { (try? await pm.status()).flatMap { try? JSONValue(encoding: $0) } ?? .null },
-            attention: { monitor.attention })
+            attention: { monitor.attention }, unwrittenFatal: { monitor.unwrittenFatal })
         if pm.isEnabled { views.setPaused = { paused in if paused { try await pm.pause() } else { try await pm.resume() } } }
         let ready = Locked(false)
         let app = APIServer.buildApplication(
@@ -84,8 +78,8 @@ struct Daemon {
                 let url = "http://\(config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host):\(port)"
                 apiURL.withLock { $0 = url.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1") }
                 try? AtomicFile.writeJSON(
-                    Announcement(pid: getpid(), url: url, port: port, startedAt: startedAt, stateDir: paths.root),
-                    to: paths.file("daemon.json"))
+                    DaemonAnnouncement(pid: getpid(), url: url, port: port, startedAt: startedAt, stateDir: paths.root),
+                    to: DaemonAnnouncement.path(in: paths))
                 logger.info("listening on \(url)")
             })
         let group = ServiceGroup(
@@ -98,8 +92,15 @@ struct Daemon {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger))
-        try await group.run()
-        try? FileManager.default.removeItem(atPath: paths.file("daemon.json"))
+        do {
+            try await group.run()
+        } catch where ListenProbe.isAddressInUse(error) {
+            // Taken between the probe and the bind.
+            throw CLIFailure(
+                message: ListenProbe.Failure(host: config.server.host, port: config.server.port, reason: "the address is already in use").description,
+                code: 2)
+        }
+        try? FileManager.default.removeItem(atPath: DaemonAnnouncement.path(in: paths))
         env.events.finishAll()
         logger.info("stopped")
         withExtendedLifetime(lock) {}

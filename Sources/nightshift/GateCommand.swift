@@ -3,6 +3,10 @@ import Foundation
 import NightshiftCore
 import NightshiftRuntime
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -15,8 +19,9 @@ struct GateCommand: AsyncParsableCommand {
         commandName: "gate",
         abstract: "Check that it is safe to start work; exit 0 only when every check passes or is waived.",
         discussion: """
-            Checks: worktree_clean (git status --porcelain of --repo), daemon_ready (GET /api/ready, when \
-            gate.require_daemon), no_fatal_issues and no_critical_monitor_issues (from the daemon, or \
+            Checks: worktree_clean (git status --porcelain of --repo; the configured backlog does not \
+            count), daemon_ready (a daemon that runs must answer GET /api/ready; none running passes \
+            unless gate.require_daemon; a daemon.json left by a dead daemon fails), no_fatal_issues and no_critical_monitor_issues (from the daemon, or \
             the state dir's fatal_issues.json / monitor_issues.json when it is down), ci_status (runs \
             gate.ci_command when set). A waiver in config/start_gate_waivers.json turns a named failing \
             check into a warning until it expires. Exit 0 = pass, 1 = a check fails, 2 = bad usage.
@@ -27,27 +32,34 @@ struct GateCommand: AsyncParsableCommand {
     @Option(help: "The git repository whose work tree must be clean (default: the working directory).")
     var repo: String?
 
-    @Option(help: "The waiver file.")
-    var waivers = "config/start_gate_waivers.json"
+    @Option(help: "The waiver file (default: config/start_gate_waivers.json when it exists; a file named here must exist).")
+    var waivers: String?
 
-    @Option(help: "State dir to read fatal and monitor issues from when the daemon is down (default: the config's state_dir).")
+    @Option(help: "State dir of the daemon: its daemon.json, fatal and monitor issues (default: the config's state_dir).")
     var stateDir: String?
 
     func run() async throws {
         try await runReporting {
             let config: NightshiftConfig
             do { config = try ConfigLoader.load(path: client.config) } catch { throw CLIFailure(message: "\(error)", code: 2) }
-            let api = try client.client()
+            let waiverFile = waivers ?? "config/start_gate_waivers.json"
+            if let waivers, !FileManager.default.fileExists(atPath: waivers) {
+                throw CLIFailure(message: "no waiver file \(waivers) (--waivers names a file that must exist)", code: 2)
+            }
             let repoDir = repo ?? FileManager.default.currentDirectoryPath
-            let paths = StatePaths(root: stateDir ?? config.stateDir)
+            let paths = StatePaths(root: stateDir ?? ProcessInfo.processInfo.environment["NIGHTSHIFT_STATE_DIR"] ?? config.stateDir)
 
             var checks: [StartGate.Check] = []
             let git = Self.shell(["git", "-C", repoDir, "status", "--porcelain", "--untracked-files=all"], in: nil)
-            checks.append(StartGate.worktreeClean(repo: repoDir, exitStatus: git.status ?? 127, porcelain: git.out, error: git.err))
+            checks.append(
+                StartGate.worktreeClean(
+                    repo: repoDir, exitStatus: git.status ?? 127, porcelain: git.out, error: git.err,
+                    ignoring: Self.backlogPaths(config.projectManager.backlog, repo: repoDir)))
 
-            let ready = await Self.ready(api)
-            checks.append(StartGate.daemonReady(url: api.base, required: config.gate.requireDaemon, status: ready.status, error: ready.error))
-            let daemonUp = ready.status != nil
+            let facts = await Self.daemonFacts(client: client, config: config, paths: paths)
+            checks.append(StartGate.daemonReady(facts, required: config.gate.requireDaemon))
+            let daemonUp = facts.status != nil
+            let api = APIClient(base: facts.url, token: try client.client().token)
 
             checks.append(
                 StartGate.noFatalIssues(
@@ -67,7 +79,7 @@ struct GateCommand: AsyncParsableCommand {
                 checks.append(StartGate.ciStatus(command: ci, exitStatus: r.status, outputTail: tail, error: r.err))
             }
 
-            let parsed = StartGate.parseWaivers(FileManager.default.contents(atPath: waivers), file: waivers)
+            let parsed = StartGate.parseWaivers(FileManager.default.contents(atPath: waiverFile), file: waiverFile)
             let report = StartGate.evaluate(checks, waivers: parsed.waivers, problems: parsed.problems, now: Date())
             if client.json {
                 print(String(decoding: try JSONEncoder.nightshift(pretty: true).encode(report), as: UTF8.self))
@@ -76,6 +88,46 @@ struct GateCommand: AsyncParsableCommand {
             }
             if !report.passed { throw ExitCode(1) }
         }
+    }
+
+    /// Where the daemon is, if one runs: the state dir's daemon.json (is its pid alive?), or the
+    /// URL given; then what its `/api/ready` answers.
+    static func daemonFacts(client: ClientOptions, config: NightshiftConfig, paths: StatePaths) async -> StartGate.DaemonFacts {
+        let file = DaemonAnnouncement.path(in: paths)
+        var facts = StartGate.DaemonFacts(url: config.baseURL, status: nil, error: nil)
+        do {
+            if let a = try DaemonAnnouncement.read(path: file) {
+                facts.announcement = .init(path: file, pid: a.pid, url: a.localURL, alive: a.isAlive)
+                if a.isAlive { facts.url = a.localURL }
+            }
+        } catch {
+            facts.announcementError = error.description
+        }
+        if let explicit = client.url ?? ProcessInfo.processInfo.environment["NIGHTSHIFT_URL"] {
+            facts.url = explicit.hasSuffix("/") ? String(explicit.dropLast()) : explicit
+            facts.explicitURL = true
+        }
+        if facts.announcement?.alive == false { return facts }
+        // No daemon announced on this state dir and none named: nothing to probe (unless one is required).
+        if facts.announcement == nil && !facts.explicitURL && !config.gate.requireDaemon { return facts }
+        let probed = await ready(APIClient(base: facts.url, token: ""))
+        (facts.status, facts.error) = (probed.status, probed.error)
+        return facts
+    }
+
+    /// The backlog file (or directory, with a trailing `/`) relative to the repository's top
+    /// level, when it lies inside it: operators edit it before a start.
+    static func backlogPaths(_ backlog: String, repo: String) -> [String] {
+        guard !backlog.isEmpty else { return [] }
+        let top = shell(["git", "-C", repo, "rev-parse", "--show-toplevel"], in: nil)
+        guard top.status == 0 else { return [] }
+        let root = URL(fileURLWithPath: top.out.trimmingCharacters(in: .whitespacesAndNewlines)).resolvingSymlinksInPath().path
+        let file = URL(fileURLWithPath: backlog, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/"))
+            .standardizedFileURL.resolvingSymlinksInPath().path
+        guard file.hasPrefix(root + "/") else { return [] }
+        var isDir: ObjCBool = false
+        let relative = String(file.dropFirst(root.count + 1))
+        return FileManager.default.fileExists(atPath: file, isDirectory: &isDir) && isDir.boolValue ? [relative + "/"] : [relative]
     }
 
     /// The status of `GET /api/ready`, or why there was none.
@@ -89,16 +141,33 @@ struct GateCommand: AsyncParsableCommand {
         }
     }
 
-    /// Issues from the API when the daemon is up, else from the state dir's file (missing = none).
+    /// Issues from the API when the daemon is up, else from the state dir's file (missing =
+    /// none). A file that cannot be parsed fails closed: a `state_file_unreadable` issue naming it.
     static func issues(_ api: APIClient, _ daemonUp: Bool, _ path: String, file: String) async throws -> [JSONValue]? {
-        if daemonUp, let reply = try? await api.request("GET", path, timeout: 5), reply.status == 200 {
-            return reply.json?.objectValue?["issues"]?.arrayValue
+        if daemonUp, let reply = try? await api.request("GET", path, timeout: 5), reply.status == 200,
+            let issues = reply.json?.objectValue?["issues"]?.arrayValue
+        {
+            return issues
         }
+        if daemonUp { return nil }
         guard FileManager.default.fileExists(atPath: file) else { return [] }
-        guard let data = FileManager.default.contents(atPath: file), let json = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            return nil
+        let reason: String
+        if let data = FileManager.default.contents(atPath: file) {
+            do {
+                let json = try JSONDecoder().decode(JSONValue.self, from: data)
+                if let issues = json.objectValue?["issues"]?.arrayValue { return issues }
+                reason = "not an object like {\"issues\": [...]}"
+            } catch {
+                reason = StateFileError.describe(error)
+            }
+        } else {
+            reason = String(cString: strerror(errno))
         }
-        return json.objectValue?["issues"]?.arrayValue
+        let unreadable = FatalIssues.unreadable(StateFileError(path: file, reason: reason), at: Date())
+        return [.object([
+            "condition": .string(unreadable.condition), "detail": .string(unreadable.reason), "severity": .string("critical"),
+            "id": .string(unreadable.id), "subject": .string(file), "message": .string(unreadable.reason),
+        ])]
     }
 
     static func render(_ report: StartGate.Report) -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightshiftRuntime
 
 /// `nightshift`: the overnight agent pipeline daemon and its client commands.
 @main
@@ -30,7 +31,7 @@ func runReporting(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let f as CLIFailure {
-        FileHandle.standardError.write(Data("nightshift: \(f.message)\n".utf8))
+        StandardStreams.writeError("nightshift: \(f.message)\n")
         throw ExitCode(f.code)
     }
 }

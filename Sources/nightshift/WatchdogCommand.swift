@@ -19,7 +19,9 @@ struct WatchdogCommand: AsyncParsableCommand {
             unexpected exit (backoff from watchdog.backoff.base, doubling), when restart_requested.json \
             appears in the state dir (the file is deleted), and when /api/health fails \
             watchdog.health_failures probes in a row. Past watchdog.start_limit starts within \
-            watchdog.start_window it gives up: fatal issue crash_loop in fatal_issues.json, exit 3. \
+            watchdog.start_window it gives up: fatal issue crash_loop in fatal_issues.json, exit 3. A daemon \
+            that refuses to start (exit 2: bad config, port taken) is not restarted: fatal issue \
+            daemon_refused_to_start, exit 2. When the watchdog ends, pipeline_version.json names no pid. \
             Each start writes pipeline_version.json; everything the daemon prints goes to watchdog.log. \
             SIGTERM or SIGINT stop the daemon gracefully and exit 0.
             """)
@@ -40,6 +42,7 @@ struct WatchdogCommand: AsyncParsableCommand {
             var config = try options.load()
             try applyFlags(&config.watchdog)
             umask(0o077)
+            StandardStreams.ignoreSIGPIPE()
             let paths = StatePaths(root: config.stateDir)
             do { try paths.prepare() } catch { throw CLIFailure(message: "cannot create state dir \(paths.root): \(error)") }
             let lock: StateDirLock
@@ -78,6 +81,8 @@ struct WatchdogCommand: AsyncParsableCommand {
                 try await group.run()
             } catch let e as Watchdog.CrashLoopError {
                 throw CLIFailure(message: e.description, code: 3)
+            } catch let e as Watchdog.RefusedError {
+                throw CLIFailure(message: e.description, code: 2)
             }
             withExtendedLifetime(lock) {}
         }
@@ -112,10 +117,11 @@ struct WatchdogCommand: AsyncParsableCommand {
     }
 
     /// The daemon's component logs already go to their files; its stderr (startup errors,
-    /// crashes) is what the watchdog captures.
+    /// crashes, and the project manager's progress, so an operator running in the foreground
+    /// sees items move) is what the watchdog captures and shows.
     static func childEnvironment() -> [String: String] {
         var env = ["NIGHTSHIFT_WATCHDOG_PID": "\(getpid())"]
-        if ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] == nil { env["NIGHTSHIFT_LOG_STDERR"] = "0" }
+        if ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] == nil { env["NIGHTSHIFT_LOG_STDERR"] = "project_manager" }
         return env
     }
 

@@ -57,7 +57,7 @@ struct ConfigParseTests {
         #expect(c.logs.backups == 3)
         #expect(c.logs.taskLogRetention == 7 * 86_400)
         #expect(c.gate.ciCommand == "")
-        #expect(c.gate.requireDaemon == true)
+        #expect(c.gate.requireDaemon == false)
         #expect(c.notify.webhooks == [])
         #expect(c.notify.telegram.token == "")
         #expect(c.notify.telegram.chatIds == [])
@@ -158,7 +158,7 @@ struct ConfigParseTests {
             yaml: """
                 monitor: { interval: 30s, auto_recover: no, auto_fix: yes }
                 logs: { max_bytes: 5MiB, backups: 0, task_log_retention: 24h }
-                gate: { ci_command: make ci, require_daemon: false }
+                gate: { ci_command: make ci, require_daemon: true }
                 notify:
                   webhooks: [https://example.com/hook]
                   telegram:
@@ -175,7 +175,7 @@ struct ConfigParseTests {
         #expect(c.logs.backups == 0)
         #expect(c.logs.taskLogRetention == 86_400)
         #expect(c.gate.ciCommand == "make ci")
-        #expect(c.gate.requireDaemon == false)
+        #expect(c.gate.requireDaemon == true)
         #expect(c.notify.webhooks == ["https://example.com/hook"])
         let t = c.notify.telegram
         #expect(t.token == "123:abc")

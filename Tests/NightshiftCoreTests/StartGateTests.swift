@@ -29,14 +29,38 @@ struct StartGateTests {
         #expect(!notRepo.ok && notRepo.detail.contains("not a git repository"))
     }
 
-    @Test("daemon_ready: 200 passes; unreachable or 503 fail; not required is skipped")
+    @Test("daemon_ready: no daemon passes before a start; a running one must be ready; a dead one's daemon.json fails")
     func daemon() {
-        #expect(StartGate.daemonReady(url: "http://h:1", required: true, status: 200, error: nil).ok)
-        let down = StartGate.daemonReady(url: "http://h:1", required: true, status: nil, error: "connection refused")
-        #expect(!down.ok && down.detail.contains("connection refused") && down.remedy.contains("make run"))
-        #expect(!StartGate.daemonReady(url: "http://h:1", required: true, status: 503, error: nil).ok)
-        let skipped = StartGate.daemonReady(url: "http://h:1", required: false, status: nil, error: "refused")
-        #expect(skipped.ok && skipped.skipped)
+        func check(_ f: StartGate.DaemonFacts, required: Bool = false) -> StartGate.Check { StartGate.daemonReady(f, required: required) }
+        let alive = StartGate.Announced(path: "/s/daemon.json", pid: 4242, url: "http://h:1", alive: true)
+        #expect(check(.init(announcement: alive, url: "http://h:1", status: 200, error: nil)).ok)
+        #expect(!check(.init(announcement: alive, url: "http://h:1", status: 503, error: nil)).ok)
+        let hung = check(.init(announcement: alive, url: "http://h:1", status: nil, error: "connection refused"))
+        #expect(!hung.ok && hung.detail.contains("4242") && hung.detail.contains("connection refused"))
+
+        let none = check(.init(url: "http://h:1", status: nil, error: "connection refused"))
+        #expect(none.ok && !none.skipped && none.detail.contains("no daemon running"))
+        let required = check(.init(url: "http://h:1", status: nil, error: "connection refused"), required: true)
+        #expect(!required.ok && required.detail.contains("connection refused") && required.remedy.contains("make run"))
+
+        var dead = alive
+        dead.alive = false
+        let leftover = check(.init(announcement: dead, url: "http://h:1", status: nil, error: "refused"))
+        #expect(!leftover.ok && leftover.detail.contains("/s/daemon.json") && leftover.detail.contains("4242"))
+        let damaged = check(.init(announcementError: "cannot read /s/daemon.json: bad", url: "http://h:1", status: nil, error: nil))
+        #expect(!damaged.ok && damaged.detail.contains("/s/daemon.json"))
+    }
+
+    @Test("worktree_clean: the configured backlog file (or directory) does not count as a change")
+    func backlogIgnored() {
+        let porcelain = " M config/backlog.md\n"
+        #expect(!StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: porcelain).ok)
+        let clean = StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: porcelain, ignoring: ["config/backlog.md"])
+        #expect(clean.ok && clean.detail.contains("backlog"))
+        let other = StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: porcelain + "?? notes.txt\n", ignoring: ["config/backlog.md"])
+        #expect(!other.ok && other.detail.contains("1 uncommitted") && other.detail.contains("notes.txt"))
+        let dir = StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: "?? backlog/3-new.md\n", ignoring: ["backlog/"])
+        #expect(dir.ok)
     }
 
     @Test("no_fatal_issues fails on any fatal issue, naming its condition")

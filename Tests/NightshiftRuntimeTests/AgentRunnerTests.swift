@@ -111,7 +111,7 @@ struct AgentRunnerTests {
         #expect(done.attempt == 2)
         #expect(done.errorClass == "exit_code")
         #expect(done.exitCode == 7)
-        #expect(done.error == "agent exited with code 7")
+        #expect(done.error == "agent exited with code 7: failing attempt 2")
         #expect(done.notBefore == nil)
         #expect(done.outputTail == "failing attempt 2\n")
         #expect(events.tasks(.finished, id: task.id).map(\.status) == [.pending, .failed])

@@ -32,8 +32,16 @@ struct OutcomeClassifierTests {
     @Test("a non-zero exit fails with exit_code and the retry delay")
     func nonZero() throws {
         let o = try #require(classify(.exited(3), result: .success(AgentResult(status: "needs_decision"))))
-        #expect(o.kind == .failed(errorClass: "exit_code", error: "agent exited with code 3", retryDelay: 12.5))
+        #expect(o.kind == .failed(errorClass: "exit_code", error: "agent exited with code 3: last words", retryDelay: 12.5))
         #expect(o.exitCode == 3)
+    }
+
+    @Test("the error carries the agent's last two non-empty lines, cut to 400 characters")
+    func lastLines() {
+        #expect(OutcomeClassifier.lastLines("one\n\ntwo\nError: no such file\n\n") == "two | Error: no such file")
+        #expect(OutcomeClassifier.lastLines("") == "")
+        let long = OutcomeClassifier.lastLines(String(repeating: "x", count: 1000))
+        #expect(long.count == 400 && long.hasPrefix("…"))
     }
 
     @Test("needs_decision asks with the trimmed prompt, or a default one")

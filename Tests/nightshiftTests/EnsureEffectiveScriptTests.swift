@@ -81,7 +81,7 @@ struct EnsureEffectiveScriptTests {
         #expect(healthy.out.hasSuffix("OK\n"))
 
         // Two failures in a row: an open high issue.
-        FileManager.default.createFile(atPath: shared + "/fail", contents: nil)
+        _ = FileManager.default.createFile(atPath: shared + "/fail", contents: nil)
         for _ in 0..<2 { #expect(await HTTP.send("POST", daemon.url + "/api/agent/tasks", json: body)?.status == 201) }
         var failing: (status: Int32, out: String, err: String) = (-1, "", "")
         #expect(await waitFor {

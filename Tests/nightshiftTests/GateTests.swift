@@ -25,6 +25,7 @@ struct GateTests {
             waivers = dir.path("waivers.json")
             try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            try Data(#"{"waivers": []}"#.utf8).write(to: URL(fileURLWithPath: waivers))
             try Self.git(["init", "-q"], in: repo)
             try Self.git(["config", "user.email", "gate@test"], in: repo)
             try Self.git(["config", "user.name", "gate test"], in: repo)
@@ -61,17 +62,18 @@ struct GateTests {
             return String(decoding: data, as: UTF8.self)
         }
 
-        /// Runs the gate; `url` defaults to the daemon's (or a port nobody listens on).
-        func gate(json: Bool = false, url: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        /// Runs the gate; `url` defaults to the daemon's (or a port nobody listens on); with
+        /// `discover` no URL is given and the gate finds the daemon through the state dir.
+        func gate(json: Bool = false, url: String? = nil, discover: Bool = false, extra: [String] = []) throws -> (status: Int32, out: String, err: String) {
             let target = url ?? daemon?.url ?? "http://127.0.0.1:9"
             return try NightshiftBinary.run(
-                ["gate", "--repo", repo, "--url", target, "--config", config, "--state-dir", state, "--waivers", waivers]
-                    + (json ? ["--json"] : []))
+                ["gate", "--repo", repo, "--config", config, "--state-dir", state, "--waivers", waivers] + (discover ? [] : ["--url", target])
+                    + (json ? ["--json"] : []) + extra)
         }
 
         /// The gate's JSON report.
-        func report() throws -> (status: Int32, passed: Bool, checks: [String: [String: Any]], problems: [[String: Any]]) {
-            let r = try gate(json: true)
+        func report(discover: Bool = false) throws -> (status: Int32, passed: Bool, checks: [String: [String: Any]], problems: [[String: Any]]) {
+            let r = try gate(json: true, discover: discover)
             let o = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "not JSON: \(r.out) \(r.err)")
             var checks: [String: [String: Any]] = [:]
             for c in o["checks"] as? [[String: Any]] ?? [] { checks[c["name"] as? String ?? ""] = c }
@@ -143,7 +145,7 @@ struct GateTests {
         await f.stop()
         let down = try f.report()
         #expect(down.status == 1)
-        #expect(down.checks["daemon_ready"]?["status"] as? String == "skipped")
+        #expect(down.checks["daemon_ready"]?["status"] as? String == "pass")
         let fromFile = try #require(down.checks["no_fatal_issues"])
         #expect(fromFile["status"] as? String == "fail")
         #expect((fromFile["detail"] as? String)?.contains(f.stateFile("fatal_issues.json")) == true)
@@ -215,9 +217,9 @@ struct GateTests {
         await f.stop()
     }
 
-    @Test("daemon_ready fails when the daemon is down; ci_status runs gate.ci_command")
+    @Test("daemon_ready fails when the daemon is down and gate.require_daemon; ci_status runs gate.ci_command")
     func daemonDownAndCI() async throws {
-        let f = try await Fixture(config: "gate: { ci_command: \"echo 2 tests failed; exit 3\" }", startDaemon: false)
+        let f = try await Fixture(config: "gate: { ci_command: \"echo 2 tests failed; exit 3\", require_daemon: true }", startDaemon: false)
         let r = try f.report()
         #expect(r.status == 1)
         #expect(r.checks["daemon_ready"]?["status"] as? String == "fail")
@@ -226,5 +228,78 @@ struct GateTests {
         #expect((r.checks["ci_status"]?["detail"] as? String)?.contains("2 tests failed") == true)
         // With nothing written yet, the state dir has no issues.
         #expect(r.checks["no_fatal_issues"]?["status"] as? String == "pass")
+    }
+
+    @Test("passes on a clean repository with no daemon running, after the backlog file was edited as the RUNBOOK says")
+    func noDaemonBacklogEdited() async throws {
+        let f = try await Fixture(startDaemon: false)
+        try FileManager.default.createDirectory(atPath: f.repo + "/config", withIntermediateDirectories: true)
+        try Data("1. First item\n".utf8).write(to: URL(fileURLWithPath: f.repo + "/config/backlog.md"))
+        try Fixture.git(["add", "config/backlog.md"], in: f.repo)
+        try Fixture.git(["commit", "-q", "-m", "backlog"], in: f.repo)
+        let config = try f.dir.write("project_manager: { backlog: \"\(f.repo)/config/backlog.md\" }\n", to: "inrepo.yaml")
+        try Data("1. First item\n2. Appended tonight\n".utf8).write(to: URL(fileURLWithPath: f.repo + "/config/backlog.md"))
+        let r = try NightshiftBinary.run(["gate", "--repo", f.repo, "--config", config, "--state-dir", f.state, "--waivers", f.waivers])
+        #expect(r.status == 0, "\(r.out) \(r.err)")
+        #expect(r.out.hasPrefix("start gate: PASS"))
+        #expect(r.out.contains("no daemon running"))
+        // Anything else still counts.
+        try Data("x".utf8).write(to: URL(fileURLWithPath: f.repo + "/stray.txt"))
+        let dirty = try NightshiftBinary.run(["gate", "--repo", f.repo, "--config", config, "--state-dir", f.state, "--waivers", f.waivers])
+        #expect(dirty.status == 1 && dirty.out.contains("stray.txt") && !dirty.out.contains("config/backlog.md"))
+    }
+
+    @Test("finds a running daemon through the state dir's daemon.json, and fails on one left by a dead daemon")
+    func daemonThroughStateDir() async throws {
+        let f = try await Fixture()
+        let live = try f.report(discover: true)
+        #expect(live.status == 0, "\(live.checks)")
+        #expect((live.checks["daemon_ready"]?["detail"] as? String)?.contains(f.daemon!.url) == true)
+        await f.stop()
+        #expect(!FileManager.default.fileExists(atPath: f.stateFile("daemon.json")))
+        // A daemon that was killed leaves its daemon.json behind, naming a pid that is gone.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        try Data(
+            #"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:9", "port": 9, "started_at": "2030-01-01T00:00:00.000Z", "state_dir": "x"}"#.utf8
+        ).write(to: URL(fileURLWithPath: f.stateFile("daemon.json")))
+        let dead = try f.report(discover: true)
+        #expect(dead.status == 1)
+        let detail = dead.checks["daemon_ready"]?["detail"] as? String ?? ""
+        #expect(dead.checks["daemon_ready"]?["status"] as? String == "fail")
+        #expect(detail.contains(f.stateFile("daemon.json")) && detail.contains("pid \(gone.processIdentifier)"), "\(detail)")
+    }
+
+    @Test("a fatal_issues.json that cannot be parsed fails the gate, naming the file, with the daemon up or down")
+    func malformedFatalIssues() async throws {
+        let f = try await Fixture()
+        try Data("{\"issues\": [ {\"id\": ".utf8).write(to: URL(fileURLWithPath: f.stateFile("fatal_issues.json")))
+        let up = try f.report()
+        #expect(up.status == 1)
+        #expect(up.checks["no_fatal_issues"]?["status"] as? String == "fail")
+        #expect((up.checks["no_fatal_issues"]?["detail"] as? String)?.contains("fatal_issues.json") == true, "\(up.checks)")
+        await f.stop()
+        let down = try f.report()
+        #expect(down.status == 1)
+        let detail = down.checks["no_fatal_issues"]?["detail"] as? String ?? ""
+        #expect(detail.contains("state_file_unreadable") && detail.contains(f.stateFile("fatal_issues.json")), "\(detail)")
+        // The same for the monitor's file.
+        try FileManager.default.removeItem(atPath: f.stateFile("fatal_issues.json"))
+        try Data("not json".utf8).write(to: URL(fileURLWithPath: f.stateFile("monitor_issues.json")))
+        let monitor = try f.report()
+        #expect(monitor.status == 1)
+        #expect((monitor.checks["no_critical_monitor_issues"]?["detail"] as? String)?.contains("monitor_issues.json") == true)
+    }
+
+    @Test("a --waivers file that does not exist is an error (exit 2), not silently no waivers")
+    func missingWaivers() async throws {
+        let f = try await Fixture(startDaemon: false)
+        try FileManager.default.removeItem(atPath: f.waivers)
+        let r = try f.gate()
+        #expect(r.status == 2)
+        #expect(r.err.contains("no waiver file \(f.waivers)"))
+        #expect(r.out.isEmpty)
     }
 }

@@ -119,7 +119,7 @@ struct MonitorEndToEndTests {
         })
 
         // Successes return: the issue resolves, with one resolutions line.
-        FileManager.default.createFile(atPath: s.ok, contents: nil)
+        _ = FileManager.default.createFile(atPath: s.ok, contents: nil)
         let good = try await Self.createTask(url, "fine now")
         #expect(await waitFor { await Self.status(url, good) == "completed" })
         #expect(await waitFor { (await Self.issues(url))?.isEmpty == true })
@@ -177,7 +177,7 @@ struct MonitorEndToEndTests {
             notify:
               telegram: { secret: "tg-secret", allowed_user_ids: ["111"] }
             """)
-        FileManager.default.createFile(atPath: s.ok, contents: nil)
+        _ = FileManager.default.createFile(atPath: s.ok, contents: nil)
         let daemon = try DaemonProcess(stateDir: s.state, arguments: ["--config", s.config])
         #expect(await daemon.waitUntilReady(), "\(daemon.stderr)")
         let url = daemon.url

@@ -63,7 +63,7 @@ struct PipelineEndToEndTests {
         return Setup(dir: dir, config: config, state: dir.path("state"), shared: shared, backlog: backlog)
     }
 
-    static func hold(_ s: Setup, _ type: String) { FileManager.default.createFile(atPath: s.shared + "/hold-\(type)", contents: nil) }
+    static func hold(_ s: Setup, _ type: String) { _ = FileManager.default.createFile(atPath: s.shared + "/hold-\(type)", contents: nil) }
 
     static func release(_ s: Setup, _ type: String) throws { try FileManager.default.removeItem(atPath: s.shared + "/hold-\(type)") }
 
