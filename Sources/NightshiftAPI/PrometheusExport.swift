@@ -29,6 +29,9 @@ struct PrometheusExport: Sendable {
             gauge("component_heartbeat_age_seconds", "Seconds since a service last beat", [("component", component)])
                 .set(env.now().timeIntervalSince(at))
         }
+        // A gauge of a monotonic count: the daemon's own output lines that could not be written.
+        gauge("dropped_output_lines_total", "Lines the daemon could not write to stdout or stderr (closed pipe, full disk)")
+            .set(Double(StandardStreams.droppedLines))
         return registry.emitToString()
     }
 
