@@ -227,6 +227,27 @@ struct MonitorRulesTests {
         #expect(MonitorRules.restartable.contains("stale_version"))
     }
 
+    @Test("stale_version says what changed, not the same version twice")
+    func staleVersionChanges() {
+        let found = MonitorRules.staleVersion(Self.snapshot {
+            $0.recordedVersion = "abc/0.1.0"
+            $0.currentVersion = "abc/0.1.0 (binary rebuilt 2030-01-01T00:00:00.000Z)"
+            $0.versionChanges = ["binary /x/nightshift rebuilt: modified 2030-01-01T00:00:00.000Z, was 2029-12-31T00:00:00.000Z at the start"]
+        })
+        let message = found.first?.message ?? ""
+        #expect(message.contains("binary /x/nightshift rebuilt") && !message.contains("abc/0.1.0"))
+    }
+
+    @Test("backlog_error: one high issue naming file:line while the backlog does not parse")
+    func backlogError() {
+        #expect(MonitorRules.backlogError(Self.snapshot { _ in }).isEmpty)
+        let found = MonitorRules.evaluate(Self.snapshot { $0.backlogError = "config/backlog.md:7: item number 3 is used twice" }, Self.t)
+            .filter { $0.condition == "backlog_error" }
+        #expect(found.count == 1)
+        #expect(found.first?.severity == .high && found.first?.subject == "backlog")
+        #expect(found.first?.message.contains("config/backlog.md:7") == true)
+    }
+
     @Test("api_unreachable: only when the probe ran and failed (critical, restartable)")
     func apiUnreachable() {
         let found = MonitorRules.apiUnreachable(Self.snapshot {

@@ -136,3 +136,18 @@ struct RotatingLogTests {
         for dir in [paths.root, paths.tasksDir, paths.resultsDir] { #expect(try mode(dir) == 0o700, "\(dir)") }
     }
 }
+
+@Suite("repeat filter")
+struct RepeatFilterTests {
+    @Test("a repeated message passes once per window, then says how often it repeated")
+    func window() {
+        let f = RepeatFilter(window: 60)
+        let t0 = Date(timeIntervalSince1970: 1_000_000)
+        #expect(f.admit("disk full", now: t0) == "disk full")
+        #expect(f.admit("disk full", now: t0.addingTimeInterval(1)) == nil)
+        #expect(f.admit("disk full", now: t0.addingTimeInterval(30)) == nil)
+        #expect(f.admit("other", now: t0.addingTimeInterval(31)) == "other")
+        #expect(f.admit("disk full", now: t0.addingTimeInterval(61)) == "disk full (repeated 2 more time(s) in the last 60s)")
+        #expect(f.admit("disk full", now: t0.addingTimeInterval(62)) == nil)
+    }
+}
