@@ -20,6 +20,7 @@ public enum APIServer {
         SystemRoutes(env: env, isReady: isReady, prometheus: prometheus).register(recorder)
         TaskRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         PipelineRoutes(env: env, views: views).register(recorder)
+        EventRoutes(env: env).register(recorder)
         let attention = views.attention
         TelegramRoutes(
             env: env, commands: ChatCommands(env: env, attention: { await attention().compactMap(\.stringValue) })

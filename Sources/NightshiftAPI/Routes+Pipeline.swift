@@ -59,7 +59,6 @@ struct PipelineRoutes {
             return try JSONResponse.make(JSONValue.object(["issues": .array(issues), "count": .number(Double(issues.count))]))
         }
         r.on(.get, "/api/agent/effectiveness") { _, _ in try await effectiveness() }
-        r.on(.get, "/api/agent/events") { _, _ in events() }
         r.on(.get, "/api/agent/pm") { _, _ in try JSONResponse.make(await views.projectManager()) }
         r.on(.post, "/api/agent/pm/pause") { _, _ in try await setPaused(true) }
         r.on(.post, "/api/agent/pm/resume") { _, _ in try await setPaused(false) }
@@ -111,22 +110,5 @@ struct PipelineRoutes {
 
     func effectiveness() async throws -> Response {
         try JSONResponse.make(JSONValue.object(await views.effectiveness()))
-    }
-
-    /// Server-sent events: one `task` event per change, until the client leaves or the daemon stops.
-    func events() -> Response {
-        let stream = env.events.subscribe()
-        let body = ResponseBody { writer in
-            try await writer.write(ByteBuffer(string: ": nightshift task events\n\n"))
-            let enc = JSONEncoder.nightshift()
-            // Ends on graceful shutdown, so an open stream does not hold up the server's drain.
-            for await change in stream.cancelOnGracefulShutdown() {
-                let data = (try? enc.encode(change.task)) ?? Data("{}".utf8)
-                let text = "event: task\nid: \(change.task.id)\ndata: {\"change\":\"\(change.kind.rawValue)\",\"task\":\(String(decoding: data, as: UTF8.self))}\n\n"
-                try await writer.write(ByteBuffer(string: text))
-            }
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 }

@@ -82,8 +82,7 @@ struct TaskRoutes {
         if let free = DiskSpace.freeBytes(env.paths.root), free < DiskSpace.fullBelowBytes {
             throw Problem.diskFull("only \(free >> 20) MiB free in the state dir \(env.paths.root) (new work needs \(DiskSpace.fullBelowBytes >> 20) MiB)")
         }
-        let created = try await env.store.create(task)
-        env.events.publish(.created, created)
+        let created = try await env.ledger.create(task, by: "api")
         return try JSONResponse.make(created, status: .created, headers: [.location: "/api/agent/tasks/\(created.id)"])
     }
 
@@ -100,17 +99,13 @@ struct TaskRoutes {
         let updated: AgentTask
         switch change {
         case .decide(let d):
-            updated = try await env.store.decide(id: id, decision: d, now: now)
-            env.events.publish(.decided, updated)
+            updated = try await env.ledger.decide(id: id, decision: d, by: "api", now: now)
         case .cancel:
-            updated = try await env.store.cancel(id: id, reason: "cancelled by operator", now: now).after
-            env.events.publish(.cancelled, updated)
+            updated = try await env.ledger.cancel(id: id, reason: "cancelled by operator", by: "api", now: now).after
         case .retry:
-            updated = try await env.store.retry(id: id, now: now)
-            env.events.publish(.retried, updated)
+            updated = try await env.ledger.retry(id: id, by: "api", now: now)
         case .priority(let p):
-            updated = try await env.store.setPriority(id: id, priority: p, now: now)
-            env.events.publish(.updated, updated)
+            updated = try await env.ledger.setPriority(id: id, priority: p, by: "api", now: now)
         }
         return try JSONResponse.make(updated)
     }

@@ -38,7 +38,7 @@ struct TelegramRoutes {
             env.logs.logger("api").warning("telegram message from user \(user), who is not in notify.telegram.allowed_user_ids")
             throw Problem(.forbidden, type: "user_not_allowed", title: "Forbidden", detail: "user \(user) is not allowed")
         }
-        let reply = await commands.handle(text)
+        let reply = await commands.handle(text, from: "telegram:\(user)")
         return try JSONResponse.make(JSONValue.object(["method": .string("sendMessage"), "chat_id": chat, "text": .string(reply)]))
     }
 

@@ -38,6 +38,22 @@ public enum TaskStateMachine {
         }
     }
 
+    /// The one status `event` leads to from every status it is legal in (the lifecycle has no
+    /// event whose target depends on where it came from).
+    public static func target(of event: TaskEvent) -> TaskStatus {
+        let targets = Set(sources(of: event).compactMap { next(from: $0, on: event) })
+        precondition(targets.count == 1, "\(event) leads to \(targets)")
+        return targets.first!
+    }
+
+    /// The event that records how an attempt ended, given its outcome and whether a retry may
+    /// follow (attempts left and a retry delay).
+    public static func attemptEnd(completed: Bool, askedDecision: Bool, mayRetry: Bool) -> TaskEvent {
+        if completed { return .succeed }
+        if askedDecision { return .askDecision }
+        return mayRetry ? .requeue : .fail
+    }
+
     /// The statuses from which `event` is legal (for CAS `WHERE status IN (...)` and messages).
     public static func sources(of event: TaskEvent) -> [TaskStatus] {
         TaskStatus.allCases.filter { next(from: $0, on: event) != nil }

@@ -38,16 +38,13 @@ extension AgentRunner {
             logPath: env.paths.taskLog(task.id), timeout: config.taskTimeout, stallTimeout: config.stallTimeout,
             killGrace: config.killGrace, tailBytes: config.outputTailBytes)
         let header = "=== \(Timestamp.format(env.now())) attempt \(task.attempt)/\(task.maxAttempts) \(task.taskType) executor=\(executorName) ==="
-        let store = env.store
+        let ledger = env.ledger
         let owner = env.instanceID
         let now = env.now
-        let events = env.events
         log.info("starting attempt \(task.attempt) of \(task.taskType) task")
         let report = await AgentProcess.run(launch, redactor: env.redactor, stopper: stopper, header: header) { pid in
             do {
-                let started = try await store.recordProcess(
-                    id: task.id, owner: owner, pid: pid, pgid: pid, command: command, logPath: launch.logPath, now: now())
-                events.publish(.started, started)
+                _ = try await ledger.recordStart(id: task.id, owner: owner, pid: pid, command: command, logPath: launch.logPath, now: now())
                 return true
             } catch {
                 log.warning("not starting the agent: \(error)")
@@ -100,7 +97,7 @@ extension AgentRunner {
         var warned = false
         while true {
             do {
-                let updated = try await env.store.finish(id: task.id, owner: env.instanceID, outcome: outcome, now: env.now())
+                let updated = try await env.ledger.finish(id: task.id, owner: env.instanceID, outcome: outcome, now: env.now())
                 if warned { log.notice("outcome recorded after the store could take writes again") }
                 return updated
             } catch let error as StoreError where error.code == .diskFull || error.code == .unavailable {
@@ -117,7 +114,6 @@ extension AgentRunner {
     func record(_ task: AgentTask, _ outcome: AttemptOutcome, log: Logger) async {
         do {
             let updated = try await finishRetrying(task, outcome, log: log)
-            env.events.publish(.finished, updated)
             switch updated.status {
             case .pending:
                 log.warning("attempt failed, retrying", metadata: ["error_class": "\(updated.errorClass ?? "")", "not_before": "\(updated.notBefore.map(Timestamp.format) ?? "")"])

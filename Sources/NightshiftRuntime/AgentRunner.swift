@@ -79,12 +79,11 @@ public final class AgentRunner: Service, Sendable {
                 let free = configuration.workers - active.value.count
                 if free > 0 {
                     do {
-                        let claimed = try await env.store.claimNext(
+                        let claimed = try await env.ledger.claim(
                             owner: env.instanceID, limit: free, now: env.now(), lease: configuration.lease)
                         for task in claimed {
                             let stopper = AttemptStopper()
                             active.withLock { $0[task.id] = Active(task: task, stopper: stopper) }
-                            env.events.publish(.claimed, task)
                             attempts.addTask {
                                 await self.runAttempt(task, stopper: stopper)
                                 _ = self.active.withLock { $0.removeValue(forKey: task.id) }

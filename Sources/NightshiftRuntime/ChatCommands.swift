@@ -22,8 +22,8 @@ public struct ChatCommands: Sendable {
         /attention — what needs a human
         """
 
-    /// The reply to one message.
-    public func handle(_ text: String) async -> String {
+    /// The reply to one message from `user` (recorded as who decided, e.g. `telegram:42`).
+    public func handle(_ text: String, from user: String = "chat") async -> String {
         let words = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard let first = words.first else { return Self.help }
         let command = first.split(separator: "@").first.map(String.init) ?? first  // "/status@MyBot"
@@ -36,7 +36,7 @@ public struct ChatCommands: Sendable {
                 return try await task(words[1])
             case "/reply":
                 guard words.count >= 3 else { return "usage: /reply ID DECISION" }
-                return try await reply(words[1], words.dropFirst(2).joined(separator: " "))
+                return try await reply(words[1], words.dropFirst(2).joined(separator: " "), by: user)
             case "/attention":
                 let items = await attention()
                 return items.isEmpty ? "Nothing needs attention." : "Needs attention:\n" + items.map { "• \($0)" }.joined(separator: "\n")
@@ -82,10 +82,9 @@ public struct ChatCommands: Sendable {
         return lines.joined(separator: "\n")
     }
 
-    func reply(_ id: String, _ decision: String) async throws -> String {
+    func reply(_ id: String, _ decision: String, by user: String) async throws -> String {
         guard TaskID.isValid(id) else { return "\(id) is not a task id" }
-        let updated = try await env.store.decide(id: id, decision: decision, now: env.now())
-        env.events.publish(.decided, updated)
+        _ = try await env.ledger.decide(id: id, decision: decision, by: user, now: env.now())
         return "Decision recorded for \(id): \(decision). It runs again now."
     }
 }

@@ -61,10 +61,9 @@ public final class LeaseRescuer: Service, Sendable {
             // An orphan did nothing wrong: run it again at once. A lapsed lease backs off.
             let delay = orphaned ? 0 : configuration.retryBackoff.delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
             do {
-                let updated = try await env.store.rescue(
+                let updated = try await env.ledger.rescue(
                     id: task.id, owner: owner, reason: reason, errorClass: orphaned ? "orphaned" : "lease_expired",
                     retryDelay: delay, now: env.now())
-                env.events.publish(.rescued, updated)
                 if updated.status == .pending {
                     result.requeued.append(task.id)
                 } else {

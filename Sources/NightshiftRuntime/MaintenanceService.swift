@@ -41,8 +41,7 @@ public final class MaintenanceService: Service, Sendable {
         var result = Result()
         let now = env.now()
         if configuration.decisionTimeout > 0 {
-            for task in try await env.store.expireDecisions(askedBefore: now.addingTimeInterval(-configuration.decisionTimeout), now: now) {
-                env.events.publish(.finished, task)
+            for task in try await env.ledger.expireDecisions(askedBefore: now.addingTimeInterval(-configuration.decisionTimeout), now: now) {
                 result.expiredDecisions.append(task.id)
                 logger.warning("no decision within \(ConfigValues.formatDuration(configuration.decisionTimeout)); task failed", metadata: ["task.id": "\(task.id)"])
             }

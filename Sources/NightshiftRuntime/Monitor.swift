@@ -199,8 +199,7 @@ public final class Monitor: Service, Sendable {
                 taskType: .heal,
                 direction: "Investigate and fix a pipeline problem found by the monitor.\n\nProblem (\(issue.condition), \(issue.subject)): \(issue.message)\nSuggested action: \(issue.suggestedAction)",
                 maxAttempts: env.config.runner.maxAttempts, context: ["monitor_issue": .string(issue.id)], now: now)
-            if let created = try await store.fileHealTask(issueID: issue.id, task: task) {
-                env.events.publish(.created, created)
+            if let created = try await env.ledger.fileHealTask(in: store, issueID: issue.id, task: task) {
                 filed.append(created.id)
                 logger.info("filed heal task \(created.id) for \(issue.id)")
             }

@@ -151,7 +151,7 @@ public final class ProjectManager: Service, Sendable {
         defer { env.health.setRunning("project_manager", false) }
         let events = env.events.subscribe()
         let watcher = Task {
-            for await change in events where [.finished, .cancelled, .rescued, .retried, .decided].contains(change.kind) {
+            for await change in events where [.finished, .cancelled, .rescued, .retried, .decided, .expired].contains(change.kind) {
                 self.wake.signal()
             }
         }
@@ -200,9 +200,8 @@ public final class ProjectManager: Service, Sendable {
             result.imported = true
         }
         let now = env.now()
-        for task in try await pipeline.reconcileItems(now: now) {
+        for task in try await env.ledger.reconcileItems(in: pipeline, now: now) {
             result.created.append(task.id)
-            env.events.publish(.created, task)
         }
         for item in try await pipeline.startableItems(parallel: configuration.parallelItems) {
             var workdir: String?
@@ -215,11 +214,10 @@ public final class ProjectManager: Service, Sendable {
                     continue
                 }
             }
-            if let task = try await pipeline.startItem(
-                key: item.key, parallel: configuration.parallelItems, workdir: workdir, branch: branch, now: env.now())
+            if let task = try await env.ledger.startItem(
+                in: pipeline, key: item.key, parallel: configuration.parallelItems, workdir: workdir, branch: branch, now: env.now())
             {
                 result.started.append(item.key)
-                env.events.publish(.created, task)
                 logger.info("started item \(item.key) \"\(item.title)\" with \(task.phase ?? task.taskType.rawValue)", metadata: ["task.id": "\(task.id)"])
             }
         }

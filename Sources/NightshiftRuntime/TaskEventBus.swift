@@ -1,17 +1,18 @@
 import Foundation
 import NightshiftCore
+import NightshiftStore
 import Synchronization
 
-/// What happened to a task, for the dispatcher's wake-ups and the SSE stream.
+/// What happened to a task, for the dispatcher's wake-ups and the SSE stream: the event the
+/// store appended to the task's history, and the task as that event left it.
 public struct TaskChange: Sendable, Equatable {
-    public enum Kind: String, Sendable {
-        case created, claimed, started, finished, decided, cancelled, retried, rescued, updated
-    }
-    public var kind: Kind
+    public typealias Kind = TaskEventKind
+    public var event: TaskEventRecord
     public var task: AgentTask
-    public init(_ kind: Kind, _ task: AgentTask) {
-        self.kind = kind
-        self.task = task
+    public var kind: Kind { event.kind }
+    public init(_ entry: LedgerEntry) {
+        self.event = entry.event
+        self.task = entry.task
     }
 }
 
@@ -22,12 +23,13 @@ public final class TaskEventBus: Sendable {
 
     public init() {}
 
-    public func publish(_ change: TaskChange) {
+    func publish(_ change: TaskChange) {
         let targets = subscribers.withLock { Array($0.values) }
         for c in targets { c.yield(change) }
     }
 
-    public func publish(_ kind: TaskChange.Kind, _ task: AgentTask) { publish(TaskChange(kind, task)) }
+    /// Only `TaskLedger` publishes: what a store operation returned, in order.
+    func publish(_ entry: LedgerEntry) { publish(TaskChange(entry)) }
 
     /// A stream of every change from now on; it ends when the consumer stops iterating.
     public func subscribe(buffer: Int = 1024) -> AsyncStream<TaskChange> {

@@ -27,7 +27,7 @@ public protocol MonitorStore: Sendable {
     /// Open issues first (most severe first), then resolved ones newest first when asked.
     func monitorIssues(includeResolved: Bool, limit: Int) async throws -> [MonitorIssue]
     /// Creates `task` as the issue's heal task unless it already has one or is resolved.
-    func fileHealTask(issueID: String, task: AgentTask) async throws -> AgentTask?
+    func fileHealTask(issueID: String, task: AgentTask) async throws -> Changes<AgentTask?>
     func markNotified(issueIDs: [String], at: Date) async throws
     func issueStats(resolvedSince: Date) async throws -> IssueStats
     /// Tasks completed at or after each cutoff, counted in the database (no rows fetched).

@@ -19,10 +19,10 @@ public protocol PipelineStore: Sendable {
     /// items are active.
     func startableItems(parallel: Int) async throws -> [BacklogItem]
     /// queued → active with its first task, in one transaction; nil if it is no longer startable.
-    func startItem(key: String, parallel: Int, workdir: String?, branch: String?, now: Date) async throws -> AgentTask?
+    func startItem(key: String, parallel: Int, workdir: String?, branch: String?, now: Date) async throws -> Changes<AgentTask?>
     /// Applies the plan to active items whose current task has ended but that did not move on
     /// (the window was closed or the pipeline paused then). Returns the tasks it created.
-    func reconcileItems(now: Date) async throws -> [AgentTask]
+    func reconcileItems(now: Date) async throws -> Changes<[AgentTask]>
     func setPipelineValue(_ key: String, _ value: String?) async throws
     func pipelineValue(_ key: String) async throws -> String?
 }

@@ -62,6 +62,7 @@ enum SQLiteMigrations {
         }
         registerPipeline(&m)
         registerMonitor(&m)
+        registerEvents(&m)
         return m
     }
 }
@@ -127,6 +128,32 @@ extension SQLiteMigrations {
                     ) STRICT;
                     CREATE UNIQUE INDEX monitor_issues_open ON monitor_issues (condition, subject) WHERE resolved_at IS NULL;
                     CREATE INDEX monitor_issues_resolved ON monitor_issues (resolved_at);
+                    """)
+        }
+    }
+}
+
+extension SQLiteMigrations {
+    /// Every task's durable history: one row per transition, appended in the transaction that
+    /// made it. AUTOINCREMENT keeps ids monotonic even after old rows are pruned, so a reader
+    /// resuming after an id (SSE Last-Event-ID) never sees one reused.
+    static func registerEvents(_ m: inout DatabaseMigrator) {
+        m.registerMigration("2026-12-01-task-events") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE task_events (
+                      id INTEGER PRIMARY KEY AUTOINCREMENT,
+                      task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+                      kind TEXT NOT NULL CHECK (kind IN ('created','claimed','started','finished','decided','cancelled','retried','rescued','expired','updated')),
+                      from_status TEXT CHECK (from_status IS NULL OR from_status IN ('pending','running','needs_decision','completed','failed','cancelled')),
+                      to_status TEXT NOT NULL CHECK (to_status IN ('pending','running','needs_decision','completed','failed','cancelled')),
+                      attempt INTEGER NOT NULL CHECK (attempt >= 0),
+                      detail TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail)),
+                      at REAL NOT NULL,
+                      CHECK ((kind = 'created') = (from_status IS NULL))
+                    ) STRICT;
+                    CREATE INDEX task_events_task ON task_events (task_id, id);
+                    CREATE INDEX task_events_at ON task_events (at);
                     """)
         }
     }

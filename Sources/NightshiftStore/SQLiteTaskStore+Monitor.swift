@@ -72,12 +72,13 @@ extension SQLiteTaskStore: MonitorStore {
         }
     }
 
-    public func fileHealTask(issueID: String, task: AgentTask) async throws -> AgentTask? {
-        try await write { db in
+    public func fileHealTask(issueID: String, task: AgentTask) async throws -> Changes<AgentTask?> {
+        let task = try Self.prepareNew(task)
+        return try await journaled(now: task.createdAt) { db, journal in
             guard try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM monitor_issues WHERE id = ? AND resolved_at IS NULL AND heal_task_id IS NULL", arguments: [issueID]) != nil
             else { return nil }
-            try db.cachedStatement(sql: TaskRecord.insertSQL).execute(arguments: TaskRecord.arguments(task))
+            try Self.insert(db, task, journal: journal, detail: ["by": .string("monitor"), "issue_id": .string(issueID)])
             try db.execute(sql: "UPDATE monitor_issues SET heal_task_id = ? WHERE id = ?", arguments: [task.id, issueID])
             return task
         }

@@ -80,9 +80,9 @@ extension SQLiteTaskStore: PipelineStore {
         return true
     }
 
-    public func startItem(key: String, parallel: Int, workdir: String?, branch: String?, now: Date) async throws -> AgentTask? {
+    public func startItem(key: String, parallel: Int, workdir: String?, branch: String?, now: Date) async throws -> Changes<AgentTask?> {
         guard let hook = pipeline else { throw StoreError(.unavailable, "the store was opened without a pipeline plan") }
-        return try await write { db in
+        return try await journaled(now: now) { db, journal in
             guard try Self.mayCreateWork(db, now: now),
                 let item = try Self.startable(db, parallel: parallel).first(where: { $0.key == key })
             else { return nil }
@@ -92,13 +92,13 @@ extension SQLiteTaskStore: PipelineStore {
             try db.execute(
                 sql: "UPDATE backlog_items SET state = 'active', workdir = ?, branch = ?, started_at = ?, updated_at = ? WHERE key = ? AND state = 'queued'",
                 arguments: [workdir, branch, now.timeIntervalSince1970, now.timeIntervalSince1970, key])
-            return try Self.apply(db, hook.plan.first(for: started), item: started, parent: nil, hook: hook, now: now)
+            return try Self.apply(db, hook.plan.first(for: started), item: started, parent: nil, hook: hook, now: now, journal: journal)
         }
     }
 
-    public func reconcileItems(now: Date) async throws -> [AgentTask] {
-        guard let hook = pipeline else { return [] }
-        return try await write { db in
+    public func reconcileItems(now: Date) async throws -> Changes<[AgentTask]> {
+        guard let hook = pipeline else { return Changes([], entries: []) }
+        return try await journaled(now: now) { db, journal in
             var created: [AgentTask] = []
             let rows = try Row.fetchAll(
                 db,
@@ -113,14 +113,14 @@ extension SQLiteTaskStore: PipelineStore {
                     try Self.block(db, key: key, reason: "its current task is missing", now: now)
                     continue
                 }
-                if let t = try Self.advance(db, after: task, hook: hook, now: now) { created.append(t) }
+                if let t = try Self.advance(db, after: task, hook: hook, now: now, journal: journal) { created.append(t) }
             }
             return created
         }
     }
 
     /// Moves the item of `task` (which just ended) to its next step, inside the caller's transaction.
-    static func advance(_ db: Database, after task: AgentTask, hook: PipelineHook, now: Date) throws -> AgentTask? {
+    static func advance(_ db: Database, after task: AgentTask, hook: PipelineHook, now: Date, journal: TaskJournal) throws -> AgentTask? {
         guard let key = task.backlogItem, task.status.isTerminal,
             let item = try BacklogItemRecord.fetch(db, key: key), item.state == .active, item.currentTaskID == task.id
         else { return nil }
@@ -132,10 +132,12 @@ extension SQLiteTaskStore: PipelineStore {
                 arguments: [task.summary, now.timeIntervalSince1970, key])
             return nil
         }
-        return try apply(db, step, item: item, parent: task, hook: hook, now: now)
+        return try apply(db, step, item: item, parent: task, hook: hook, now: now, journal: journal)
     }
 
-    static func apply(_ db: Database, _ step: PipelinePlan.Step, item: BacklogItem, parent: AgentTask?, hook: PipelineHook, now: Date) throws -> AgentTask? {
+    static func apply(
+        _ db: Database, _ step: PipelinePlan.Step, item: BacklogItem, parent: AgentTask?, hook: PipelineHook, now: Date, journal: TaskJournal
+    ) throws -> AgentTask? {
         let t = now.timeIntervalSince1970
         let summary = parent?.status == .completed ? parent?.summary : nil
         switch step {
@@ -151,10 +153,10 @@ extension SQLiteTaskStore: PipelineStore {
             var context: [String: JSONValue] = ["backlog_title": .string(item.title)]
             if let w = item.workdir { context["workdir"] = .string(w) }
             if let b = item.branch { context["branch"] = .string(b) }
-            let task = AgentTask(
+            let task = try prepareNew(AgentTask(
                 taskType: type, direction: direction, maxAttempts: hook.maxAttempts, executor: executor, context: context,
-                backlogItem: item.key, phase: phase, iteration: iteration, parentID: parent?.id, now: now)
-            try db.cachedStatement(sql: TaskRecord.insertSQL).execute(arguments: TaskRecord.arguments(task))
+                backlogItem: item.key, phase: phase, iteration: iteration, parentID: parent?.id, now: now))
+            try insert(db, task, journal: journal, detail: ["by": .string("pipeline"), "iteration": .number(Double(iteration))])
             try db.execute(
                 sql: """
                     UPDATE backlog_items SET phase = ?, iteration = ?, current_task_id = ?, last_summary = COALESCE(?, last_summary),

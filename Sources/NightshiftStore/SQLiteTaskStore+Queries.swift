@@ -3,19 +3,11 @@ import GRDB
 import NightshiftCore
 
 extension SQLiteTaskStore {
-    public func create(_ tasks: [AgentTask]) async throws -> [AgentTask] {
-        var prepared: [AgentTask] = []
-        for var t in tasks {
-            if let p = TaskValidation.problems(t).first { throw StoreError(.invalid, p.reason, field: p.field) }
-            if case .success(let d) = TaskValidation.direction(t.direction) { t.direction = d }
-            t.status = .pending
-            prepared.append(t)
-        }
-        let batch = prepared
-        return try await write { db in
+    public func create(_ tasks: [AgentTask], by actor: Actor) async throws -> Changes<[AgentTask]> {
+        let batch = try tasks.map(Self.prepareNew)
+        return try await journaled(now: batch.map(\.createdAt).max() ?? Date()) { db, journal in
             // A parent may come later in the same batch: check foreign keys at commit.
             try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
-            let insert = try db.cachedStatement(sql: TaskRecord.insertSQL)
             let exists = try db.cachedStatement(sql: "SELECT 1 FROM tasks WHERE id = ?")
             let batchIDs = Set(batch.map(\.id))
             for t in batch {
@@ -27,10 +19,30 @@ extension SQLiteTaskStore {
                 if let parent = t.parentID, !batchIDs.contains(parent), try Bool.fetchOne(exists, arguments: [parent]) == nil {
                     throw StoreError(.invalid, "parent task \(parent) does not exist", field: "parent_id")
                 }
-                try insert.execute(arguments: TaskRecord.arguments(t))
+                try Self.insert(db, t, journal: journal, detail: ["by": .string(actor)])
             }
             return batch
         }
+    }
+
+    /// The one validation every new task passes, whoever creates it (API, pipeline, monitor):
+    /// the task model's rules, the direction trimmed, status pending.
+    static func prepareNew(_ task: AgentTask) throws -> AgentTask {
+        var t = task
+        if let p = TaskValidation.problems(t).first { throw StoreError(.invalid, p.reason, field: p.field) }
+        if case .success(let d) = TaskValidation.direction(t.direction) { t.direction = d }
+        t.status = .pending
+        return t
+    }
+
+    /// The one insert path: the row and its `created` event, in the caller's transaction.
+    static func insert(_ db: Database, _ task: AgentTask, journal: TaskJournal, detail: [String: JSONValue]) throws {
+        try db.cachedStatement(sql: TaskRecord.insertSQL).execute(arguments: TaskRecord.arguments(task))
+        var d = detail
+        if let p = task.parentID { d["parent_id"] = .string(p) }
+        if let phase = task.phase { d["phase"] = .string(phase) }
+        if let item = task.backlogItem { d["backlog_item"] = .string(item) }
+        try journal.record(db, .created, from: nil, task, d)
     }
 
     public func get(_ id: String) async throws -> AgentTask {

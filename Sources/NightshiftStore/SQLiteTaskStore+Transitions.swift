@@ -3,14 +3,15 @@ import GRDB
 import NightshiftCore
 
 extension SQLiteTaskStore {
-    public func claimNext(owner: String, limit: Int, now: Date, lease: Double) async throws -> [AgentTask] {
-        guard limit > 0 else { return [] }
+    public func claim(owner: String, limit: Int, now: Date, lease: Double) async throws -> Changes<[AgentTask]> {
+        guard limit > 0 else { return Changes([], entries: []) }
         let t = now.timeIntervalSince1970
-        return try await write { db in
+        let running = TaskStateMachine.target(of: .claim).rawValue
+        return try await journaled(now: now) { db, journal in
             // One statement picks and flips the rows, so two claimers can never both win one.
             let stmt = try db.cachedStatement(
                 sql: """
-                    UPDATE tasks SET status = 'running', claimed_by = ?, attempt = attempt + 1,
+                    UPDATE tasks SET status = ?, claimed_by = ?, attempt = attempt + 1,
                       lease_expires_at = ?, heartbeat_at = ?, started_at = ?, updated_at = ?, finished_at = NULL,
                       pid = NULL, pgid = NULL, exit_code = NULL, not_before = NULL
                     WHERE id IN (
@@ -22,22 +23,26 @@ extension SQLiteTaskStore {
                       ORDER BY p.priority DESC, p.created_at, p.id LIMIT ?)
                     RETURNING *
                     """)
-            let rows = try Row.fetchAll(stmt, arguments: [owner, t + lease, t, t, t, t, limit])
-            return try rows.map(TaskRecord.decode).sorted {
+            let rows = try Row.fetchAll(stmt, arguments: [running, owner, t + lease, t, t, t, t, limit])
+            let claimed = try rows.map(TaskRecord.decode).sorted {
                 ($0.priority, $1.createdAt, $1.id) > ($1.priority, $0.createdAt, $0.id)
             }
+            for task in claimed { try journal.record(db, .claimed, from: .pending, task, ["by": .string(owner)]) }
+            return claimed
         }
     }
 
-    public func recordProcess(id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date) async throws -> AgentTask {
-        try await write { db in
+    public func recordStart(id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date) async throws -> Changes<AgentTask> {
+        try await journaled(now: now) { db, journal in
             let stmt = try db.cachedStatement(
                 sql: """
                     UPDATE tasks SET pid = ?, pgid = ?, command = ?, log_path = ?, updated_at = ?
                     WHERE id = ? AND status = 'running' AND claimed_by = ? RETURNING *
                     """)
             if let row = try Row.fetchOne(stmt, arguments: [pid, pgid, command, logPath, now.timeIntervalSince1970, id, owner]) {
-                return try TaskRecord.decode(row)
+                let started = try TaskRecord.decode(row)
+                try journal.record(db, .started, from: .running, started, ["pid": .number(Double(pid)), "by": .string(owner)])
+                return started
             }
             throw try Self.lostClaim(db, id, owner)
         }
@@ -60,13 +65,13 @@ extension SQLiteTaskStore {
         }
     }
 
-    public func finish(_ requests: [FinishRequest], now: Date) async throws -> [Result<AgentTask, StoreError>] {
-        try await write { db in
+    public func finish(_ requests: [FinishRequest], now: Date) async throws -> Changes<[Result<AgentTask, StoreError>]> {
+        try await journaled(now: now) { db, journal in
             var results: [Result<AgentTask, StoreError>] = []
             results.reserveCapacity(requests.count)
             for r in requests {
                 do {
-                    results.append(.success(try self.finishOne(db, r, now: now)))
+                    results.append(.success(try self.finishOne(db, r, now: now, journal: journal)))
                 } catch let e as StoreError {
                     results.append(.failure(e))
                 } catch let e as DatabaseError {
@@ -77,7 +82,12 @@ extension SQLiteTaskStore {
         }
     }
 
-    func finishOne(_ db: Database, _ r: FinishRequest, now: Date) throws -> AgentTask {
+    /// Records one attempt's end. The new status is what `TaskStateMachine` says the outcome's
+    /// event leads to from `running`; the event is appended as `kind` (finished, or rescued).
+    func finishOne(
+        _ db: Database, _ r: FinishRequest, now: Date, journal: TaskJournal, kind: TaskEventKind = .finished,
+        detail extra: [String: JSONValue] = [:]
+    ) throws -> AgentTask {
         let select = try db.cachedStatement(sql: "SELECT attempt, max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
         guard let row = try Row.fetchOne(select, arguments: [r.id, r.owner]) else { throw try Self.lostClaim(db, r.id, r.owner) }
         let attempt: Int = row[0]
@@ -87,26 +97,25 @@ extension SQLiteTaskStore {
             throw StoreError(.invalid, "verdict must be pass or fail, got \(v)", field: "verdict")
         }
         let t = now.timeIntervalSince1970
-        var status: TaskStatus
         var notBefore: Double?
         var errorClass: String?
         var error: String?
         var prompt: String?
+        let event: TaskEvent
         switch o.kind {
         case .completed:
-            status = .completed
+            event = TaskStateMachine.attemptEnd(completed: true, askedDecision: false, mayRetry: false)
         case .failed(let cls, let message, let delay):
             errorClass = cls
             error = message
-            if let delay, attempt < maxAttempts {
-                status = .pending
-                notBefore = t + delay
-            } else {
-                status = .failed
-            }
+            event = TaskStateMachine.attemptEnd(completed: false, askedDecision: false, mayRetry: delay != nil && attempt < maxAttempts)
+            if event == .requeue, let delay { notBefore = t + delay }
         case .needsDecision(let p):
-            status = .needsDecision
             prompt = p
+            event = TaskStateMachine.attemptEnd(completed: false, askedDecision: true, mayRetry: false)
+        }
+        guard let status = TaskStateMachine.next(from: .running, on: event) else {
+            throw StoreError.illegal(r.id, .running, event)
         }
         let stmt = try db.cachedStatement(
             sql: """
@@ -128,7 +137,17 @@ extension SQLiteTaskStore {
         ]
         guard let row = try Row.fetchOne(stmt, arguments: StatementArguments(args)) else { throw StoreError.notFound(r.id) }
         let updated = try TaskRecord.decode(row)
-        if let hook = pipeline { _ = try Self.advance(db, after: updated, hook: hook, now: now) }
+        var detail = extra
+        detail["by"] = detail["by"] ?? .string(r.owner)
+        detail["outcome"] = .string(event.rawValue)
+        if let code = o.exitCode { detail["exit_code"] = .number(Double(code)) }
+        if let errorClass { detail["error_class"] = .string(errorClass) }
+        if let error { detail["error"] = .string(String(error.prefix(500))) }
+        if let prompt { detail["decision_prompt"] = .string(String(prompt.prefix(500))) }
+        if let notBefore { detail["not_before"] = .string(Timestamp.format(Date(timeIntervalSince1970: notBefore))) }
+        if let v = o.verdict { detail["verdict"] = .string(v) }
+        try journal.record(db, kind, from: .running, updated, detail)
+        if let hook = pipeline { _ = try Self.advance(db, after: updated, hook: hook, now: now, journal: journal) }
         return updated
     }
 
@@ -140,75 +159,84 @@ extension SQLiteTaskStore {
             currentStatus: current.status)
     }
 
-    public func decide(id: String, decision: String, now: Date) async throws -> AgentTask {
+    public func decide(id: String, decision: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
         let t = now.timeIntervalSince1970
-        return try await write { db in
+        return try await journaled(now: now) { db, journal in
             try Self.transition(
-                db, id: id, event: .decide,
+                db, id: id, event: .decide, kind: .decided, journal: journal,
+                detail: ["decision": .string(String(decision.prefix(500))), "by": .string(actor)],
                 // The resumed run continues the attempt that asked; it does not use up a new one.
-                set: "status = 'pending', decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), updated_at = ?",
+                set: "decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), updated_at = ?",
                 arguments: [decision, t, t])
         }
     }
 
-    public func cancel(id: String, reason: String, now: Date) async throws -> (before: AgentTask, after: AgentTask) {
+    public func cancel(id: String, reason: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
         let t = now.timeIntervalSince1970
-        return try await write { db in
-            guard let before = try Self.fetch(db, id) else { throw StoreError.notFound(id) }
+        return try await journaled(now: now) { db, journal in
             let after = try Self.transition(
-                db, id: id, event: .cancel,
-                set: "status = 'cancelled', error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, updated_at = ?",
+                db, id: id, event: .cancel, kind: .cancelled, journal: journal, detail: ["reason": .string(reason), "by": .string(actor)],
+                set: "error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, updated_at = ?",
                 arguments: [reason, t, t])
-            if let hook = self.pipeline { _ = try Self.advance(db, after: after, hook: hook, now: now) }
-            return (before, after)
+            if let hook = self.pipeline { _ = try Self.advance(db, after: after, hook: hook, now: now, journal: journal) }
+            return after
         }
     }
 
-    public func retry(id: String, now: Date) async throws -> AgentTask {
+    public func retry(id: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
         let t = now.timeIntervalSince1970
-        return try await write { db in
+        return try await journaled(now: now) { db, journal in
             let retried = try Self.transition(
-                db, id: id, event: .retry,
-                set: "status = 'pending', attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, updated_at = ?",
+                db, id: id, event: .retry, kind: .retried, journal: journal, detail: ["by": .string(actor)],
+                set: "attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, updated_at = ?",
                 arguments: [t])
             try Self.unblock(db, retried: retried, now: now)
             return retried
         }
     }
 
-    public func setPriority(id: String, priority: Int, now: Date) async throws -> AgentTask {
+    public func setPriority(id: String, priority: Int, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
         guard TaskValidation.priorityRange.contains(priority) else {
             throw StoreError(.invalid, "must be between \(TaskValidation.priorityRange.lowerBound) and \(TaskValidation.priorityRange.upperBound)", field: "priority")
         }
-        return try await write { db in
+        return try await journaled(now: now) { db, journal in
             let stmt = try db.cachedStatement(
                 sql: "UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND status IN ('pending','running','needs_decision') RETURNING *")
-            if let row = try Row.fetchOne(stmt, arguments: [priority, now.timeIntervalSince1970, id]) { return try TaskRecord.decode(row) }
+            if let row = try Row.fetchOne(stmt, arguments: [priority, now.timeIntervalSince1970, id]) {
+                let updated = try TaskRecord.decode(row)
+                try journal.record(db, .updated, from: updated.status, updated, ["priority": .number(Double(priority)), "by": .string(actor)])
+                return updated
+            }
             guard let current = try Self.fetch(db, id) else { throw StoreError.notFound(id) }
             throw StoreError(.illegalTransition, "task \(id) is \(current.status.rawValue); its priority can no longer change", currentStatus: current.status)
         }
     }
 
-    public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, now: Date) async throws -> AgentTask {
-        try await write { db in
+    public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+        try await journaled(now: now) { db, journal in
             let outcome = AttemptOutcome(.failed(errorClass: errorClass, error: reason, retryDelay: retryDelay))
-            return try self.finishOne(db, FinishRequest(id: id, owner: owner, outcome: outcome), now: now)
+            return try self.finishOne(
+                db, FinishRequest(id: id, owner: owner, outcome: outcome), now: now, journal: journal, kind: .rescued,
+                detail: ["by": .string(actor), "reason": .string(reason)])
         }
     }
 
-    public func expireDecisions(askedBefore cutoff: Date, now: Date) async throws -> [AgentTask] {
+    public func expire(decisionsAskedBefore cutoff: Date, by actor: Actor, now: Date) async throws -> Changes<[AgentTask]> {
         let t = now.timeIntervalSince1970
-        return try await write { db in
+        let failed = TaskStateMachine.target(of: .decisionTimeout).rawValue
+        let waiting = TaskStateMachine.sources(of: .decisionTimeout)
+        return try await journaled(now: now) { db, journal in
             let expired = try Row.fetchAll(
                 db,
                 sql: """
-                    UPDATE tasks SET status = 'failed', error_class = 'decision_timeout',
+                    UPDATE tasks SET status = '\(failed)', error_class = 'decision_timeout',
                       error = 'no decision arrived within the decision timeout', finished_at = ?1, updated_at = ?1
                     WHERE status = 'needs_decision' AND COALESCE(finished_at, updated_at) < ?2 RETURNING *
                     """, arguments: [t, cutoff.timeIntervalSince1970]
             ).map(TaskRecord.decode)
-            if let hook = self.pipeline {
-                for task in expired { _ = try Self.advance(db, after: task, hook: hook, now: now) }
+            for task in expired {
+                try journal.record(db, .expired, from: waiting.first, task, ["by": .string(actor), "error_class": .string("decision_timeout")])
+                if let hook = self.pipeline { _ = try Self.advance(db, after: task, hook: hook, now: now, journal: journal) }
             }
             return expired
         }

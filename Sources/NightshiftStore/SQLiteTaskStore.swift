@@ -85,15 +85,26 @@ public final class SQLiteTaskStore: TaskStore {
         return try Row.fetchOne(stmt, arguments: [id]).map(TaskRecord.decode)
     }
 
-    /// Runs a compare-and-set UPDATE ... RETURNING *; when it matched nothing, explains why.
+    /// Runs a compare-and-set UPDATE ... RETURNING * that moves the task to the status
+    /// `TaskStateMachine` gives for `event`, from the statuses where it is legal, and appends the
+    /// event. When it matched nothing, explains why.
     static func transition(
-        _ db: Database, id: String, event: TaskEvent, set: String, arguments: StatementArguments
+        _ db: Database, id: String, event: TaskEvent, kind: TaskEventKind, journal: TaskJournal, detail: [String: JSONValue],
+        set: String, arguments: StatementArguments
     ) throws -> AgentTask {
-        let sources = TaskStateMachine.sources(of: event).map { "'\($0.rawValue)'" }.joined(separator: ",")
-        let stmt = try db.cachedStatement(sql: "UPDATE tasks SET \(set) WHERE id = ? AND status IN (\(sources)) RETURNING *")
-        var args = arguments
+        let legal = TaskStateMachine.sources(of: event)
+        let sources = legal.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        // The status before: the one source when there is one, else read inside this transaction.
+        let before = legal.count == 1 ? legal[0] : try fetch(db, id)?.status
+        let stmt = try db.cachedStatement(sql: "UPDATE tasks SET status = ?, \(set) WHERE id = ? AND status IN (\(sources)) RETURNING *")
+        var args: StatementArguments = [TaskStateMachine.target(of: event).rawValue]
+        args += arguments
         args += [id]
-        if let row = try Row.fetchOne(stmt, arguments: args) { return try TaskRecord.decode(row) }
+        if let row = try Row.fetchOne(stmt, arguments: args) {
+            let after = try TaskRecord.decode(row)
+            try journal.record(db, kind, from: before, after, detail)
+            return after
+        }
         guard let current = try fetch(db, id) else { throw StoreError.notFound(id) }
         throw StoreError.illegal(id, current.status, event)
     }

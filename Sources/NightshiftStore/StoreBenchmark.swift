@@ -43,7 +43,7 @@ public enum StoreBenchmark {
             let claimed = try await store.claimNext(owner: "bench", limit: n, now: now, lease: 60)
             let results = try await store.finish(
                 claimed.map { FinishRequest(id: $0.id, owner: "bench", outcome: AttemptOutcome(.completed, exitCode: 0)) }, now: now)
-            guard claimed.count == n, results.allSatisfy({ (try? $0.get()) != nil }) else {
+            guard claimed.count == n, results.value.allSatisfy({ (try? $0.get()) != nil }) else {
                 throw StoreError(.unavailable, "benchmark cycle lost tasks")
             }
             let d = clock.now - t0

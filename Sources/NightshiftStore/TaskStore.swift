@@ -98,58 +98,56 @@ public struct FinishedSample: Sendable, Equatable {
 }
 
 /// The task store: domain operations, each one transaction that keeps the invariants of the
-/// task model. Refused operations throw `StoreError` and change nothing.
+/// task model. Refused operations throw `StoreError` and change nothing. Every mutating
+/// operation appends its transitions to the task history (`task_events`) in the same
+/// transaction and returns them, with every task it created, as `Changes`; services call them
+/// through the runtime's `TaskLedger`, which announces exactly those entries.
 public protocol TaskStore: Sendable {
-    /// Inserts new pending tasks in one transaction (all or none).
-    func create(_ tasks: [AgentTask]) async throws -> [AgentTask]
+    /// Inserts new pending tasks in one transaction (all or none); `by` is who asked.
+    func create(_ tasks: [AgentTask], by actor: Actor) async throws -> Changes<[AgentTask]>
     func get(_ id: String) async throws -> AgentTask
     func list(_ query: TaskQuery) async throws -> TaskPage
     func countByStatus() async throws -> [TaskStatus: Int]
 
     /// Atomically moves up to `limit` runnable pending tasks (priority, then oldest; `not_before`
     /// passed; dependencies completed) to running, owned by `owner` with a lease.
-    func claimNext(owner: String, limit: Int, now: Date, lease: Double) async throws -> [AgentTask]
+    func claim(owner: String, limit: Int, now: Date, lease: Double) async throws -> Changes<[AgentTask]>
     /// Records the agent process of a claimed task; `lostClaim` when `owner` no longer holds it.
-    func recordProcess(id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date) async throws -> AgentTask
+    func recordStart(id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date) async throws -> Changes<AgentTask>
     /// Renews the leases of the tasks `owner` still holds; returns the ids it no longer holds.
+    /// (A heartbeat is not an event: it changes no status.)
     func heartbeat(ids: [String], owner: String, now: Date, lease: Double) async throws -> Set<String>
     /// Records attempt outcomes (running → completed | failed | needs_decision | pending) in one
     /// transaction; each result is the updated task or the error for that request.
-    func finish(_ requests: [FinishRequest], now: Date) async throws -> [Result<AgentTask, StoreError>]
+    func finish(_ requests: [FinishRequest], now: Date) async throws -> Changes<[Result<AgentTask, StoreError>]>
 
     /// needs_decision → pending with the decision stored.
-    func decide(id: String, decision: String, now: Date) async throws -> AgentTask
-    /// pending | running | needs_decision → cancelled. Returns the task as it was before and after.
-    func cancel(id: String, reason: String, now: Date) async throws -> (before: AgentTask, after: AgentTask)
+    func decide(id: String, decision: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
+    /// pending | running | needs_decision → cancelled (the event's `from_status` says which).
+    func cancel(id: String, reason: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
     /// failed → pending with fresh attempts.
-    func retry(id: String, now: Date) async throws -> AgentTask
+    func retry(id: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
     /// Changes the priority of a task that has not ended.
-    func setPriority(id: String, priority: Int, now: Date) async throws -> AgentTask
+    func setPriority(id: String, priority: Int, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
 
     /// Running tasks whose lease lapsed at `now`, or that are owned by anyone but `liveOwner`.
     func rescueCandidates(now: Date, liveOwner: String) async throws -> [AgentTask]
     /// Requeues (or fails, when no attempts are left) a running task still owned by `owner`.
-    func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, now: Date) async throws -> AgentTask
+    func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
     /// needs_decision tasks asked before `cutoff` → failed with `error_class: decision_timeout`.
-    func expireDecisions(askedBefore cutoff: Date, now: Date) async throws -> [AgentTask]
+    func expire(decisionsAskedBefore cutoff: Date, by actor: Actor, now: Date) async throws -> Changes<[AgentTask]>
+
+    /// A task's history, oldest first (`notFound` for an unknown id).
+    func events(taskID: String) async throws -> [TaskEventRecord]
+    /// Events with an id above `after` (of any task), oldest first.
+    func events(after: Int64, limit: Int) async throws -> [TaskEventRecord]
+    func lastEventID() async throws -> Int64
+    /// Deletes events recorded before `cutoff`; returns how many.
+    func pruneEvents(before cutoff: Date) async throws -> Int
 
     /// Names of the schema migrations applied, oldest first.
     func appliedMigrations() async throws -> [String]
 
     /// The most recent finished tasks (completed or failed), newest first.
     func recentFinished(limit: Int) async throws -> [FinishedSample]
-}
-
-extension TaskStore {
-    public func create(_ task: AgentTask) async throws -> AgentTask {
-        guard let created = try await create([task]).first else { throw StoreError(.unavailable, "insert returned nothing") }
-        return created
-    }
-
-    public func finish(id: String, owner: String, outcome: AttemptOutcome, now: Date) async throws -> AgentTask {
-        guard let result = try await finish([FinishRequest(id: id, owner: owner, outcome: outcome)], now: now).first else {
-            throw StoreError(.unavailable, "finish returned nothing")
-        }
-        return try result.get()
-    }
 }

@@ -61,19 +61,16 @@ struct RunnerBench: AsyncParsableCommand {
             for _ in 0..<tasks {
                 let t = AgentTask(taskType: .impl, direction: "noop", now: Date())
                 let t0 = Date().timeIntervalSince1970
-                let created = try await store.create(t)
-                env.events.publish(.created, created)
+                let created = try await env.ledger.create(t, by: "bench")
                 await waitFor(created.id, .completed)
                 if let s = stamps(created.id).first { createToStart.append(s - t0) }
             }
             var decideToStart: [Double] = []
             for _ in 0..<tasks {
-                let created = try await store.create(AgentTask(taskType: .impl, direction: "ask", now: Date()))
-                env.events.publish(.created, created)
+                let created = try await env.ledger.create(AgentTask(taskType: .impl, direction: "ask", now: Date()), by: "bench")
                 await waitFor(created.id, .needsDecision)
                 let t0 = Date().timeIntervalSince1970
-                let decided = try await store.decide(id: created.id, decision: "yes", now: Date())
-                env.events.publish(.decided, decided)
+                _ = try await env.ledger.decide(id: created.id, decision: "yes", by: "bench", now: Date())
                 await waitFor(created.id, .completed)
                 if let s = stamps(created.id).dropFirst().first { decideToStart.append(s - t0) }
             }
@@ -85,9 +82,8 @@ struct RunnerBench: AsyncParsableCommand {
             report("create → agent process started", createToStart)
             report("decision → agent process restarted", decideToStart)
 
-            let flood = try await store.create(AgentTask(taskType: .impl, direction: "flood", now: Date()))
             let t0 = Date()
-            env.events.publish(.created, flood)
+            let flood = try await env.ledger.create(AgentTask(taskType: .impl, direction: "flood", now: Date()), by: "bench")
             await waitFor(flood.id, .completed)
             let seconds = Date().timeIntervalSince(t0)
             var usage = rusage()

@@ -47,17 +47,26 @@ struct LiveServerTests {
     }
 
     /// Reads the stream until an `event: task` block whose `id:` is `taskID`, and returns its data.
-    static func awaitEvent(_ stream: LoopbackStream, taskID: String, deadline: ContinuousClock.Instant) async throws -> JSON {
-        let marker = "id: \(taskID)\n"
-        let text = try await stream.read(until: deadline) { body in
-            guard let r = body.range(of: marker) else { return false }
-            return body[r.upperBound...].contains("\n\n")
+    /// The first complete event frame about `taskID` with change `change`; checks its shape.
+    static func awaitEvent(_ stream: LoopbackStream, taskID: String, change: String, deadline: ContinuousClock.Instant) async throws -> JSON {
+        func find(_ text: String) -> (block: String, data: JSON)? {
+            for block in text.components(separatedBy: "\n\n").dropLast() {
+                guard let line = block.split(separator: "\n").first(where: { $0.hasPrefix("data: ") }),
+                    let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line.dropFirst("data: ".count).utf8))
+                else { continue }
+                let data = JSON(value)
+                if data["task"]["id"].string == taskID && data["change"].string == change { return (block, data) }
+            }
+            return nil
         }
-        let block = try #require(text.components(separatedBy: "\n\n").first { $0.contains(marker) })
+        let text = try await stream.read(until: deadline) { find($0) != nil }
+        let (block, data) = try #require(find(text))
         let lines = block.split(separator: "\n").map(String.init)
         #expect(lines.first == "event: task", "\(block)")
-        let data = try #require(lines.first { $0.hasPrefix("data: ") }).dropFirst("data: ".count)
-        return JSON(try JSONDecoder().decode(JSONValue.self, from: Data(data.utf8)))
+        // The SSE id is the event's id in the task's history.
+        #expect(lines.contains("id: \(data["event"]["id"].int.map(String.init) ?? "?")"), "\(block)")
+        #expect(data["event"]["task_id"].string == taskID)
+        return data
     }
 
     @Test("GET /api/agent/events streams a task event for a POST and for a change published on the bus")
@@ -78,17 +87,16 @@ struct LiveServerTests {
             // A task created over HTTP arrives as an event.
             let r = try await client.post(#"{"direction":"watch me","task_type":"impl"}"#)
             let id = try #require(try r.json()["id"].string)
-            let created = try await Self.awaitEvent(stream, taskID: id, deadline: deadline)
+            let created = try await Self.awaitEvent(stream, taskID: id, change: "created", deadline: deadline)
             #expect(created["change"].string == "created")
             #expect(created["task"]["id"].string == id)
             #expect(created["task"]["status"].string == "pending")
             #expect(created["task"]["direction"].string == "watch me")
 
-            // A change published on the bus (as the runner does) arrives too.
-            let claimed = try await h.running("claimed by the runner")
-            #expect(claimed.id != id)
-            h.env.events.publish(.claimed, claimed)
-            let event = try await Self.awaitEvent(stream, taskID: claimed.id, deadline: deadline)
+            // A change made through the ledger (as the runner does) arrives too.
+            let claimed = try #require(try await h.env.ledger.claim(owner: APIHarness.owner, limit: 1, now: h.clock.now, lease: 3600).first)
+            #expect(claimed.id == id)
+            let event = try await Self.awaitEvent(stream, taskID: claimed.id, change: "claimed", deadline: deadline)
             #expect(event["change"].string == "claimed")
             #expect(event["task"]["status"].string == "running")
             stream.close()

@@ -202,7 +202,7 @@ struct PipelineRouteTests {
         }
     }
 
-    @Test("a corrupt operator file reads as empty, not as a 500")
+    @Test("a corrupt operator file is not a 500: monitor and PM files read as empty, a corrupt fatal_issues.json fails closed")
     func corruptFiles() async throws {
         let h = try APIHarness(views: .files)
         for path in [h.paths.monitorIssues, h.paths.fatalIssues, h.paths.projectManagerState] {
@@ -213,7 +213,9 @@ struct PipelineRouteTests {
             let fatal = try await client.getJSON("/api/agent/fatal-issues")
             let status = try await client.getJSON("/api/agent/pipeline-status")
             #expect(monitor["open"].int == 0)
-            #expect(fatal["count"].int == 0)
+            #expect(fatal["count"].int == 1)
+            #expect(fatal["issues"][0]["condition"].string == "state_file_unreadable")
+            #expect(fatal["issues"][0]["reason"].string?.contains(h.paths.fatalIssues) == true)
             #expect(status["project_manager"]["state"].string == "idle")
         }
     }

@@ -32,8 +32,7 @@ struct AgentRunnerControlTests {
             #expect(asking.decisionPrompt == "Ship it?")
             #expect(asking.outputTail == "asking\n")
             #expect(asking.decision == nil)
-            let decided = try await h.store.decide(id: task.id, decision: decision, now: Date())
-            env.events.publish(.decided, decided)
+            _ = try await env.ledger.decide(id: task.id, decision: decision, by: "test", now: Date())
             return try await h.waitForStatus(task.id, [.completed, .failed])
         }
         #expect(done.status == .completed)
@@ -63,8 +62,7 @@ struct AgentRunnerControlTests {
         let final = try await h.withRunner(runner) {
             try await waitUntil("the agent to start") { h.pid(in: child) != nil && h.pid(in: grandchild) != nil }
             let pgid = try #require(try await h.store.get(task.id).pgid)
-            let (_, after) = try await h.store.cancel(id: task.id, reason: "operator said stop", now: Date())
-            env.events.publish(.cancelled, after)
+            _ = try await env.ledger.cancel(id: task.id, reason: "operator said stop", by: "test", now: Date())
             try await waitForNoSurvivor(pgid)
             try await waitForDeath(try #require(h.pid(in: child)))
             try await waitForDeath(try #require(h.pid(in: grandchild)))

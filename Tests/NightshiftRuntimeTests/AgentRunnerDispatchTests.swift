@@ -18,9 +18,8 @@ struct AgentRunnerDispatchTests {
         let runner = AgentRunner(env: env)
         try await h.withRunner(runner) {
             try await RuntimeHarness.waitUntilIdle(env)
-            let task = try await h.store.create(.make(direction: "late", now: Date()))
-            #expect(try await h.store.get(task.id).status == .pending)
-            env.events.publish(.created, task)
+            // Created through the ledger: its created event is what wakes the runner.
+            let task = try await env.ledger.create(.make(direction: "late", now: Date()), by: "test")
             let done = try await h.waitForStatus(task.id, [.completed, .failed])
             #expect(done.status == .completed)
             #expect(done.outputTail == "ran\n")

@@ -33,8 +33,7 @@ struct AgentRunnerShutdownTests {
             try await waitUntil("the agent to start") { h.exists(started) }
             await group.triggerGracefulShutdown()
             try await waitUntil("the runner to start draining") { h.read(env.paths.componentLog("agent_runner")).contains("draining") }
-            let late = try await h.store.create(.make(direction: "late", now: Date()))
-            env.events.publish(.created, late)
+            let late = try await env.ledger.create(.make(direction: "late", now: Date()), by: "test")
             _ = FileManager.default.createFile(atPath: go, contents: nil)
             try await RuntimeHarness.finishes("the service group to stop") { try await running.value }
             let done = try await h.store.get(task.id)

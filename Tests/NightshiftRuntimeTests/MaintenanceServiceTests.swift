@@ -34,7 +34,7 @@ struct MaintenanceServiceTests {
         #expect(failed.status == .failed)
         #expect(failed.errorClass == "decision_timeout")
         #expect(try await h.store.get(recent.id).status == .needsDecision)
-        #expect(events.tasks(.finished, id: old.id).map(\.status) == [.failed])
+        #expect(events.tasks(.expired, id: old.id).map(\.status) == [.failed])
         // A decided task is no longer waiting: it never expires.
         _ = try await h.store.decide(id: recent.id, decision: "yes", now: clock.now)
         clock.advance(by: 7200)

@@ -497,9 +497,8 @@ struct MonitorServiceTests {
             // A task that needs a decision is announced with the command that answers it.
             let task = try await f.h.store.create(.make(now: f.clock.now))
             let claimed = try #require(try await f.h.store.claimNext(owner: "runner", limit: 1, now: f.clock.now, lease: 60).first)
-            let asked = try await f.h.store.finish(
+            _ = try await f.env.ledger.finish(
                 id: claimed.id, owner: "runner", outcome: AttemptOutcome(.needsDecision(prompt: "merge the branch?")), now: f.clock.now)
-            f.env.events.publish(.finished, asked)
             try await RuntimeHarness.waitUntil("the needs_decision message") {
                 telegram.requests.contains { ($0.json?["text"] as? String)?.contains(task.id) == true }
             }

@@ -151,8 +151,7 @@ struct ProjectManagerTests {
             #expect(inFlight.first?["task_status"] as? String == "needs_decision")
             #expect(inFlight.first?["phase"] as? String == "impl")
 
-            let decided = try await h.store.decide(id: asked.id, decision: "REST", now: Date())
-            h.env.events.publish(.decided, decided)
+            _ = try await h.env.ledger.decide(id: asked.id, decision: "REST", by: "test", now: Date())
             try await h.waitForItems("item 1 to finish after the decision") { $0.first?.state == .done }
         }
         let tasks = try await h.tasks(of: "1")

@@ -109,7 +109,7 @@ struct FinishConformanceTests {
         let before = try await f.store.get(t.id)
         f.clock.advance(by: 1)
         let results = try await f.store.finish(
-            [FinishRequest(id: t.id, owner: "someone-else", outcome: AttemptOutcome(.completed))], now: f.now)
+            [FinishRequest(id: t.id, owner: "someone-else", outcome: AttemptOutcome(.completed))], now: f.now).value
         #expect(results.count == 1)
         let error = try #require(results.first.flatMap { failure($0) })
         #expect(error.code == .lostClaim)
@@ -143,7 +143,7 @@ struct FinishConformanceTests {
             FinishRequest(id: "task_0000000000000000", owner: StoreFixture.owner, outcome: AttemptOutcome(.completed)),
             FinishRequest(id: claimed[2].id, owner: StoreFixture.owner, outcome: AttemptOutcome(.needsDecision(prompt: "?"))),
         ]
-        let results = try await f.store.finish(requests, now: f.now)
+        let results = try await f.store.finish(requests, now: f.now).value
         #expect(results.count == 4)
         #expect((try? results[0].get())?.status == .completed)
         #expect(failure(results[1])?.code == .lostClaim)
@@ -164,7 +164,7 @@ struct FinishConformanceTests {
         ]
         let results: [Result<AgentTask, StoreError>]
         do {
-            results = try await f.store.finish(requests, now: f.now)
+            results = try await f.store.finish(requests, now: f.now).value
         } catch {
             Issue.record("the whole batch was refused: \(error)")
             return

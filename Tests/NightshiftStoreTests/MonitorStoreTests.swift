@@ -173,11 +173,11 @@ struct MonitorStoreTests {
     func healTask() async throws {
         let opened = try await check([Self.finding("repeated_failures")])
         let id = try #require(opened.opened.first?.id)
-        let first = try await store.fileHealTask(issueID: id, task: .make(type: .heal, direction: "fix it", now: now))
+        let first = try await store.fileHealTask(issueID: id, task: .make(type: .heal, direction: "fix it", now: now)).value
         let task = try #require(first)
         #expect(task.taskType == .heal && task.status == .pending)
         #expect(try await store.get(task.id).direction == "fix it")
-        let second = try await store.fileHealTask(issueID: id, task: .make(type: .heal, direction: "fix it again", now: now))
+        let second = try await store.fileHealTask(issueID: id, task: .make(type: .heal, direction: "fix it again", now: now)).value
         #expect(second == nil)
         #expect(try await store.countByStatus()[.pending] == 1, "the second call created nothing")
 
@@ -190,9 +190,9 @@ struct MonitorStoreTests {
         let reopened = try await check([Self.finding("repeated_failures")])
         let newID = try #require(reopened.opened.first?.id)
         #expect(reopened.opened.first?.healTaskID == nil)
-        #expect(try await store.fileHealTask(issueID: id, task: .make(type: .heal, now: now)) == nil, "never for a resolved issue")
-        #expect(try await store.fileHealTask(issueID: "mi_doesnotexist000", task: .make(type: .heal, now: now)) == nil)
-        #expect(try await store.fileHealTask(issueID: newID, task: .make(type: .heal, now: now)) != nil, "the new occurrence gets its own")
+        #expect(try await store.fileHealTask(issueID: id, task: .make(type: .heal, now: now)).value == nil, "never for a resolved issue")
+        #expect(try await store.fileHealTask(issueID: "mi_doesnotexist000", task: .make(type: .heal, now: now)).value == nil)
+        #expect(try await store.fileHealTask(issueID: newID, task: .make(type: .heal, now: now)).value != nil, "the new occurrence gets its own")
         #expect(try await store.countByStatus()[.pending] == 2)
     }
 

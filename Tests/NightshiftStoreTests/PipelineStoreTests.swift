@@ -53,7 +53,7 @@ struct PipelineStoreTests {
     func startedItemKeepsText() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let task = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now))
+        let task = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value)
         let summary = try await f.importBacklog("1. Something else entirely\n3. Reject repeated keys\n")
         #expect(summary.updated == ["3"], "only item 3's position moved")
         #expect(summary.added.isEmpty)
@@ -81,12 +81,12 @@ struct PipelineStoreTests {
         try await f.importBacklog("1. one\n2. two (after: 1)\n3. three\n4. four\n")
         #expect(try await f.store.startableItems(parallel: 2).map(\.key) == ["1", "3"])
         #expect(try await f.store.startableItems(parallel: 10).map(\.key) == ["1", "3", "4"])
-        #expect(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now) != nil)
+        #expect(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value != nil)
         #expect(try await f.store.startableItems(parallel: 2).map(\.key) == ["3"])
-        #expect(try await f.store.startItem(key: "3", parallel: 2, workdir: nil, branch: nil, now: f.now) != nil)
+        #expect(try await f.store.startItem(key: "3", parallel: 2, workdir: nil, branch: nil, now: f.now).value != nil)
         #expect(try await f.store.startableItems(parallel: 2).isEmpty)
-        #expect(try await f.store.startItem(key: "4", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil, "no slot left")
-        #expect(try await f.store.startItem(key: "2", parallel: 5, workdir: nil, branch: nil, now: f.now) == nil, "item 1 is not done")
+        #expect(try await f.store.startItem(key: "4", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil, "no slot left")
+        #expect(try await f.store.startItem(key: "2", parallel: 5, workdir: nil, branch: nil, now: f.now).value == nil, "item 1 is not done")
 
         for _ in 0..<4 { try await f.runCurrent("1") }
         #expect(try await f.item("1").state == .done)
@@ -98,7 +98,7 @@ struct PipelineStoreTests {
     func startItemOnce() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let task = try #require(try await f.store.startItem(key: "2", parallel: 2, workdir: "/wt/2-retry-webhooks", branch: "nightshift/2-retry-webhooks", now: f.now))
+        let task = try #require(try await f.store.startItem(key: "2", parallel: 2, workdir: "/wt/2-retry-webhooks", branch: "nightshift/2-retry-webhooks", now: f.now).value)
         #expect(task.status == .pending)
         #expect(task.taskType == .spec)
         #expect(task.phase == "spec")
@@ -121,8 +121,8 @@ struct PipelineStoreTests {
         #expect(item.branch == "nightshift/2-retry-webhooks")
         #expect(item.startedAt == f.now)
 
-        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil)
-        #expect(try await f.store.startItem(key: "9", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil)
+        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil)
+        #expect(try await f.store.startItem(key: "9", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil)
         #expect(try await f.tasks(of: "2").count == 1)
     }
 
@@ -133,7 +133,7 @@ struct PipelineStoreTests {
         let store = f.store
         let now = f.now
         let results = try await withThrowingTaskGroup(of: AgentTask?.self) { group in
-            for _ in 0..<8 { group.addTask { try await store.startItem(key: "1", parallel: 8, workdir: nil, branch: nil, now: now) } }
+            for _ in 0..<8 { group.addTask { try await store.startItem(key: "1", parallel: 8, workdir: nil, branch: nil, now: now).value } }
             var out: [AgentTask?] = []
             for try await r in group { out.append(r) }
             return out
@@ -148,7 +148,7 @@ struct PipelineStoreTests {
     func handOff() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now))
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value)
         let claimed = try await f.claimAll()
         #expect(claimed.map(\.id) == [spec.id])
         let finished = try await f.store.finish(id: spec.id, owner: PMStoreFixture.owner, outcome: PMStoreFixture.completed(summary: "SPEC-SUMMARY"), now: f.clock.advance(by: 1))
@@ -189,7 +189,7 @@ struct PipelineStoreTests {
     func lostClaimCreatesNothing() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now))
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value)
         _ = try await f.claimAll()
         await #expect(throws: StoreError.self) {
             _ = try await f.store.finish(id: spec.id, owner: "someone-else", outcome: PMStoreFixture.completed(), now: f.now)
@@ -202,7 +202,7 @@ struct PipelineStoreTests {
     func retryableFailureDoesNotAdvance() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now))
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value)
         let requeued = try await f.runCurrent("1", AttemptOutcome(.failed(errorClass: "exit_code", error: "exit 1", retryDelay: 0)))
         #expect(requeued.status == .pending)
         #expect(try await f.tasks(of: "1").map(\.id) == [spec.id])
@@ -215,7 +215,7 @@ struct PipelineStoreTests {
     func failedReviewFixLoop() async throws {
         let f = try PMStoreFixture(maxIterations: 3)
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         for _ in 0..<3 { try await f.runCurrent("1") }
         let review = try await f.runCurrent("1", PMStoreFixture.reviewFailed("the --json flag has no test"))
         #expect(review.status == .failed)
@@ -239,7 +239,7 @@ struct PipelineStoreTests {
     func maxIterationsBlocks() async throws {
         let f = try PMStoreFixture(maxIterations: 2)
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         try await f.runCurrent("1")
         try await f.runCurrent("1")
         try await f.runCurrent("1", PMStoreFixture.exitFailure(1, tail: "FAIL: testJSON"))
@@ -263,7 +263,7 @@ struct PipelineStoreTests {
     func failedSpecBlocks() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         let spec = try await f.runCurrent("1", PMStoreFixture.exitFailure(2))
         let item = try await f.item("1")
         #expect(item.state == .blocked)
@@ -276,7 +276,7 @@ struct PipelineStoreTests {
     func pauseThenReconcile() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         try await f.store.setPipelineValue(PipelineKeys.paused, "1")
         #expect(try await f.store.pipelineValue(PipelineKeys.paused) == "1")
         let spec = try await f.runCurrent("1", PMStoreFixture.completed(summary: "paused summary"))
@@ -285,19 +285,19 @@ struct PipelineStoreTests {
         #expect(waiting.state == .active)
         #expect(waiting.currentTaskID == spec.id)
         #expect(waiting.lastSummary == "paused summary")
-        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil, "no new item while paused")
-        #expect(try await f.store.reconcileItems(now: f.now).isEmpty, "still paused")
+        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil, "no new item while paused")
+        #expect(try await f.store.reconcileItems(now: f.now).value.isEmpty, "still paused")
 
         try await f.store.setPipelineValue(PipelineKeys.paused, nil)
         #expect(try await f.store.pipelineValue(PipelineKeys.paused) == nil)
-        let created = try await f.store.reconcileItems(now: f.clock.advance(by: 1))
+        let created = try await f.store.reconcileItems(now: f.clock.advance(by: 1)).value
         #expect(created.count == 1)
         let impl = try #require(created.first)
         #expect(impl.phase == "impl")
         #expect(impl.parentID == spec.id)
         #expect(impl.direction.contains("paused summary"))
         #expect(try await f.item("1").currentTaskID == impl.id)
-        #expect(try await f.store.reconcileItems(now: f.clock.advance(by: 1)).isEmpty)
+        #expect(try await f.store.reconcileItems(now: f.clock.advance(by: 1)).value.isEmpty)
         #expect(try await f.tasks(of: "1").count == 2)
     }
 
@@ -306,19 +306,19 @@ struct PipelineStoreTests {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
         try await f.store.setPipelineValue(PipelineKeys.windowEndsAt, "\(f.now.addingTimeInterval(10).timeIntervalSince1970)")
-        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         _ = try await f.claimAll()
         f.clock.advance(by: 60)  // the running task outlives the window
         let spec = try await f.store.finish(id: try await f.current("1").id, owner: PMStoreFixture.owner, outcome: PMStoreFixture.completed(), now: f.now)
         #expect(spec.status == .completed, "a running task still finishes after the window")
         #expect(try await f.tasks(of: "1").count == 1)
-        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now) == nil)
-        #expect(try await f.store.reconcileItems(now: f.now).isEmpty)
+        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil)
+        #expect(try await f.store.reconcileItems(now: f.now).value.isEmpty)
 
         try await f.store.setPipelineValue(PipelineKeys.windowEndsAt, "\(f.now.addingTimeInterval(3600).timeIntervalSince1970)")
-        let created = try await f.store.reconcileItems(now: f.now)
+        let created = try await f.store.reconcileItems(now: f.now).value
         #expect(created.map(\.phase) == ["impl"])
-        #expect(try await f.store.reconcileItems(now: f.now).isEmpty)
+        #expect(try await f.store.reconcileItems(now: f.now).value.isEmpty)
         #expect(try await f.tasks(of: "1").count == 2)
     }
 
@@ -326,7 +326,7 @@ struct PipelineStoreTests {
     func pausedCancelStillBlocks() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let spec = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now))
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value)
         try await f.store.setPipelineValue(PipelineKeys.paused, "1")
         _ = try await f.store.cancel(id: spec.id, reason: "operator", now: f.now)
         #expect(try await f.item("1").state == .blocked)
@@ -338,7 +338,7 @@ struct PipelineStoreTests {
     func cancelBlocks() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         try await f.runCurrent("1")
         let impl = try await f.current("1")
         let (_, after) = try await f.store.cancel(id: impl.id, reason: "not needed", now: f.clock.advance(by: 1))
@@ -347,14 +347,14 @@ struct PipelineStoreTests {
         #expect(item.state == .blocked)
         #expect(item.blockedReason == "task \(impl.id) (impl) was cancelled by an operator")
         #expect(try await f.tasks(of: "1").count == 2)
-        #expect(try await f.store.reconcileItems(now: f.now).isEmpty)
+        #expect(try await f.store.reconcileItems(now: f.now).value.isEmpty)
     }
 
     @Test("retrying the failed task of a blocked item makes it active again, and it goes on from there")
     func retryUnblocks() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         let spec = try await f.runCurrent("1", PMStoreFixture.exitFailure(1))
         #expect(try await f.item("1").state == .blocked)
 
@@ -374,7 +374,7 @@ struct PipelineStoreTests {
     func retryOfSupersededTask() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         for _ in 0..<3 { try await f.runCurrent("1") }
         let review = try await f.runCurrent("1", PMStoreFixture.reviewFailed("no"))
         let fix = try await f.current("1")
@@ -388,11 +388,11 @@ struct PipelineStoreTests {
     func decisionTimeoutBlocks() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         let asked = try await f.runCurrent("1", AttemptOutcome(.needsDecision(prompt: "which API?")))
         #expect(asked.status == .needsDecision)
         #expect(try await f.item("1").state == .active, "waiting for a decision is not an end")
-        #expect(try await f.store.reconcileItems(now: f.now).isEmpty)
+        #expect(try await f.store.reconcileItems(now: f.now).value.isEmpty)
         let expired = try await f.store.expireDecisions(askedBefore: f.clock.advance(by: 100), now: f.now)
         #expect(expired.map(\.id) == [asked.id])
         let item = try await f.item("1")
@@ -404,7 +404,7 @@ struct PipelineStoreTests {
     func decisionResumes() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now)
+        _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         let asked = try await f.runCurrent("1", AttemptOutcome(.needsDecision(prompt: "which API?")))
         _ = try await f.store.decide(id: asked.id, decision: "the v2 one", now: f.clock.advance(by: 1))
         let done = try await f.runCurrent("1")
@@ -419,7 +419,7 @@ struct PipelineStoreTests {
     func oneOpenTaskPerItem() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let spec = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now))
+        let spec = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value)
         await #expect(throws: StoreError.self) {
             _ = try await f.store.create(AgentTask.make(type: .impl, backlogItem: "1", phase: "impl", iteration: 1, now: f.now))
         }
@@ -441,7 +441,7 @@ struct PipelineStoreTests {
         let tmp = try TemporaryDirectory()
         let store = try SQLiteTaskStore(path: tmp.path("db.sqlite"))
         _ = try await store.importBacklog(try BacklogParser.parseNumbered("1. a", file: "b"), now: Date())
-        await #expect(throws: StoreError.self) { _ = try await store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: Date()) }
-        #expect(try await store.reconcileItems(now: Date()).isEmpty)
+        await #expect(throws: StoreError.self) { _ = try await store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: Date()).value }
+        #expect(try await store.reconcileItems(now: Date()).value.isEmpty)
     }
 }

@@ -200,25 +200,15 @@ struct WatchdogTests {
     @Test("a daemon that cannot start ends in a crash_loop fatal issue and exit 3 after the start limit")
     func crashLoop() async throws {
         let dir = try TemporaryDirectory()
-        // Hold a port so every daemon fails to listen on it.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(fd >= 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        #expect(bound)
-        let port = Int(UInt16(bigEndian: addr.sin_port))
-
+        // A database that is not one: every daemon fails at startup (exit 1), so it loops.
+        // (A taken port is exit 2, which the watchdog does not retry: see OperatorFixesTests.)
+        let state = dir.path("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try Data(String(repeating: "not a database ", count: 100).utf8).write(to: URL(fileURLWithPath: state + "/nightshift.sqlite"))
         let config = try Self.writeConfig(dir)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: NightshiftBinary.path)
-        let state = dir.path("state")
-        process.arguments = ["watchdog", "--config", config, "--state-dir", state, "--port", "\(port)", "--start-limit", "3", "--start-window", "60s"]
+        process.arguments = ["watchdog", "--config", config, "--state-dir", state, "--port", "0", "--start-limit", "3", "--start-window", "60s"]
         var env = ProcessInfo.processInfo.environment
         env["NIGHTSHIFT_LOG_STDERR"] = "0"
         process.environment = env
@@ -242,10 +232,10 @@ struct WatchdogTests {
         let context = try #require(issue["context"] as? [String: Any])
         #expect(context["exit_status"] as? String == "exit status 1")
         #expect((context["starts"] as? NSNumber)?.intValue == 3)
-        #expect((context["output_tail"] as? String)?.contains("Address already in use") == true)
+        #expect((context["output_tail"] as? String)?.contains("cannot open database") == true)
         // Its own log has the daemon's output too, and nothing of ours is left running.
         let log = try String(contentsOfFile: (state as NSString).appendingPathComponent("watchdog.log"), encoding: .utf8)
-        #expect(log.contains("Address already in use"))
+        #expect(log.contains("cannot open database"))
         #expect(Self.descendants(ofWatchdog: process.processIdentifier).isEmpty)
     }
 

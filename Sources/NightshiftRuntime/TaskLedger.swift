@@ -1,0 +1,102 @@
+import Foundation
+import NightshiftCore
+import NightshiftStore
+
+/// The one way services change a task (STYLE 14). Each operation runs the store's transaction
+/// (which appends the transitions to `task_events`) and then announces exactly the entries it
+/// returned, in order, on the in-process bus: the transition asked for and every task created
+/// with it (the next phase, a fix iteration, a heal task). API routes, chat commands, the
+/// project manager, the monitor, the rescuer, maintenance and the runner call this; none of
+/// them publishes anything itself.
+public struct TaskLedger: Sendable {
+    public let store: any TaskStore
+    let bus: TaskEventBus
+
+    public init(store: any TaskStore, bus: TaskEventBus) {
+        self.store = store
+        self.bus = bus
+    }
+
+    /// Publishes what a store operation changed and hands back its value.
+    @discardableResult
+    public func announce<T>(_ changes: Changes<T>) -> T {
+        for entry in changes.entries { bus.publish(entry) }
+        return changes.value
+    }
+
+    public func create(_ tasks: [AgentTask], by actor: Actor) async throws -> [AgentTask] {
+        announce(try await store.create(tasks, by: actor))
+    }
+
+    public func create(_ task: AgentTask, by actor: Actor) async throws -> AgentTask {
+        guard let created = try await create([task], by: actor).first else { throw StoreError(.unavailable, "insert returned nothing") }
+        return created
+    }
+
+    public func claim(owner: String, limit: Int, now: Date, lease: Double) async throws -> [AgentTask] {
+        announce(try await store.claim(owner: owner, limit: limit, now: now, lease: lease))
+    }
+
+    public func recordStart(id: String, owner: String, pid: Int32, command: String, logPath: String, now: Date) async throws -> AgentTask {
+        announce(try await store.recordStart(id: id, owner: owner, pid: pid, pgid: pid, command: command, logPath: logPath, now: now))
+    }
+
+    public func finish(_ requests: [FinishRequest], now: Date) async throws -> [Result<AgentTask, StoreError>] {
+        announce(try await store.finish(requests, now: now))
+    }
+
+    public func finish(id: String, owner: String, outcome: AttemptOutcome, now: Date) async throws -> AgentTask {
+        guard let result = try await finish([FinishRequest(id: id, owner: owner, outcome: outcome)], now: now).first else {
+            throw StoreError(.unavailable, "finish returned nothing")
+        }
+        return try result.get()
+    }
+
+    public func decide(id: String, decision: String, by actor: Actor, now: Date) async throws -> AgentTask {
+        announce(try await store.decide(id: id, decision: decision, by: actor, now: now))
+    }
+
+    /// Cancels; returns the task after and the status it had (running means a process to stop).
+    public func cancel(id: String, reason: String, by actor: Actor, now: Date) async throws -> (after: AgentTask, was: TaskStatus?) {
+        let changes = try await store.cancel(id: id, reason: reason, by: actor, now: now)
+        let was = changes.entries.first { $0.event.taskID == id && $0.event.kind == .cancelled }?.event.fromStatus
+        return (announce(changes), was)
+    }
+
+    public func retry(id: String, by actor: Actor, now: Date) async throws -> AgentTask {
+        announce(try await store.retry(id: id, by: actor, now: now))
+    }
+
+    public func setPriority(id: String, priority: Int, by actor: Actor, now: Date) async throws -> AgentTask {
+        announce(try await store.setPriority(id: id, priority: priority, by: actor, now: now))
+    }
+
+    public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, now: Date) async throws -> AgentTask {
+        announce(try await store.rescue(id: id, owner: owner, reason: reason, errorClass: errorClass, retryDelay: retryDelay, by: "rescuer", now: now))
+    }
+
+    public func expireDecisions(askedBefore cutoff: Date, now: Date) async throws -> [AgentTask] {
+        announce(try await store.expire(decisionsAskedBefore: cutoff, by: "maintenance", now: now))
+    }
+
+    // MARK: - The project manager's and the monitor's operations
+
+    public func startItem(
+        in pipeline: any PipelineStore, key: String, parallel: Int, workdir: String?, branch: String?, now: Date
+    ) async throws -> AgentTask? {
+        announce(try await pipeline.startItem(key: key, parallel: parallel, workdir: workdir, branch: branch, now: now))
+    }
+
+    public func reconcileItems(in pipeline: any PipelineStore, now: Date) async throws -> [AgentTask] {
+        announce(try await pipeline.reconcileItems(now: now))
+    }
+
+    public func fileHealTask(in monitor: any MonitorStore, issueID: String, task: AgentTask) async throws -> AgentTask? {
+        announce(try await monitor.fileHealTask(issueID: issueID, task: task))
+    }
+}
+
+extension ServiceEnvironment {
+    /// The ledger over this environment's store and bus.
+    public var ledger: TaskLedger { TaskLedger(store: store, bus: events) }
+}
