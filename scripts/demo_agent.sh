@@ -12,7 +12,11 @@
 #   [decide]       ask for a decision (result status needs_decision, exit 0); once resumed with
 #                  NIGHTSHIFT_DECISION, print "decision received: <value>" and succeed
 #                  (fail when the decision is "no")
-#   [review-fail]  write {"verdict":"fail","feedback":...} (a failed review), exit 0
+#   [review-fail]  in a review task, the first time for its backlog item: write
+#                  {"verdict":"fail","feedback":...} (a failed review, exit 0), so the item goes
+#                  back to impl once; later reviews of the item pass. The state dir
+#                  ($NIGHTSHIFT_STATE_DIR/demo_agent/) remembers which items failed already.
+#                  Tasks of other types ignore it.
 #   [hang]         spawn a background grandchild `sleep 3600`, then sleep 3600 (timeout demo)
 #   [quiet]        print nothing at all, then sleep 3600 (stall demo)
 #   [claude-json]  print a Claude Code `--output-format json` result line instead of writing the
@@ -92,10 +96,18 @@ elif has "[decide]"; then
     ask_decision
 fi
 
-if has "[review-fail]"; then
-    say "review verdict: fail"
-    write_result '{"verdict":"fail","feedback":"tests do not cover the error path"}'
-    exit 0
+# Fails the first review of each item, and only that: the fix-loop directions still carry the
+# item's text, so a marker is what lets the second review pass.
+if has "[review-fail]" && [ "$TASK_TYPE" = "review" ]; then
+    marker_dir="${NIGHTSHIFT_STATE_DIR:-${TMPDIR:-/tmp}}/demo_agent"
+    marker="$marker_dir/review-failed-${NIGHTSHIFT_BACKLOG_ITEM:-$TASK_ID}"
+    if [ ! -e "$marker" ]; then
+        mkdir -p "$marker_dir" && : >"$marker"
+        say "review verdict: fail"
+        write_result '{"verdict":"fail","feedback":"tests do not cover the error path"}'
+        exit 0
+    fi
+    say "this item's review failed once already: passing it now"
 fi
 
 if [ "${DEMO_AGENT_RANDOM:-0}" = "1" ]; then

@@ -17,9 +17,9 @@ struct MonitorBench: AsyncParsableCommand {
         commandName: "monitor",
         abstract: "Monitor CPU time per check with a large store, and condition → visible issue latency.",
         discussion: """
-            The store is filled with --tasks tasks spread over the last 7 days (about 75% completed,
-            14% failed, 10% pending, a few running, waiting and cancelled), inserted in batches of 1000.
-            CPU time is the process's (CLOCK_PROCESS_CPUTIME_ID) around runOnce(), so it includes the
+            The store is filled with --tasks tasks spread over the last 7 days (about 75% completed, \
+            14% failed, 10% pending, a few running, waiting and cancelled), inserted in batches of 1000. \
+            CPU time is the process's (CLOCK_PROCESS_CPUTIME_ID) around runOnce(), so it includes the \
             database reader and writer threads.
             """)
 

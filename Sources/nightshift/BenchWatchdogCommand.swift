@@ -19,7 +19,7 @@ struct WatchdogBench: AsyncParsableCommand {
         commandName: "watchdog",
         abstract: "Time from kill -9 of the daemon, and from a restart request, to a ready daemon under the watchdog.",
         discussion: """
-            Each kill waits until the daemon has run watchdog.reset_after (1s here), so every try is a
+            Each kill waits until the daemon has run watchdog.reset_after (1s here), so every try is a \
             first crash after a healthy period (backoff 200 ms), as one would be overnight.
             """)
 

@@ -1,63 +1,36 @@
 import ArgumentParser
 import Foundation
 import NightshiftCore
-import NightshiftRuntime
 
-/// `nightshift issues`: the monitor's issues, open ones first.
+/// `nightshift issues`: the monitor's issues, open ones first, each with what to do about it.
 struct IssuesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "issues", abstract: "Show the monitor's issues (open first).")
-    @OptionGroup var client: ClientOptions
+    static let configuration = CommandConfiguration(
+        commandName: "issues", abstract: "Show the monitor's issues (open first), each with its suggested action.")
+    @OptionGroup var client: ClientCommandOptions
     @Flag(name: .long, help: "Include resolved issues.") var all = false
 
     func run() async throws {
         try await runReporting {
             let reply = try await client.client().call("GET", "/api/agent/monitor-issues?include_resolved=\(all)")
             if client.json { return printJSON(reply.body) }
-            let issues = reply.json?.objectValue?["issues"]?.arrayValue ?? []
+            let issues = (reply.json?.objectValue?["issues"]?.arrayValue ?? []).map { $0.objectValue ?? [:] }
             if issues.isEmpty { return print("no \(all ? "" : "open ")monitor issues") }
-            let rows = issues.map { i -> [String] in
-                let o = i.objectValue ?? [:]
-                return [o["id"]?.stringValue ?? "", o["severity"]?.stringValue ?? "", o["condition"]?.stringValue ?? "",
-                        o["subject"]?.stringValue ?? "", o["resolved_at"]?.stringValue.map { "resolved \($0)" } ?? "open ×\(StatusCommand.num(o["count"]))",
-                        String((o["message"]?.stringValue ?? "").prefix(70))]
+            var table = TextTable(["ID", "SEVERITY", "CONDITION", "SUBJECT", "STATE", "MESSAGE"], flexible: ["SUBJECT", "MESSAGE"])
+            for o in issues {
+                table.append([
+                    o["id"]?.stringValue ?? "", o["severity"]?.stringValue ?? "", o["condition"]?.stringValue ?? "",
+                    o["subject"]?.stringValue ?? "", o["resolved_at"]?.stringValue.map { "resolved \($0)" } ?? "open ×\(StatusCommand.num(o["count"]))",
+                    o["message"]?.stringValue ?? "",
+                ])
             }
-            print(Table.render(["ID", "SEVERITY", "CONDITION", "SUBJECT", "STATE", "MESSAGE"], rows))
-        }
-    }
-}
-
-/// `nightshift fatal [--clear]`: unrecoverable problems (fatal_issues.json), which a human must
-/// fix. Works with the daemon down: it reads the state dir's file directly.
-struct FatalCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "fatal", abstract: "Show (or clear, once fixed) the fatal issues in the state dir's fatal_issues.json.")
-    @Option(name: .long, help: "Config file (for state_dir).") var config: String?
-    @Option(name: .long, help: "State dir (default: the config's state_dir).") var stateDir: String?
-    @Flag(name: .long, help: "Remove every fatal issue after you fixed its cause.") var clear = false
-    @Flag(name: .long, help: "Print JSON.") var json = false
-
-    func run() async throws {
-        try await runReporting {
-            let dir: String
-            if let stateDir {
-                dir = stateDir
-            } else {
-                do { dir = try ConfigLoader.load(path: config).stateDir } catch { throw CLIFailure(message: "\(error)", code: 2) }
+            let width = Terminal.width
+            let lines = table.lines(width: width)
+            print(lines[0])
+            // Each issue's suggested action goes under it: what to do is the point of the list.
+            for (o, line) in zip(issues, lines.dropFirst()) {
+                print(line)
+                if let action = o["suggested_action"]?.stringValue, !action.isEmpty { print(Table.line("→ " + action, indent: 4, width: width)) }
             }
-            let path = StatePaths(root: dir).fatalIssues
-            if clear {
-                let n = try FatalIssues.clear(path: path)
-                return print("cleared \(n) fatal issue(s) from \(path)")
-            }
-            let issues = FatalIssues.current(path: path)
-            if json { return printJSON(try JSONEncoder.nightshift().encode(["issues": issues])) }
-            if issues.isEmpty { return print("no fatal issues (\(path))") }
-            for i in issues {
-                print("\(Timestamp.format(i.at))  \(i.condition)  (\(i.source), seen \(i.count)×, last \(Timestamp.format(i.lastSeen)))")
-                print("  \(i.reason)")
-                if !i.detail.isEmpty { print("  → \(i.detail)") }
-            }
-            throw ExitCode(1)
         }
     }
 }

@@ -22,19 +22,24 @@ struct PMCommand: AsyncParsableCommand {
             let rows = inFlight.map { i -> [String] in
                 let o = i.objectValue ?? [:]
                 return [o["key"]?.stringValue ?? "", o["phase"]?.stringValue ?? "", "iter \(StatusCommand.num(o["iteration"]))",
-                        o["task_status"]?.stringValue ?? "", o["current_task_id"]?.stringValue ?? "", String((o["title"]?.stringValue ?? "").prefix(50))]
+                        o["task_status"]?.stringValue ?? "", o["current_task_id"]?.stringValue ?? "", o["title"]?.stringValue ?? ""]
             }
-            print(Table.render(["ITEM", "PHASE", "ITERATION", "TASK", "TASK ID", "TITLE"], rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            print(Table.render(["ITEM", "PHASE", "ITERATION", "TASK", "TASK ID", "TITLE"], rows, flexible: ["TITLE"], indent: 2))
         }
-        for b in s["blocked"]?.arrayValue ?? [] {
-            let o = b.objectValue ?? [:]
-            print("blocked          \(o["key"]?.stringValue ?? "") \(o["title"]?.stringValue ?? ""): \(o["reason"]?.stringValue ?? "")")
+        let blocked = s["blocked"]?.arrayValue ?? []
+        if !blocked.isEmpty {
+            print("blocked")
+            let rows = blocked.map { b -> [String] in
+                let o = b.objectValue ?? [:]
+                return [o["key"]?.stringValue ?? "", o["title"]?.stringValue ?? "", o["reason"]?.stringValue ?? ""]
+            }
+            print(Table.render(["ITEM", "TITLE", "REASON"], rows, flexible: ["TITLE", "REASON"], indent: 2))
         }
     }
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Items by state, what is in flight, what is blocked and why.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         func run() async throws {
             try await runReporting { PMCommand.printStatus(try await client.client().call("GET", "/api/agent/pm"), json: client.json) }
         }
@@ -42,7 +47,7 @@ struct PMCommand: AsyncParsableCommand {
 
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop creating new work; running tasks finish.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         func run() async throws {
             try await runReporting { PMCommand.printStatus(try await client.client().call("POST", "/api/agent/pm/pause"), json: client.json) }
         }
@@ -50,7 +55,7 @@ struct PMCommand: AsyncParsableCommand {
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create work again.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         func run() async throws {
             try await runReporting { PMCommand.printStatus(try await client.client().call("POST", "/api/agent/pm/resume"), json: client.json) }
         }

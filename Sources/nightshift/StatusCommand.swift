@@ -2,13 +2,17 @@ import ArgumentParser
 import Foundation
 import NightshiftCore
 
-/// `nightshift status`: what is running, pending, waiting for a decision, recently done, and
-/// the components' health (the seed's check_pipeline.py).
+/// `nightshift status`: what is running, pending, waiting for a decision, recently done, the
+/// fatal issues and the components' health (the seed's check_pipeline.py).
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Show what the daemon is doing and how healthy it is.")
+        commandName: "status", abstract: "Show what the daemon is doing and how healthy it is.",
+        discussion: """
+            Exit code 0 whenever the daemon answers, whatever it reports (fatal issues included: \
+            they are listed, and nightshift fatal and the start gate fail on them); 1 when it is down.
+            """)
 
-    @OptionGroup var client: ClientOptions
+    @OptionGroup var client: ClientCommandOptions
 
     func run() async throws {
         try await runReporting {
@@ -17,12 +21,14 @@ struct StatusCommand: AsyncParsableCommand {
             let pipeline = try await api.call("GET", "/api/agent/pipeline-status")
             let recent = try await api.call("GET", "/api/agent/tasks?status=completed,failed,cancelled&limit=5")
             let metrics = try await api.call("GET", "/api/agent/metrics")
+            let fatal = try await api.call("GET", "/api/agent/fatal-issues")
             if client.json {
                 var combined: [String: JSONValue] = [:]
                 combined["health"] = health.json
                 combined["pipeline"] = pipeline.json
                 combined["recent"] = recent.json?.objectValue?["tasks"]
                 combined["metrics"] = metrics.json
+                combined["fatal"] = fatal.json?.objectValue?["issues"]
                 printJSON(try JSONEncoder().encode(combined))
                 return
             }
@@ -36,29 +42,53 @@ struct StatusCommand: AsyncParsableCommand {
             if let rate = m["success_rate"]?.doubleValue {
                 print("recent    success \(Int((rate * 100).rounded()))% of \(Self.num(m["finished"]))")
             }
-            Self.section("running", p["running"]?.arrayValue ?? []) { t in
-                "\(t["id"]?.stringValue ?? "")  \(t["task_type"]?.stringValue ?? "")  attempt \(Self.num(t["attempt"]))  \(Self.short(t["direction"]))"
+            Self.fatalSection(fatal.json?.objectValue?["issues"]?.arrayValue ?? [])
+            let running = p["running"]?.arrayValue ?? []
+            Self.section("running", running, ["ID", "ITEM", "PHASE", "ATTEMPT", "DIRECTION"], flexible: ["DIRECTION"]) { t in
+                [Self.text(t["id"]), Cells.item(t), Cells.phase(t), Self.num(t["attempt"]), Self.text(t["direction"])]
             }
-            Self.section("needs a decision", p["needs_decision"]?.arrayValue ?? []) { t in
-                "\(t["id"]?.stringValue ?? "")  \(t["decision_prompt"]?.stringValue ?? "")   → nightshift tasks decide \(t["id"]?.stringValue ?? "") yes"
+            let waiting = p["needs_decision"]?.arrayValue ?? []
+            Self.section("needs a decision", waiting, ["ID", "ITEM", "PROMPT"], flexible: ["PROMPT"]) { t in
+                [Self.text(t["id"]), Cells.item(t), Self.text(t["decision_prompt"])]
             }
-            Self.section("recently done", recent.json?.objectValue?["tasks"]?.arrayValue ?? []) { t in
-                "\(t["id"]?.stringValue ?? "")  \(t["task_type"]?.stringValue ?? "")  \(t["status"]?.stringValue ?? "")  \(t["error_class"]?.stringValue ?? "")"
+            if !waiting.isEmpty { print("  → answer with: nightshift tasks decide <id> <decision>") }
+            let done = recent.json?.objectValue?["tasks"]?.arrayValue ?? []
+            Self.section("recently done", done, ["ID", "STATUS", "ITEM", "PHASE", "ERROR"], flexible: ["ERROR"]) { t in
+                [Self.text(t["id"]), Self.text(t["status"]), Cells.item(t), Cells.phase(t), Cells.error(t)]
             }
             let components = p["components"]?.objectValue ?? [:]
             if !components.isEmpty {
                 print("components")
-                for (name, c) in components.sorted(by: { $0.key < $1.key }) {
-                    let o = c.objectValue ?? [:]
-                    print("  \(name.padding(toLength: 14, withPad: " ", startingAt: 0)) last beat \(Self.num(o["age_seconds"]))s ago")
+                let rows = components.sorted(by: { $0.key < $1.key }).map { name, c in
+                    [name, "last beat \(Self.num(c.objectValue?["age_seconds"]))s ago"]
                 }
+                print(Table.render(["COMPONENT", "HEARTBEAT"], rows, indent: 2))
             }
         }
     }
 
-    static func section(_ title: String, _ items: [JSONValue], _ line: ([String: JSONValue]) -> String) {
+    /// The fatal issues, one line each and never cut (there are few, and each needs a human); a
+    /// state file that cannot be read is one of them, naming the file and the error, so an
+    /// unreadable file never looks like "no issues".
+    static func fatalSection(_ issues: [JSONValue]) {
+        print("fatal (\(issues.count))")
+        guard !issues.isEmpty else { return }
+        for i in issues {
+            let o = i.objectValue ?? [:]
+            let condition = text(o["condition"])
+            let reason = text(o["reason"])
+            print("  \(condition) (\(text(o["source"])), seen \(num(o["count"]))×)" + (reason == condition ? "" : ": \(reason)"))
+        }
+        print("  → what to do, and output tails: nightshift fatal")
+    }
+
+    /// A titled table of `items`, indented under its title; just the title when there are none.
+    static func section(
+        _ title: String, _ items: [JSONValue], _ header: [String], flexible: Set<String>, _ row: ([String: JSONValue]) -> [String]
+    ) {
         print("\(title) (\(items.count))")
-        for i in items { print("  " + line(i.objectValue ?? [:])) }
+        guard !items.isEmpty else { return }
+        print(Table.render(header, items.map { row($0.objectValue ?? [:]) }, flexible: flexible, indent: 2))
     }
 
     static func num(_ v: JSONValue?) -> String {
@@ -66,7 +96,5 @@ struct StatusCommand: AsyncParsableCommand {
         return d.rounded() == d ? "\(Int(d))" : String(format: "%.1f", d)
     }
 
-    static func short(_ v: JSONValue?) -> String {
-        String((v?.stringValue ?? "").replacingOccurrences(of: "\n", with: " ").prefix(60))
-    }
+    static func text(_ v: JSONValue?) -> String { v?.stringValue ?? "" }
 }

@@ -19,6 +19,8 @@ struct TasksCommand: AsyncParsableCommand {
             ("id", t.id), ("type", t.taskType.rawValue), ("status", t.status.rawValue), ("priority", "\(t.priority)"),
             ("attempt", "\(t.attempt)/\(t.maxAttempts)"), ("created", Timestamp.format(t.createdAt)),
         ]
+        if let v = t.backlogItem { lines.append(("backlog item", v)) }
+        if let v = t.phase { lines.append(("phase", v + (t.iteration.map { " (iteration \($0))" } ?? ""))) }
         if let v = t.startedAt { lines.append(("started", Timestamp.format(v))) }
         if let v = t.finishedAt { lines.append(("finished", Timestamp.format(v))) }
         if let v = t.notBefore { lines.append(("not before", Timestamp.format(v))) }
@@ -35,7 +37,7 @@ struct TasksCommand: AsyncParsableCommand {
     }
 
     /// PATCHes one change onto a task and prints `message(task)` (or the JSON).
-    static func patch(_ client: ClientOptions, _ id: String, _ body: [String: JSONValue], _ message: (AgentTask) -> String) async throws {
+    static func patch(_ client: ClientCommandOptions, _ id: String, _ body: [String: JSONValue], _ message: (AgentTask) -> String) async throws {
         try await runReporting {
             let reply = try await client.client().call("PATCH", "/api/agent/tasks/\(try validID(id))", body: body)
             if client.json { return printJSON(reply.body) }
@@ -50,7 +52,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tasks, newest first.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         @Option(help: "Only these statuses (comma-separated).") var status: String?
         @Option(help: "Only this task type.") var type: String?
         @Option(help: "At most this many (1-100).") var limit = 20
@@ -69,18 +71,27 @@ struct TasksCommand: AsyncParsableCommand {
                 }
                 let page = try JSONDecoder.nightshift().decode(Page.self, from: reply.body)
                 let rows = page.tasks.map { t in
-                    [t.id, t.taskType.rawValue, t.status.rawValue, "\(t.attempt)/\(t.maxAttempts)", Timestamp.format(t.createdAt),
-                     String(t.direction.replacingOccurrences(of: "\n", with: " ").prefix(60))]
+                    [t.id, t.status.rawValue, "\(t.attempt)/\(t.maxAttempts)", Cells.item(t.backlogItem),
+                     Cells.phase(t.phase, t.iteration, type: t.taskType.rawValue), Self.created(t.createdAt), t.direction]
                 }
-                print(Table.render(["ID", "TYPE", "STATUS", "ATTEMPT", "CREATED", "DIRECTION"], rows))
+                print(Table.render(["ID", "STATUS", "ATTEMPT", "ITEM", "PHASE", "CREATED", "DIRECTION"], rows, flexible: ["DIRECTION"]))
                 print("\(page.tasks.count) of \(page.total)")
             }
+        }
+
+        /// `MM-dd HH:mm` UTC: the date to the minute in 11 columns, leaving room for the direction
+        /// (`--json` has the full timestamp).
+        static func created(_ date: Date) -> String {
+            let full = Timestamp.format(date)  // 2026-01-31T14:05:09.123Z
+            guard full.count >= 16 else { return full }
+            let start = full.index(full.startIndex, offsetBy: 5)
+            return full[start..<full.index(full.startIndex, offsetBy: 16)].replacingOccurrences(of: "T", with: " ")
         }
     }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one task.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         @Argument(help: "Task id.") var id: String
 
         func run() async throws {
@@ -94,7 +105,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a task.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         @Option(help: "Task type (spec, impl, test, review, heal, or one from task_types).") var type: String
         @Option(help: "Higher runs first.") var priority: Int?
         @Option(help: "Attempts before the task fails for good.") var maxAttempts: Int?
@@ -117,7 +128,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Decide: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Answer a task that needs a decision; it runs again at once.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         @Argument(help: "Task id.") var id: String
         @Argument(help: "The decision, e.g. yes.") var decision: String
 
@@ -128,7 +139,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a task; a running agent's process group is torn down.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         @Argument(help: "Task id.") var id: String
 
         func run() async throws {
@@ -138,7 +149,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Retry a failed task with fresh attempts.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         @Argument(help: "Task id.") var id: String
 
         func run() async throws {
@@ -148,7 +159,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a task's log (redacted); -f follows it until the task ends.")
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var client: ClientCommandOptions
         @Argument(help: "Task id.") var id: String
         @Option(help: "Lines from the end (1-10000).") var tail = 200
         @Flag(name: .shortAndLong, help: "Follow: keep printing new lines until the task is no longer running.") var follow = false
