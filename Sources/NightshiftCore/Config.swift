@@ -34,6 +34,9 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var retryBackoff = Backoff()
         public var lease: Double = 60
         public var killGrace: Double = 10
+        /// On SIGTERM/SIGINT, how long running agents may go on before their groups are torn
+        /// down (0 = at once); a second signal ends the drain at once either way.
+        public var drainTimeout: Double = 30
         public var executors: [String: Executor] = ["default": Executor(command: "bash scripts/demo_agent.sh {direction}")]
         public var executorFor: [String: String] = [
             "spec": "default", "impl": "default", "test": "default", "review": "default", "heal": "default",

@@ -77,6 +77,7 @@ struct ConfigReader {
             case "max_attempts": r.maxAttempts = try int(v, p, min: 1, max: 100)
             case "lease": r.lease = try duration(v, p, positive: true)
             case "kill_grace": r.killGrace = try duration(v, p, positive: false)
+            case "drain_timeout": r.drainTimeout = try duration(v, p, positive: false)
             case "workspace": r.workspace = try string(v, p)
             case "poll_interval": r.pollInterval = try duration(v, p, positive: true)
             case "output_tail": r.outputTailBytes = try byteSize(v, p, min: 0)

@@ -38,11 +38,11 @@ public final class AgentRunner: Service, Sendable {
     let active = Locked<[String: Active]>([:])
     let draining = Locked<Bool>(false)
 
-    public init(env: ServiceEnvironment, drainTimeout: Double = 30) {
+    public init(env: ServiceEnvironment, drainTimeout: Double? = nil) {
         self.env = env
         self.configuration = Configuration(
             workers: env.config.runner.workers, lease: env.config.runner.lease, pollInterval: env.config.runner.pollInterval,
-            drainTimeout: drainTimeout)
+            drainTimeout: drainTimeout ?? env.config.runner.drainTimeout)
         self.logger = env.logs.logger("agent_runner")
     }
 
@@ -51,6 +51,14 @@ public final class AgentRunner: Service, Sendable {
 
     /// Asks the dispatcher to look for work now.
     public func poke() { wake.signal() }
+
+    /// The second level of stopping: tear every running attempt down now (a second SIGTERM or
+    /// SIGINT during the drain). Their tasks stay running in the store for the rescuer.
+    public func tearDownNow(_ why: String) {
+        let running = active.value.values
+        logger.notice("\(why): tearing down \(running.count) running attempt(s) now; their tasks are left for the rescuer")
+        for a in running { a.stopper.stop(why) }
+    }
 
     public func run() async throws {
         logger.info("agent runner started", metadata: ["workers": "\(configuration.workers)", "owner": "\(env.instanceID)"])
@@ -109,7 +117,8 @@ public final class AgentRunner: Service, Sendable {
         guard running > 0 else { return }
         logger.info("draining \(running) running attempt(s) for up to \(ConfigValues.formatDuration(configuration.drainTimeout))")
         let deadline = Task {
-            try? await Task.sleep(for: .milliseconds(Int64(configuration.drainTimeout * 1000)))
+            if configuration.drainTimeout > 0 { try? await Task.sleep(for: .milliseconds(Int64(configuration.drainTimeout * 1000))) }
+            guard !Task.isCancelled else { return }
             for a in self.active.value.values { a.stopper.stop("shutdown") }
         }
         while await attempts.next() != nil {}

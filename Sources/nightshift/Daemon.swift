@@ -92,6 +92,9 @@ struct Daemon {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger))
+        // A second SIGTERM or SIGINT during the drain tears the agents down at once.
+        let repeated = RepeatedSignal { why in runner.tearDownNow(why) }
+        defer { repeated.cancel() }
         do {
             try await group.run()
         } catch where ListenProbe.isAddressInUse(error) {

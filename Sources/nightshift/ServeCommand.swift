@@ -7,10 +7,12 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the daemon: agent runner, project manager, monitor and the REST API.",
         discussion: """
-            SIGTERM or SIGINT stops it gracefully: the API stops first, running attempts get up to
-            30 s to finish, then their process groups are torn down and left for the next start
-            to rescue. Exit code 0 on a clean stop, 1 on a runtime failure, 2 on a bad config.
-            Set NIGHTSHIFT_LOG_STDERR=0 to keep component logs out of stderr.
+            SIGTERM or SIGINT stops it gracefully: the API stops first, running attempts get up to \
+            30 s to finish (runner.drain_timeout; 0 = tear down at once), then their process groups \
+            are torn down and left for the next start to rescue. A second SIGTERM or SIGINT during \
+            the drain tears them down at once. Exit code 0 on a clean stop, 1 on a runtime \
+            failure, 2 on a bad config or a taken port. Set NIGHTSHIFT_LOG_STDERR=0 to keep \
+            component logs out of stderr (or name the components to echo, e.g. project_manager).
             """)
 
     @OptionGroup var options: DaemonOptions

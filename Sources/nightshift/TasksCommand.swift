@@ -6,7 +6,7 @@ import NightshiftCore
 struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks", abstract: "List, show, create, decide, cancel and retry tasks; read their logs.",
-        subcommands: [List.self, Show.self, Create.self, Decide.self, Cancel.self, Retry.self, Log.self])
+        subcommands: [List.self, Show.self, History.self, Create.self, Decide.self, Cancel.self, Retry.self, Log.self])
 
     static func decodeTask(_ data: Data) throws -> AgentTask {
         do { return try JSONDecoder.nightshift().decode(AgentTask.self, from: data) } catch {

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NightshiftAPI
 import NightshiftCore
 import NightshiftRuntime
+import NightshiftTesting
 import Testing
 
 @Suite("API over real loopback HTTP", .timeLimit(.minutes(1)))

@@ -72,7 +72,7 @@ struct DocsTests {
             said = (try? Self.captures(#"draining 1 running attempt\(s\) for up to (\d+)s"#, in: String(contentsOfFile: log, encoding: .utf8))) ?? []
             return !said.isEmpty
         })
-        FileManager.default.createFile(atPath: release, contents: nil)
+        _ = FileManager.default.createFile(atPath: release, contents: nil)
         #expect(await daemon.waitForExit() == 0)
         #expect(said.first.map { [$0] } == documented.first.map { [$0] }, "the runner drains for \(said), the docs say \(documented)")
     }

@@ -73,12 +73,7 @@ struct UsageTests {
         for args in Self.commands {
             let help = try NightshiftBinary.run(args + ["--help"], environment: ["COLUMNS": "5000"]).out
             let broken = Self.brokenLines(help)
-            if args == ["serve"] {
-                // ServeCommand.swift (not in this change) still has hard line breaks in its discussion.
-                withKnownIssue("serve's discussion breaks lines by hand") { #expect(broken.isEmpty, "\(broken)") }
-            } else {
-                #expect(broken.isEmpty, "nightshift \(args.joined(separator: " ")) --help: \(broken)")
-            }
+            #expect(broken.isEmpty, "nightshift \(args.joined(separator: " ")) --help: \(broken)")
         }
     }
 }

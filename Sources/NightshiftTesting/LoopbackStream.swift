@@ -17,22 +17,22 @@ private let noSignal: Int32 = 0
 /// A raw HTTP/1.1 connection to a loopback port, for reading a response that never ends (SSE)
 /// piece by piece. HummingbirdTesting's live client waits for the end of a response, so it
 /// cannot read an event stream. Reads wait on `poll(2)` with a deadline; nothing sleeps.
-final class LoopbackStream: @unchecked Sendable {  // used by one task at a time
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+public final class LoopbackStream: @unchecked Sendable {  // used by one task at a time
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     private var fd: Int32 = -1
     /// Raw bytes read so far.
     private var raw: [UInt8] = []
     /// The response head (status line and headers), once complete.
-    private(set) var head: String?
+    public private(set) var head: String?
     /// The body read so far, de-chunked when the response is chunked.
-    private(set) var body = ""
+    public private(set) var body = ""
     private var bodyStart = 0
 
     /// Connects to `port` on 127.0.0.1, or on ::1 when the server listens there only.
-    init(port: Int) throws {
+    public init(port: Int) throws {
         if let fd = Self.connect4(port) ?? Self.connect6(port) {
             self.fd = fd
         } else {
@@ -42,7 +42,7 @@ final class LoopbackStream: @unchecked Sendable {  // used by one task at a time
 
     deinit { close() }
 
-    func close() {
+    public func close() {
         if fd >= 0 {
             closeSocket(fd)
             fd = -1
@@ -50,7 +50,7 @@ final class LoopbackStream: @unchecked Sendable {  // used by one task at a time
     }
 
     /// Sends a GET request for `path`.
-    func sendGET(_ path: String, headers: [String: String] = [:]) throws {
+    public func sendGET(_ path: String, headers: [String: String] = [:]) throws {
         var text = "GET \(path) HTTP/1.1\r\nHost: localhost\r\n"
         for (k, v) in headers { text += "\(k): \(v)\r\n" }
         text += "\r\n"
@@ -66,7 +66,7 @@ final class LoopbackStream: @unchecked Sendable {  // used by one task at a time
     /// Reads until the head is complete and `done(body)` holds; throws when `deadline` passes
     /// or the peer closes first.
     @discardableResult
-    func read(until deadline: ContinuousClock.Instant, _ done: (String) -> Bool) async throws -> String {
+    public func read(until deadline: ContinuousClock.Instant, _ done: (String) -> Bool) async throws -> String {
         while head == nil || !done(body) {
             let remaining = deadline - .now
             guard remaining > .zero else {
