@@ -1,0 +1,53 @@
+import Foundation
+import NightshiftCore
+import NightshiftStore
+import Synchronization
+
+/// What happened to a task, for the dispatcher's wake-ups and the SSE stream: the event the
+/// store appended to the task's history, and the task as that event left it.
+public struct TaskChange: Sendable, Equatable {
+    public typealias Kind = TaskEventKind
+    public var event: TaskEventRecord
+    public var task: AgentTask
+    public var kind: Kind { event.kind }
+    public init(_ entry: LedgerEntry) {
+        self.event = entry.event
+        self.task = entry.task
+    }
+}
+
+/// A fan-out of task changes to any number of subscribers. Publishing never blocks: a slow
+/// subscriber drops its oldest changes instead of holding up the runner.
+public final class TaskEventBus: Sendable {
+    private let subscribers = Mutex<[UUID: AsyncStream<TaskChange>.Continuation]>([:])
+
+    public init() {}
+
+    func publish(_ change: TaskChange) {
+        let targets = subscribers.withLock { Array($0.values) }
+        for c in targets { c.yield(change) }
+    }
+
+    /// Only `TaskLedger` publishes: what a store operation returned, in order.
+    func publish(_ entry: LedgerEntry) { publish(TaskChange(entry)) }
+
+    /// A stream of every change from now on; it ends when the consumer stops iterating.
+    public func subscribe(buffer: Int = 1024) -> AsyncStream<TaskChange> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<TaskChange>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        subscribers.withLock { $0[id] = continuation }
+        return stream
+    }
+
+    /// Ends every stream (at shutdown).
+    public func finishAll() {
+        let all = subscribers.withLock { s in
+            defer { s.removeAll() }
+            return Array(s.values)
+        }
+        for c in all { c.finish() }
+    }
+}
