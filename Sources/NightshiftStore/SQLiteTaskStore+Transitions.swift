@@ -140,46 +140,47 @@ extension SQLiteTaskStore {
             currentStatus: current.status)
     }
 
-    public func decide(id: String, decision: String, now: Date) async throws -> AgentTask {
+    public func decide(id: String, decision: String, priority: Int?, now: Date) async throws -> AgentTask {
+        try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
         return try await write { db in
             try Self.transition(
                 db, id: id, event: .decide,
                 // The resumed run continues the attempt that asked; it does not use up a new one.
-                set: "status = 'pending', decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), updated_at = ?",
-                arguments: [decision, t, t])
+                set: "status = 'pending', decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), priority = COALESCE(?, priority), updated_at = ?",
+                arguments: [decision, t, priority, t])
         }
     }
 
-    public func cancel(id: String, reason: String, now: Date) async throws -> (before: AgentTask, after: AgentTask) {
+    public func cancel(id: String, reason: String, priority: Int?, now: Date) async throws -> (before: AgentTask, after: AgentTask) {
+        try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
         return try await write { db in
             guard let before = try Self.fetch(db, id) else { throw StoreError.notFound(id) }
             let after = try Self.transition(
                 db, id: id, event: .cancel,
-                set: "status = 'cancelled', error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, updated_at = ?",
-                arguments: [reason, t, t])
+                set: "status = 'cancelled', error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, priority = COALESCE(?, priority), updated_at = ?",
+                arguments: [reason, t, priority, t])
             if let hook = self.pipeline { _ = try Self.advance(db, after: after, hook: hook, now: now) }
             return (before, after)
         }
     }
 
-    public func retry(id: String, now: Date) async throws -> AgentTask {
+    public func retry(id: String, priority: Int?, now: Date) async throws -> AgentTask {
+        try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
         return try await write { db in
             let retried = try Self.transition(
                 db, id: id, event: .retry,
-                set: "status = 'pending', attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, updated_at = ?",
-                arguments: [t])
+                set: "status = 'pending', attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, priority = COALESCE(?, priority), updated_at = ?",
+                arguments: [priority, t])
             try Self.unblock(db, retried: retried, now: now)
             return retried
         }
     }
 
     public func setPriority(id: String, priority: Int, now: Date) async throws -> AgentTask {
-        guard TaskValidation.priorityRange.contains(priority) else {
-            throw StoreError(.invalid, "must be between \(TaskValidation.priorityRange.lowerBound) and \(TaskValidation.priorityRange.upperBound)", field: "priority")
-        }
+        try Self.checkPriority(priority)
         return try await write { db in
             let stmt = try db.cachedStatement(
                 sql: "UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND status IN ('pending','running','needs_decision') RETURNING *")
@@ -187,6 +188,12 @@ extension SQLiteTaskStore {
             guard let current = try Self.fetch(db, id) else { throw StoreError.notFound(id) }
             throw StoreError(.illegalTransition, "task \(id) is \(current.status.rawValue); its priority can no longer change", currentStatus: current.status)
         }
+    }
+
+    /// A priority outside `TaskValidation.priorityRange` is refused before anything is written.
+    static func checkPriority(_ priority: Int?) throws {
+        guard let priority, !TaskValidation.priorityRange.contains(priority) else { return }
+        throw StoreError(.invalid, "must be between \(TaskValidation.priorityRange.lowerBound) and \(TaskValidation.priorityRange.upperBound)", field: "priority")
     }
 
     public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, now: Date) async throws -> AgentTask {

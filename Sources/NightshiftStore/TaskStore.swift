@@ -117,12 +117,16 @@ public protocol TaskStore: Sendable {
     /// transaction; each result is the updated task or the error for that request.
     func finish(_ requests: [FinishRequest], now: Date) async throws -> [Result<AgentTask, StoreError>]
 
-    /// needs_decision → pending with the decision stored.
-    func decide(id: String, decision: String, now: Date) async throws -> AgentTask
-    /// pending | running | needs_decision → cancelled. Returns the task as it was before and after.
-    func cancel(id: String, reason: String, now: Date) async throws -> (before: AgentTask, after: AgentTask)
-    /// failed → pending with fresh attempts.
-    func retry(id: String, now: Date) async throws -> AgentTask
+    // The operator's transitions take an optional new priority, set in the same transaction, so
+    // that one request can e.g. retry a task at a higher priority and either both happen or neither.
+
+    /// needs_decision → pending with the decision stored (and `priority`, when given).
+    func decide(id: String, decision: String, priority: Int?, now: Date) async throws -> AgentTask
+    /// pending | running | needs_decision → cancelled (and `priority`, when given). Returns the
+    /// task as it was before and after.
+    func cancel(id: String, reason: String, priority: Int?, now: Date) async throws -> (before: AgentTask, after: AgentTask)
+    /// failed → pending with fresh attempts (and `priority`, when given).
+    func retry(id: String, priority: Int?, now: Date) async throws -> AgentTask
     /// Changes the priority of a task that has not ended.
     func setPriority(id: String, priority: Int, now: Date) async throws -> AgentTask
 
@@ -144,6 +148,18 @@ extension TaskStore {
     public func create(_ task: AgentTask) async throws -> AgentTask {
         guard let created = try await create([task]).first else { throw StoreError(.unavailable, "insert returned nothing") }
         return created
+    }
+
+    public func decide(id: String, decision: String, now: Date) async throws -> AgentTask {
+        try await decide(id: id, decision: decision, priority: nil, now: now)
+    }
+
+    public func cancel(id: String, reason: String, now: Date) async throws -> (before: AgentTask, after: AgentTask) {
+        try await cancel(id: id, reason: reason, priority: nil, now: now)
+    }
+
+    public func retry(id: String, now: Date) async throws -> AgentTask {
+        try await retry(id: id, priority: nil, now: now)
     }
 
     public func finish(id: String, owner: String, outcome: AttemptOutcome, now: Date) async throws -> AgentTask {
