@@ -15,7 +15,7 @@ public enum APIServer {
         let prometheus = PrometheusExport(env: env)
         router.add(middleware: RequestCountMiddleware(export: prometheus))
         router.add(middleware: ProblemMiddleware())
-        router.add(middleware: BearerAuthMiddleware(token: env.config.server.token))
+        router.add(middleware: BearerAuthMiddleware(policy: AccessPolicy(env.config.server)))
         let recorder = RouteRecorder(router: router)
         SystemRoutes(env: env, isReady: isReady, prometheus: prometheus).register(recorder)
         TaskRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
