@@ -24,6 +24,8 @@ public enum APIServer {
         TelegramRoutes(
             env: env, commands: ChatCommands(env: env, attention: { await attention().compactMap(\.stringValue) })
         ).register(recorder)
+        // Last, so that it wraps only the not-found responder (see MethodNotAllowedMiddleware).
+        router.add(middleware: MethodNotAllowedMiddleware(table: RouteTable(recorder.routes)))
         return (router, recorder.routes)
     }
 
