@@ -46,8 +46,8 @@ struct TaskRoutes {
         let q = request.uri.queryParameters
         var errors: [Problem.FieldError] = []
         var query = TaskQuery()
-        if let s = q.get("status"), !s.isEmpty {
-            for part in s.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+        if let s = q.get("status") {
+            for part in Self.listItems(s) {
                 if let st = TaskStatus(rawValue: part) {
                     query.statuses.append(st)
                 } else {
@@ -55,12 +55,13 @@ struct TaskRoutes {
                 }
             }
         }
-        if let t = q.get("task_type"), !t.isEmpty {
-            for part in t.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                if env.config.allTaskTypes.contains(TaskType(part)) {
+        if let t = q.get("task_type") {
+            let known = env.config.allTaskTypes
+            for part in Self.listItems(t) {
+                if known.contains(TaskType(part)) {
                     query.taskTypes.append(TaskType(part))
                 } else {
-                    errors.append(.init(field: "task_type", message: "unknown task type \"\(part)\""))
+                    errors.append(.init(field: "task_type", message: "unknown task type \"\(part)\" (configured: \(known.map(\.rawValue).joined(separator: ", ")))"))
                 }
             }
         }
@@ -74,6 +75,12 @@ struct TaskRoutes {
         if !errors.isEmpty { throw Problem.invalid(errors) }
         let page = try await env.store.list(query)
         return try JSONResponse.make(TaskList(tasks: page.tasks, total: page.total, limit: query.limit, offset: query.offset))
+    }
+
+    /// The items of a comma-separated filter, spaces around them dropped. An empty item (an empty
+    /// value, or a stray comma) stays in, so that it is refused like any unknown value.
+    static func listItems(_ value: String) -> [String] {
+        value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: [" "]) }
     }
 
     func create(_ request: Request) async throws -> Response {
@@ -95,18 +102,19 @@ struct TaskRoutes {
         let change = try TaskPatch.parse(body)
         let now = env.now()
         let updated: AgentTask
-        switch change {
-        case .decide(let d):
-            updated = try await env.store.decide(id: id, decision: d, now: now)
+        switch change.transition {
+        case .decide(let d)?:
+            updated = try await env.store.decide(id: id, decision: d, priority: change.priority, now: now)
             env.events.publish(.decided, updated)
-        case .cancel:
-            updated = try await env.store.cancel(id: id, reason: "cancelled by operator", now: now).after
+        case .cancel?:
+            updated = try await env.store.cancel(id: id, reason: "cancelled by operator", priority: change.priority, now: now).after
             env.events.publish(.cancelled, updated)
-        case .retry:
-            updated = try await env.store.retry(id: id, now: now)
+        case .retry?:
+            updated = try await env.store.retry(id: id, priority: change.priority, now: now)
             env.events.publish(.retried, updated)
-        case .priority(let p):
-            updated = try await env.store.setPriority(id: id, priority: p, now: now)
+        case nil:
+            guard let priority = change.priority else { throw Problem.badRequest("empty patch: send decision, status or priority") }
+            updated = try await env.store.setPriority(id: id, priority: priority, now: now)
             env.events.publish(.updated, updated)
         }
         return try JSONResponse.make(updated)
