@@ -21,6 +21,11 @@ struct OperatorPriorityConformanceTests {
 
         var to: TaskStatus { self == .cancel ? .cancelled : .pending }
 
+        /// A status that refuses the transition. For decide and retry it is one whose priority
+        /// could change on its own, so a store that set the priority in a separate step would
+        /// be caught; cancel refuses only ended tasks, whose priority is frozen anyway.
+        var refusedFrom: TaskStatus { self == .cancel ? .completed : .pending }
+
         func apply(_ store: any TaskStore, _ id: String, priority: Int, now: Date) async throws -> AgentTask {
             switch self {
             case .decide: try await store.decide(id: id, decision: "yes", priority: priority, now: now)
@@ -45,7 +50,7 @@ struct OperatorPriorityConformanceTests {
     @Test("a refused transition leaves the priority as it was", arguments: TaskStoreFactory.all, Change.allCases)
     func refused(_ factory: TaskStoreFactory, _ change: Change) async throws {
         let f = try await factory.make()
-        let t = try await f.task(in: .completed)
+        let t = try await f.task(in: change.refusedFrom)
         let before = try await f.store.get(t.id)
         let error = await storeError { try await change.apply(f.store, t.id, priority: 42, now: f.now) }
         #expect(error?.code == .illegalTransition)
