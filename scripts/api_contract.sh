@@ -10,9 +10,11 @@
 #   API_CONTRACT_SEED      hypothesis seed (default 20261201, so every run sends the same cases)
 #   API_CONTRACT_VENV      where schemathesis is installed (default .build/schemathesis-venv)
 set -euo pipefail
+# A binary given relative to the caller's directory stays valid after the cd below.
+BIN="${1:-}"
+if [ -n "$BIN" ] && [ "${BIN#/}" = "$BIN" ]; then BIN="$PWD/$BIN"; fi
 cd "$(dirname "$0")/.."
-
-BIN="${1:-.build/debug/nightshift}"
+BIN="${BIN:-.build/debug/nightshift}"
 EXAMPLES="${API_CONTRACT_EXAMPLES:-700}"
 SEED="${API_CONTRACT_SEED:-20261201}"
 VENV="${API_CONTRACT_VENV:-.build/schemathesis-venv}"
