@@ -7,7 +7,7 @@ RELEASE_BIN := .build/release/nightshift
 # Extra arguments for `make run`, e.g. make run ARGS="--port 8001 --state-dir /tmp/ns"
 ARGS ?=
 
-.PHONY: help deps build run test bench start-gate fmt clean
+.PHONY: help deps build run test contract bench start-gate fmt clean
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -28,8 +28,13 @@ build: deps ## Build the debug binary (.build/debug/nightshift)
 run: build ## Run the daemon on config/nightshift.yaml: example backlog, offline demo agent (ARGS=...)
 	$(DEBUG_BIN) serve $(ARGS)
 
-test: deps ## Run every test (what CI runs)
+test: deps ## Run every test (what CI runs): swift test, then the API contract run
 	swift test
+	swift build
+	scripts/api_contract.sh $(DEBUG_BIN)
+
+contract: build ## Check the running daemon against api/openapi.yaml with schemathesis (seeded, bounded)
+	scripts/api_contract.sh $(DEBUG_BIN)
 
 bench: deps ## Build release and benchmark the task store
 	swift build -c release

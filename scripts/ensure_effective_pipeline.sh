@@ -14,6 +14,7 @@ Usage: scripts/ensure_effective_pipeline.sh [--url URL] [--state-dir DIR]
   --url URL        the daemon (default: $NIGHTSHIFT_URL, else http://127.0.0.1:8000)
   --state-dir DIR  its state dir, for pipeline_version.json and fatal_issues.json
                    (default: $NIGHTSHIFT_STATE_DIR, else logs)
+  $NIGHTSHIFT_API_TOKEN, when set, is sent as the bearer token (off loopback reads need it)
 
 Checks /api/health, /api/agent/metrics, /api/agent/monitor-issues, /api/agent/effectiveness
 and /api/agent/pipeline-status, version tracking and the services' heartbeats; prints an
@@ -48,7 +49,11 @@ actions = []
 def get(path, timeout=5):
     """(status, parsed JSON or None, error text or None)"""
     try:
-        with urllib.request.urlopen(url + path, timeout=timeout) as r:
+        request = urllib.request.Request(url + path)
+        token = os.environ.get("NIGHTSHIFT_API_TOKEN", "")
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        with urllib.request.urlopen(request, timeout=timeout) as r:
             body = r.read()
             status = r.status
     except urllib.error.HTTPError as e:

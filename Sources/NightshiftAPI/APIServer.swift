@@ -15,7 +15,7 @@ public enum APIServer {
         let prometheus = PrometheusExport(env: env)
         router.add(middleware: RequestCountMiddleware(export: prometheus))
         router.add(middleware: ProblemMiddleware())
-        router.add(middleware: BearerAuthMiddleware(token: env.config.server.token))
+        router.add(middleware: BearerAuthMiddleware(policy: AccessPolicy(env.config.server)))
         let recorder = RouteRecorder(router: router)
         SystemRoutes(env: env, isReady: isReady, prometheus: prometheus).register(recorder)
         TaskRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
@@ -25,6 +25,8 @@ public enum APIServer {
         TelegramRoutes(
             env: env, commands: ChatCommands(env: env, attention: { await attention().compactMap(\.stringValue) })
         ).register(recorder)
+        // Last, so that it wraps only the not-found responder (see MethodNotAllowedMiddleware).
+        router.add(middleware: MethodNotAllowedMiddleware(table: RouteTable(recorder.routes)))
         return (router, recorder.routes)
     }
 

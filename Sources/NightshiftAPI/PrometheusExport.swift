@@ -57,28 +57,3 @@ struct RequestCountMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 }
-
-/// With a token configured, every mutating request needs `Authorization: Bearer <token>`.
-struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        // The Telegram webhook cannot send a bearer token; it has its own secret-token check.
-        if !token.isEmpty && ![.get, .head, .options].contains(request.method) && request.uri.path != "/api/agent/telegram/webhook" {
-            guard constantTimeEquals(request.headers[.authorization] ?? "", "Bearer \(token)") else {
-                throw Problem(
-                    .unauthorized, type: "unauthorized", title: "Unauthorized",
-                    detail: "this request changes state: send Authorization: Bearer <token> (server.token / NIGHTSHIFT_API_TOKEN)")
-            }
-        }
-        return try await next(request, context)
-    }
-}
-
-/// Compares secrets in time that does not depend on where they differ.
-func constantTimeEquals(_ given: String, _ expected: String) -> Bool {
-    let a = Array(given.utf8)
-    let b = Array(expected.utf8)
-    var diff: UInt8 = a.count == b.count ? 0 : 1
-    for i in 0..<min(a.count, b.count) { diff |= a[i] ^ b[i] }
-    return diff == 0
-}

@@ -46,8 +46,8 @@ struct TaskRoutes {
         let q = request.uri.queryParameters
         var errors: [Problem.FieldError] = []
         var query = TaskQuery()
-        if let s = q.get("status"), !s.isEmpty {
-            for part in s.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+        if let s = q.get("status") {
+            for part in Self.listItems(s) {
                 if let st = TaskStatus(rawValue: part) {
                     query.statuses.append(st)
                 } else {
@@ -55,12 +55,13 @@ struct TaskRoutes {
                 }
             }
         }
-        if let t = q.get("task_type"), !t.isEmpty {
-            for part in t.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                if env.config.allTaskTypes.contains(TaskType(part)) {
+        if let t = q.get("task_type") {
+            let known = env.config.allTaskTypes
+            for part in Self.listItems(t) {
+                if known.contains(TaskType(part)) {
                     query.taskTypes.append(TaskType(part))
                 } else {
-                    errors.append(.init(field: "task_type", message: "unknown task type \"\(part)\""))
+                    errors.append(.init(field: "task_type", message: "unknown task type \"\(part)\" (configured: \(known.map(\.rawValue).joined(separator: ", ")))"))
                 }
             }
         }
@@ -74,6 +75,12 @@ struct TaskRoutes {
         if !errors.isEmpty { throw Problem.invalid(errors) }
         let page = try await env.store.list(query)
         return try JSONResponse.make(TaskList(tasks: page.tasks, total: page.total, limit: query.limit, offset: query.offset))
+    }
+
+    /// The items of a comma-separated filter, spaces around them dropped. An empty item (an empty
+    /// value, or a stray comma) stays in, so that it is refused like any unknown value.
+    static func listItems(_ value: String) -> [String] {
+        value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: [" "]) }
     }
 
     func create(_ request: Request) async throws -> Response {
@@ -97,15 +104,16 @@ struct TaskRoutes {
         let change = try TaskPatch.parse(body)
         let now = env.now()
         let updated: AgentTask
-        switch change {
-        case .decide(let d):
-            updated = try await env.ledger.decide(id: id, decision: d, by: "api", now: now)
-        case .cancel:
-            updated = try await env.ledger.cancel(id: id, reason: "cancelled by operator", by: "api", now: now).after
-        case .retry:
-            updated = try await env.ledger.retry(id: id, by: "api", now: now)
-        case .priority(let p):
-            updated = try await env.ledger.setPriority(id: id, priority: p, by: "api", now: now)
+        switch change.transition {
+        case .decide(let d)?:
+            updated = try await env.ledger.decide(id: id, decision: d, priority: change.priority, by: "api", now: now)
+        case .cancel?:
+            updated = try await env.ledger.cancel(id: id, reason: "cancelled by operator", priority: change.priority, by: "api", now: now).after
+        case .retry?:
+            updated = try await env.ledger.retry(id: id, priority: change.priority, by: "api", now: now)
+        case nil:
+            guard let priority = change.priority else { throw Problem.badRequest("empty patch: send decision, status or priority") }
+            updated = try await env.ledger.setPriority(id: id, priority: priority, by: "api", now: now)
         }
         return try JSONResponse.make(updated)
     }

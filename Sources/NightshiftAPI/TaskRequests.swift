@@ -64,41 +64,49 @@ enum NewTaskRequest {
     }
 }
 
-/// `PATCH /api/agent/tasks/{id}`: one change per request, so each is one transaction.
-enum TaskPatch: Equatable {
-    case decide(String)
-    case cancel
-    case retry
-    case priority(Int)
+/// `PATCH /api/agent/tasks/{id}`: a status change (a decision, a cancel or a retry), a new
+/// priority, or one of each. The store applies both in one transaction, so a refused status
+/// change leaves the priority as it was. `decision` and `status` are two different status
+/// changes and cannot be combined.
+struct TaskPatch: Equatable {
+    enum Transition: Equatable {
+        case decide(String)
+        case cancel
+        case retry
+    }
+
+    var transition: Transition?
+    var priority: Int?
 
     static let fields: Set<String> = ["decision", "status", "priority"]
 
     static func parse(_ body: [String: JSONValue]) throws -> TaskPatch {
-        if body.isEmpty { throw Problem.badRequest("empty patch: send one of decision, status or priority") }
+        if body.isEmpty { throw Problem.badRequest("empty patch: send decision, status or priority") }
         var errors = RequestBody.unknownKeys(body, allowed: fields)
         if !errors.isEmpty { throw Problem.invalid(errors) }
-        if body.count > 1 {
-            throw Problem.invalid(body.keys.sorted().map { .init(field: $0, message: "send one of decision, status or priority per request") })
+        if body["decision"] != nil && body["status"] != nil {
+            throw Problem.invalid(
+                ["decision", "status"].map { .init(field: $0, message: "send decision or status, not both (either may come with priority)") })
         }
-        let (key, value) = body.first!
-        switch key {
-        case "decision":
-            guard let s = RequestBody.string(value, "decision", &errors) else { throw Problem.invalid(errors) }
+        var patch = TaskPatch()
+        if let v = body["decision"], let s = RequestBody.string(v, "decision", &errors) {
             let d = s.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !d.isEmpty, d.count <= TaskValidation.directionLimit else {
-                throw Problem.invalid("decision", "must be 1 to \(TaskValidation.directionLimit) characters")
+            // Code points, as the spec's maxLength and the direction rule count them.
+            if !d.isEmpty, d.unicodeScalars.count <= TaskValidation.directionLimit {
+                patch.transition = .decide(d)
+            } else {
+                errors.append(.init(field: "decision", message: "must be 1 to \(TaskValidation.directionLimit) characters"))
             }
-            return .decide(d)
-        case "status":
-            guard let s = RequestBody.string(value, "status", &errors) else { throw Problem.invalid(errors) }
-            switch s {
-            case "cancelled": return .cancel
-            case "pending": return .retry
-            default: throw Problem.invalid("status", "can only be set to \"cancelled\" (cancel) or \"pending\" (retry a failed task)")
-            }
-        default:
-            guard let p = RequestBody.int(value, "priority", TaskValidation.priorityRange, &errors) else { throw Problem.invalid(errors) }
-            return .priority(p)
         }
+        if let v = body["status"], let s = RequestBody.string(v, "status", &errors) {
+            switch s {
+            case "cancelled": patch.transition = .cancel
+            case "pending": patch.transition = .retry
+            default: errors.append(.init(field: "status", message: "can only be set to \"cancelled\" (cancel) or \"pending\" (retry a failed task)"))
+            }
+        }
+        if let v = body["priority"] { patch.priority = RequestBody.int(v, "priority", TaskValidation.priorityRange, &errors) }
+        if !errors.isEmpty { throw Problem.invalid(errors) }
+        return patch
     }
 }

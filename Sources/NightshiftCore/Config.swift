@@ -4,8 +4,12 @@ public struct NightshiftConfig: Sendable, Equatable {
     public struct Server: Sendable, Equatable {
         public var host = "127.0.0.1"
         public var port = 8000
-        /// Bearer token for mutating requests; required when `host` is not loopback.
+        /// Bearer token: mutating requests need it whenever it is set; off loopback every route
+        /// but health and readiness needs it. Required when `host` is not loopback.
         public var token = ""
+        /// Whether `/metrics` answers without the token off loopback (for a scraper that cannot
+        /// send one). On loopback it never needs the token.
+        public var metricsPublic = false
         /// Largest request body accepted (413 past it).
         public var maxBodyBytes = 1024 * 1024
     }
@@ -151,9 +155,18 @@ public struct NightshiftConfig: Sendable, Equatable {
         return TaskType.builtIn + extra
     }
 
-    /// True when the server listens only on this machine.
-    public var isLoopbackOnly: Bool {
-        ["127.0.0.1", "localhost", "::1", "[::1]"].contains(server.host) || server.host.hasPrefix("127.")
+    /// True when the server listens only on this machine: 127.0.0.0/8, ::1 or localhost. Any
+    /// other host, including a name that merely starts with "127.", counts as reachable from
+    /// outside, so the stricter rules apply.
+    public var isLoopbackOnly: Bool { Self.isLoopback(host: server.host) }
+
+    /// Whether `host` is a loopback address or name.
+    public static func isLoopback(host: String) -> Bool {
+        let h = host.lowercased()
+        if ["localhost", "localhost.", "::1", "[::1]"].contains(h) { return true }
+        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets[0] == "127" else { return false }
+        return octets.allSatisfy { o in !o.isEmpty && o.allSatisfy { ("0"..."9").contains($0) } && UInt8(o) != nil }
     }
 
     /// The base URL clients use to reach this daemon.

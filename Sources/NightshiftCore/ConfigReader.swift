@@ -21,6 +21,7 @@ struct ConfigReader {
                     case "port": c.server.port = try int(v, p, min: 0, max: 65535)
                     case "token": c.server.token = try string(v, p)
                     case "max_body": c.server.maxBodyBytes = try byteSize(v, p, min: 1024)
+                    case "metrics_public": c.server.metricsPublic = try bool(v, p)
                     default: throw unknown(p, v)
                     }
                 }

@@ -159,46 +159,47 @@ extension SQLiteTaskStore {
             currentStatus: current.status)
     }
 
-    public func decide(id: String, decision: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+    public func decide(id: String, decision: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+        try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
         return try await journaled(now: now) { db, journal in
             try Self.transition(
                 db, id: id, event: .decide, kind: .decided, journal: journal,
                 detail: ["decision": .string(String(decision.prefix(500))), "by": .string(actor)],
                 // The resumed run continues the attempt that asked; it does not use up a new one.
-                set: "decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), updated_at = ?",
-                arguments: [decision, t, t])
+                set: "decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), priority = COALESCE(?, priority), updated_at = ?",
+                arguments: [decision, t, priority, t])
         }
     }
 
-    public func cancel(id: String, reason: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+    public func cancel(id: String, reason: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+        try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
         return try await journaled(now: now) { db, journal in
             let after = try Self.transition(
                 db, id: id, event: .cancel, kind: .cancelled, journal: journal, detail: ["reason": .string(reason), "by": .string(actor)],
-                set: "error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, updated_at = ?",
-                arguments: [reason, t, t])
+                set: "error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, priority = COALESCE(?, priority), updated_at = ?",
+                arguments: [reason, t, priority, t])
             if let hook = self.pipeline { _ = try Self.advance(db, after: after, hook: hook, now: now, journal: journal) }
             return after
         }
     }
 
-    public func retry(id: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+    public func retry(id: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+        try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
         return try await journaled(now: now) { db, journal in
             let retried = try Self.transition(
                 db, id: id, event: .retry, kind: .retried, journal: journal, detail: ["by": .string(actor)],
-                set: "attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, updated_at = ?",
-                arguments: [t])
+                set: "attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, priority = COALESCE(?, priority), updated_at = ?",
+                arguments: [priority, t])
             try Self.unblock(db, retried: retried, now: now)
             return retried
         }
     }
 
     public func setPriority(id: String, priority: Int, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
-        guard TaskValidation.priorityRange.contains(priority) else {
-            throw StoreError(.invalid, "must be between \(TaskValidation.priorityRange.lowerBound) and \(TaskValidation.priorityRange.upperBound)", field: "priority")
-        }
+        try Self.checkPriority(priority)
         return try await journaled(now: now) { db, journal in
             let stmt = try db.cachedStatement(
                 sql: "UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND status IN ('pending','running','needs_decision') RETURNING *")
@@ -210,6 +211,12 @@ extension SQLiteTaskStore {
             guard let current = try Self.fetch(db, id) else { throw StoreError.notFound(id) }
             throw StoreError(.illegalTransition, "task \(id) is \(current.status.rawValue); its priority can no longer change", currentStatus: current.status)
         }
+    }
+
+    /// A priority outside `TaskValidation.priorityRange` is refused before anything is written.
+    static func checkPriority(_ priority: Int?) throws {
+        guard let priority, !TaskValidation.priorityRange.contains(priority) else { return }
+        throw StoreError(.invalid, "must be between \(TaskValidation.priorityRange.lowerBound) and \(TaskValidation.priorityRange.upperBound)", field: "priority")
     }
 
     public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {

@@ -27,15 +27,28 @@ extension TaskStore {
     }
 
     public func decide(id: String, decision: String, now: Date) async throws -> AgentTask {
-        try await decide(id: id, decision: decision, by: "api", now: now).value
+        try await decide(id: id, decision: decision, priority: nil, by: "api", now: now).value
     }
 
     public func cancel(id: String, reason: String, now: Date) async throws -> (before: AgentTask, after: AgentTask) {
         let before = try await get(id)
-        return (before, try await cancel(id: id, reason: reason, by: "api", now: now).value)
+        return (before, try await cancel(id: id, reason: reason, priority: nil, by: "api", now: now).value)
     }
 
-    public func retry(id: String, now: Date) async throws -> AgentTask { try await retry(id: id, by: "api", now: now).value }
+    public func retry(id: String, now: Date) async throws -> AgentTask { try await retry(id: id, priority: nil, by: "api", now: now).value }
+
+    public func decide(id: String, decision: String, priority: Int?, now: Date) async throws -> AgentTask {
+        try await decide(id: id, decision: decision, priority: priority, by: "api", now: now).value
+    }
+
+    public func cancel(id: String, reason: String, priority: Int?, now: Date) async throws -> (before: AgentTask, after: AgentTask) {
+        let before = try await get(id)
+        return (before, try await cancel(id: id, reason: reason, priority: priority, by: "api", now: now).value)
+    }
+
+    public func retry(id: String, priority: Int?, now: Date) async throws -> AgentTask {
+        try await retry(id: id, priority: priority, by: "api", now: now).value
+    }
 
     public func setPriority(id: String, priority: Int, now: Date) async throws -> AgentTask {
         try await setPriority(id: id, priority: priority, by: "api", now: now).value

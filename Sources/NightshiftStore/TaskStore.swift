@@ -121,12 +121,15 @@ public protocol TaskStore: Sendable {
     /// transaction; each result is the updated task or the error for that request.
     func finish(_ requests: [FinishRequest], now: Date) async throws -> Changes<[Result<AgentTask, StoreError>]>
 
-    /// needs_decision → pending with the decision stored.
-    func decide(id: String, decision: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
+    // The operator's transitions take an optional new priority, set in the same transaction, so
+    // that one request can e.g. retry a task at a higher priority and either both happen or neither.
+
+    /// needs_decision → pending with the decision stored (and `priority`, when given).
+    func decide(id: String, decision: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
     /// pending | running | needs_decision → cancelled (the event's `from_status` says which).
-    func cancel(id: String, reason: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
-    /// failed → pending with fresh attempts.
-    func retry(id: String, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
+    func cancel(id: String, reason: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
+    /// failed → pending with fresh attempts (and `priority`, when given).
+    func retry(id: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
     /// Changes the priority of a task that has not ended.
     func setPriority(id: String, priority: Int, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
 

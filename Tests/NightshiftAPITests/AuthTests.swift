@@ -55,7 +55,7 @@ struct AuthTests {
         #expect(try await h.store.countByStatus()[.pending] == 2)
     }
 
-    @Test("reads need no token")
+    @Test("on loopback, reads need no token")
     func readsAreOpen() async throws {
         let h = try APIHarness { $0.server.token = Self.token }
         let t = try await h.pending()

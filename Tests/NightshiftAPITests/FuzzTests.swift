@@ -143,4 +143,36 @@ struct FuzzTests {
         }
         #expect(try await h.store.get(failed.id).id == failed.id, "the store still answers")
     }
+
+    @Test("~300 random methods, paths and tokens off loopback: only 2xx, 401 (with WWW-Authenticate), 404 or 405 (with Allow)")
+    func methodsPathsAndTokens() async throws {
+        let h = try APIHarness(configure: OffLoopbackAuthTests.offLoopback)
+        let t = try await h.pending()
+        try await h.test { client in
+            var g = Garbage(rng: SeededRandom(seed: 0x0405_2026))
+            let methods: [HTTPRequest.Method] = [.get, .post, .patch, .put, .delete, .head, .options, .trace, .connect, HTTPRequest.Method("PURGE")!]
+            let paths = [
+                "/api/agent/tasks", "/api/agent/tasks/\(t.id)", "/api/agent/tasks/\(unknownTaskID)", "/api/agent/tasks/count",
+                "/api/agent/tasks/\(t.id)/log", "/api/health", "/api/ready", "/metrics", "/api/agent/pm/pause", "/api/nope", "/",
+                "/api/agent/tasks/\(t.id)/log/x", "//api//health//", "/api/agent/telegram/webhook",
+            ]
+            let auth = ["", "Bearer \(OffLoopbackAuthTests.token)", "Bearer wrong", "Bearer"]
+            var statuses: [Int: Int] = [:]
+            for i in 0..<300 {
+                let method = g.pick(methods)
+                let uri = g.pick(paths)
+                var headers: HTTPFields = [:]
+                let token = g.pick(auth)
+                if !token.isEmpty { headers[.authorization] = token }
+                let r = try await client.executeRequest(uri: uri, method: method, headers: headers, body: nil)
+                statuses[r.status.code, default: 0] += 1
+                let code = r.status.code
+                #expect((200..<300).contains(code) || [400, 401, 404, 405, 409, 422].contains(code), "case \(i): \(method) \(uri) → \(r.status) \(r.text)")
+                if code == 401 { #expect(r.headers[.wwwAuthenticate] == "Bearer", "case \(i)") }
+                if code == 405 { #expect(r.headers[.allow]?.isEmpty == false, "case \(i): \(method) \(uri)") }
+                if code >= 400 { #expect(r.headers[.contentType] == "application/problem+json", "case \(i): \(method) \(uri) → \(r.status)") }
+            }
+            for code in [200, 401, 404, 405] { #expect(statuses[code, default: 0] > 0, "reached \(code): \(statuses)") }
+        }
+    }
 }

@@ -77,4 +77,77 @@ struct OpenAPIConformanceTests {
             for code in codes { #expect(responses[code] != nil, "\(key) documents \(code)") }
         }
     }
+
+    /// What `AccessPolicy` lets through without a token off loopback (`/metrics` only when
+    /// `server.metrics_public` is set, so the spec documents its 401).
+    static let openOffLoopback: Set<String> = ["GET /api/health", "GET /api/ready", "POST /api/agent/telegram/webhook"]
+
+    @Test("every operation that can need the token documents 401; the ones that never do declare no security")
+    func unauthorizedDocumented() throws {
+        let spec = try OpenAPISpec.load()
+        let global = try #require(spec.root["security"] as? [Any], "the spec declares the bearer scheme globally")
+        #expect(global.count == 2, "bearer, or nothing (loopback reads): \(global)")
+        for (key, op) in spec.operations {
+            let responses = op["responses"] as? [String: Any] ?? [:]
+            if Self.openOffLoopback.contains(key) {
+                #expect((op["security"] as? [Any])?.isEmpty == true, "\(key) needs no token: security: []")
+                #expect(responses["401"] == nil, "\(key) never answers 401")
+            } else {
+                #expect(responses["401"] != nil, "\(key) documents 401")
+                #expect(op["security"] == nil, "\(key) follows the global security")
+            }
+        }
+    }
+
+    @Test("request schemas refuse unknown keys, as the server does; a patch takes decision or status, not both")
+    func requestSchemas() throws {
+        let spec = try OpenAPISpec.load()
+        let schemas = try #require((spec.root["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        for name in ["NewTask", "TaskPatch"] {
+            let schema = try #require(schemas[name] as? [String: Any])
+            #expect(schema["additionalProperties"] as? Bool == false, "\(name)")
+        }
+        let patch = try #require(schemas["TaskPatch"] as? [String: Any])
+        let not = try #require(patch["not"] as? [String: Any])
+        #expect(Set(not["required"] as? [String] ?? []) == ["decision", "status"])
+        let newTask = try #require(schemas["NewTask"] as? [String: Any])
+        let executor = try #require((newTask["properties"] as? [String: Any])?["executor"] as? [String: Any])
+        #expect(Set(executor["type"] as? [String] ?? []) == ["string", "null"], "executor null means absent")
+        #expect(executor["minLength"] as? Int == 1, "an empty executor name is refused")
+    }
+}
+
+/// The query patterns of `GET /api/agent/tasks` against the server, value by value.
+@Suite("API: the list filters accept what their spec patterns accept")
+struct ListFilterPatternTests {
+    static func pattern(_ name: String) throws -> NSRegularExpression {
+        let spec = try OpenAPISpec.load()
+        let op = try #require(spec.operations.first { $0.key == "GET /api/agent/tasks" }?.operation)
+        let params = (op["parameters"] as? [Any] ?? []).compactMap { $0 as? [String: Any] }
+        let p = try #require(params.first { $0["name"] as? String == name })
+        let schema = try #require(p["schema"] as? [String: Any])
+        return try NSRegularExpression(pattern: try #require(schema["pattern"] as? String))
+    }
+
+    static func matches(_ re: NSRegularExpression, _ value: String) -> Bool {
+        re.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
+    }
+
+    @Test(
+        "status and task_type: a value the pattern allows is a 200 (for configured types), any other a 422",
+        arguments: [
+            ("status", "pending", true), ("status", "pending,running", true), ("status", " failed , completed ", true),
+            ("status", "", false), ("status", "pending,", false), ("status", ",pending", false), ("status", "Pending", false),
+            ("task_type", "impl", true), ("task_type", "impl,test", true), ("task_type", "test , impl", true),
+            ("task_type", "", false), ("task_type", "impl,,test", false), ("task_type", "IMPL", false), ("task_type", "9x", false),
+        ])
+    func sameVerdict(_ name: String, _ value: String, _ valid: Bool) async throws {
+        #expect(Self.matches(try Self.pattern(name), value) == valid, "the spec's pattern for \(name) on \"\(value)\"")
+        let h = try APIHarness()
+        let query = value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value
+        try await h.test { client in
+            let r = try await client.get("/api/agent/tasks?\(name)=\(query)")
+            #expect(r.status == (valid ? .ok : .unprocessableContent), "\(name)=\"\(value)\": \(r.text)")
+        }
+    }
 }

@@ -115,6 +115,8 @@ struct TaskCreateTests {
         (#"{"direction":"x","task_type":"impl","status":"completed"}"#, "status"),
         (#"{"direction":"x","task_type":"impl","executor":"gpt-9"}"#, "executor"),
         (#"{"direction":"x","task_type":"impl","executor":7}"#, "executor"),
+        (#"{"direction":"x","task_type":"impl","executor":""}"#, "executor"),
+        (#"{"direction":"x","task_type":"impl","executor":" default"}"#, "executor"),
         (#"{"direction":"x","task_type":"impl","context":"not an object"}"#, "context"),
         (#"{"direction":"x","task_type":"impl","context":[1,2]}"#, "context"),
         (#"{"direction":"x","task_type":"impl","depends_on":["nope"]}"#, "depends_on"),
@@ -131,6 +133,22 @@ struct TaskCreateTests {
             try expectProblem(r, .unprocessableContent, type: "invalid_field", fields: [field])
         }
         #expect(try await h.store.countByStatus().values.reduce(0, +) == 0)
+    }
+
+    @Test("null for an optional field means not given: executor null runs with executor_for, like an absent one")
+    func nullIsAbsent() async throws {
+        let h = try APIHarness()
+        try await h.test { client in
+            let r = try await client.post(
+                #"{"direction":"x","task_type":"impl","executor":null,"priority":null,"max_attempts":null,"context":null,"depends_on":null}"#)
+            #expect(r.status == .created, "\(r.text)")
+            let body = try r.json()
+            #expect(body["executor"].isNull)
+            #expect(body["priority"].int == 0)
+            #expect(body["max_attempts"].int == APIHarness.maxAttempts)
+            #expect(body["context"] == JSON(.object([:])))
+            #expect(body["depends_on"].array?.isEmpty == true)
+        }
     }
 
     @Test("every invalid field of one body is named in one 422")

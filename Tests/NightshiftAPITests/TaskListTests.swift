@@ -67,6 +67,9 @@ struct TaskListTests {
             #expect(tests["tasks"].array?.compactMap { $0["id"].string } == [t[3].id, t[2].id])
             #expect(tests["tasks"].array?.allSatisfy { $0["task_type"].string == "test" } == true)
 
+            let types = try await client.getJSON("/api/agent/tasks?task_type=test,%20impl")
+            #expect(types["total"].int == t.count, "a comma list of types, spaces allowed as for status")
+
             let both = try await client.getJSON("/api/agent/tasks?task_type=test&status=pending")
             #expect(both["tasks"].array?.compactMap { $0["id"].string } == [t[3].id])
             #expect(both["total"].int == 1)
@@ -107,6 +110,9 @@ struct TaskListTests {
             ("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"), ("limit=", "limit"), ("limit=1.5", "limit"),
             ("offset=-1", "offset"), ("offset=x", "offset"), ("status=bogus", "status"), ("status=pending,bogus", "status"),
             ("status=PENDING", "status"), ("task_type=nope", "task_type"),
+            // An empty filter is not "no filter": the spec's pattern forbids it.
+            ("task_type=", "task_type"), ("status=", "status"), ("task_type=impl,", "task_type"), ("status=pending,,running", "status"),
+            ("task_type=%20", "task_type"), ("task_type=Impl", "task_type"),
         ])
     func badQuery(_ query: String, _ field: String) async throws {
         let h = try APIHarness()

@@ -174,8 +174,11 @@ struct TaskPatchTests {
         (#"{"priority":1.5}"#, ["priority"]),
         (#"{"priority":2000000}"#, ["priority"]),
         (#"{"priority":null}"#, ["priority"]),
-        (#"{"decision":"yes","priority":3}"#, ["decision", "priority"]),
-        (#"{"status":"cancelled","priority":3}"#, ["status", "priority"]),
+        (#"{"decision":"yes","status":"pending"}"#, ["decision", "status"]),
+        (#"{"decision":"yes","status":"cancelled","priority":3}"#, ["decision", "status"]),
+        (#"{"decision":"","priority":3}"#, ["decision"]),
+        (#"{"status":"cancelled","priority":2000000}"#, ["priority"]),
+        (#"{"status":"running","priority":"high"}"#, ["status", "priority"]),
         (#"{"direction":"rewrite history"}"#, ["direction"]),
         (#"{"attempt":0}"#, ["attempt"]),
     ]

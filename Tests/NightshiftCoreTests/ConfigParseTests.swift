@@ -27,6 +27,7 @@ struct ConfigParseTests {
         #expect(c.server.host == "127.0.0.1")
         #expect(c.server.port == 8000)
         #expect(c.server.token == "")
+        #expect(c.server.metricsPublic == false, "off loopback /metrics needs the token unless opened")
         #expect(c.stateDir == "logs")
         #expect(c.runner.workers == 2)
         #expect(c.runner.taskTimeout == 3600)
@@ -68,7 +69,7 @@ struct ConfigParseTests {
     func serverKeys() throws {
         let c = try ConfigLoader.parse(
             yaml: """
-                server: { host: 0.0.0.0, port: 9001, token: s3cret, max_body: 2MiB }
+                server: { host: 0.0.0.0, port: 9001, token: s3cret, max_body: 2MiB, metrics_public: true }
                 state_dir: /var/lib/nightshift
                 task_types: [docs, bench]
                 """)
@@ -76,6 +77,8 @@ struct ConfigParseTests {
         #expect(c.server.port == 9001)
         #expect(c.server.token == "s3cret")
         #expect(c.server.maxBodyBytes == 2 * 1024 * 1024)
+        #expect(c.server.metricsPublic == true)
+        #expect(parseError("server: { metrics_public: sometimes }")?.path == "server.metrics_public")
         #expect(try ConfigLoader.parse(yaml: "server: { port: 0 }").server.port == 0, "0 asks for any free port")
         #expect(c.stateDir == "/var/lib/nightshift")
         #expect(c.taskTypes == ["docs", "bench"])

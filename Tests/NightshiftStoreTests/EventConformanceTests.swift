@@ -34,14 +34,14 @@ struct EventConformanceTests {
                 let outcome = AttemptOutcome(.needsDecision(prompt: "which?"))
                 return one(try await s.finish([FinishRequest(id: task.id, owner: owner, outcome: outcome)], now: f.now))
             case .decide:
-                return try await s.decide(id: task.id, decision: "yes", by: "test", now: f.now)
+                return try await s.decide(id: task.id, decision: "yes", priority: nil, by: "test", now: f.now)
             case .decisionTimeout:
                 let c = try await s.expire(decisionsAskedBefore: f.now.addingTimeInterval(3600), by: "test", now: f.now)
                 return c.value.first { $0.id == task.id }.map { Changes($0, entries: c.entries) }
             case .retry:
-                return try await s.retry(id: task.id, by: "test", now: f.now)
+                return try await s.retry(id: task.id, priority: nil, by: "test", now: f.now)
             case .cancel:
-                return try await s.cancel(id: task.id, reason: "test", by: "test", now: f.now)
+                return try await s.cancel(id: task.id, reason: "test", priority: nil, by: "test", now: f.now)
             }
         } catch {
             return nil
@@ -88,7 +88,7 @@ struct EventConformanceTests {
         f.clock.advance(by: 2)
         _ = try #require(try await f.claimOne())
         _ = try await f.finish(t.id, .needsDecision(prompt: "ship?"))
-        _ = try await f.store.decide(id: t.id, decision: "yes", by: "telegram:7", now: f.now)
+        _ = try await f.store.decide(id: t.id, decision: "yes", priority: nil, by: "telegram:7", now: f.now)
         let events = try await f.store.events(taskID: t.id)
         #expect(events.map(\.kind) == [.created, .claimed, .started, .finished, .claimed, .finished, .decided])
         #expect(events.map(\.toStatus) == [.pending, .running, .running, .pending, .running, .needsDecision, .pending])

@@ -52,19 +52,19 @@ public struct TaskLedger: Sendable {
         return try result.get()
     }
 
-    public func decide(id: String, decision: String, by actor: Actor, now: Date) async throws -> AgentTask {
-        announce(try await store.decide(id: id, decision: decision, by: actor, now: now))
+    public func decide(id: String, decision: String, priority: Int? = nil, by actor: Actor, now: Date) async throws -> AgentTask {
+        announce(try await store.decide(id: id, decision: decision, priority: priority, by: actor, now: now))
     }
 
     /// Cancels; returns the task after and the status it had (running means a process to stop).
-    public func cancel(id: String, reason: String, by actor: Actor, now: Date) async throws -> (after: AgentTask, was: TaskStatus?) {
-        let changes = try await store.cancel(id: id, reason: reason, by: actor, now: now)
+    public func cancel(id: String, reason: String, priority: Int? = nil, by actor: Actor, now: Date) async throws -> (after: AgentTask, was: TaskStatus?) {
+        let changes = try await store.cancel(id: id, reason: reason, priority: priority, by: actor, now: now)
         let was = changes.entries.first { $0.event.taskID == id && $0.event.kind == .cancelled }?.event.fromStatus
         return (announce(changes), was)
     }
 
-    public func retry(id: String, by actor: Actor, now: Date) async throws -> AgentTask {
-        announce(try await store.retry(id: id, by: actor, now: now))
+    public func retry(id: String, priority: Int? = nil, by actor: Actor, now: Date) async throws -> AgentTask {
+        announce(try await store.retry(id: id, priority: priority, by: actor, now: now))
     }
 
     public func setPriority(id: String, priority: Int, by actor: Actor, now: Date) async throws -> AgentTask {
