@@ -149,4 +149,34 @@ struct OperatorFixesTests {
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit() == 0)
     }
+
+    @Test("in the foreground the watchdog shows the project manager's progress, not only its own lines")
+    func watchdogForeground() async throws {
+        let dir = try TemporaryDirectory()
+        let backlog = dir.path("backlog.md")
+        try Data("1. Say hello\n".utf8).write(to: URL(fileURLWithPath: backlog))
+        let config = try Self.config(dir, backlog: backlog)
+        let errFile = dir.path("watchdog.stderr")
+        _ = FileManager.default.createFile(atPath: errFile, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: NightshiftBinary.path)
+        p.arguments = ["watchdog", "--config", config, "--state-dir", dir.path("state"), "--port", "0"]
+        var env = ProcessInfo.processInfo.environment
+        env["NIGHTSHIFT_LOG_STDERR"] = nil
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle(forWritingAtPath: errFile)
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        #expect(await waitFor(timeout: 90) { Self.read(errFile).contains("backlog finished") }, "\(Self.read(errFile))")
+        let out = Self.read(errFile)
+        #expect(out.contains("[watchdog]"))
+        #expect(out.contains("[project_manager] item 1 \"Say hello\" phase spec → impl"))
+        #expect(out.contains("[project_manager] item 1 \"Say hello\" done"))
+        // Only the project manager is echoed from the daemon, not every component.
+        #expect(!out.contains("[agent_runner]"))
+        kill(p.processIdentifier, SIGTERM)
+        #expect(await waitFor(timeout: 60) { !p.isRunning })
+        #expect(p.terminationStatus == 0)
+    }
 }
