@@ -4,7 +4,7 @@ import Foundation
 /// stays the same across checks for as long as the finding persists.
 public struct MonitorIssue: Codable, Sendable, Equatable, Identifiable {
     public var id: String
-    public var condition: String
+    public var condition: MonitorCondition
     public var subject: String
     public var severity: Severity
     public var message: String

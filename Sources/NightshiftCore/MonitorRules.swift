@@ -9,7 +9,7 @@ public enum Severity: String, Codable, CaseIterable, Sendable, Comparable {
 
 /// One problem a rule found in a snapshot.
 public struct Finding: Codable, Sendable, Equatable {
-    public var condition: String
+    public var condition: MonitorCondition
     /// What it is about (a component, a task id, an item key, "pipeline").
     public var subject: String
     public var severity: Severity
@@ -21,7 +21,7 @@ public struct Finding: Codable, Sendable, Equatable {
         case suggestedAction = "suggested_action"
     }
 
-    public init(condition: String, subject: String, severity: Severity, message: String, suggestedAction: String) {
+    public init(condition: MonitorCondition, subject: String, severity: Severity, message: String, suggestedAction: String) {
         self.condition = condition
         self.subject = subject
         self.severity = severity
@@ -116,9 +116,9 @@ public struct MonitorThresholds: Sendable, Equatable {
 /// The monitor's rules: pure functions of one snapshot.
 public enum MonitorRules {
     /// Conditions a daemon restart can fix (the monitor may ask the watchdog for one).
-    public static let restartable: Set<String> = ["api_unreachable", "stale_version", "runner_stale"]
-    /// Conditions no restart fixes: they go to fatal_issues.json.
-    public static let fatal: Set<String> = ["database_unwritable", "executor_missing", "disk_full"]
+    public static let restartable: Set<MonitorCondition> = [.apiUnreachable, .staleVersion, .runnerStale]
+    /// Conditions of the monitor's rules that no restart fixes: they go to fatal_issues.json.
+    public static let fatal: Set<MonitorCondition> = [.databaseUnwritable, .executorMissing, .diskFull]
 
     public static func evaluate(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         stale(s, t) + noProgress(s, t) + stuckRunning(s, t) + repeatedFailures(s, t) + lowSuccessRate(s, t)
@@ -130,7 +130,7 @@ public enum MonitorRules {
     public static func backlogError(_ s: MonitorSnapshot) -> [Finding] {
         guard let error = s.backlogError else { return [] }
         return [Finding(
-            condition: "backlog_error", subject: "backlog", severity: .high,
+            condition: .backlogError, subject: "backlog", severity: .high,
             message: "the backlog does not parse: \(error); the last good import stays in use",
             suggestedAction: "fix that line of the backlog file; it is re-read within seconds")]
     }
@@ -145,7 +145,8 @@ public enum MonitorRules {
             let last = s.heartbeats[name]
             let reference = last ?? s.watchingSince ?? .distantPast
             guard s.now.timeIntervalSince(reference) > t.heartbeatStale else { return nil }
-            let condition = name == "agent_runner" ? "runner_stale" : name == "project_manager" ? "pm_stale" : "\(name)_stale"
+            let condition: MonitorCondition =
+                name == "agent_runner" ? .runnerStale : name == "project_manager" ? .pmStale : MonitorCondition(rawValue: "\(name)_stale")
             return Finding(
                 condition: condition, subject: name, severity: .high,
                 message: last.map { "\(name) last beat \(age($0, s.now)) ago" } ?? "\(name) never beat",
@@ -157,7 +158,7 @@ public enum MonitorRules {
     public static func noProgress(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         guard s.running.isEmpty, let since = s.oldestRunnableSince, s.now.timeIntervalSince(since) > t.noProgress else { return [] }
         return [Finding(
-            condition: "no_progress", subject: "pipeline", severity: .high,
+            condition: .noProgress, subject: "pipeline", severity: .high,
             message: "\(s.counts[.pending] ?? 0) runnable task(s) waiting for \(age(since, s.now)) and nothing is running",
             suggestedAction: "check agent_runner.log and `nightshift status`; is the runner stuck or are all workers busy elsewhere?")]
     }
@@ -167,13 +168,13 @@ public enum MonitorRules {
         s.running.compactMap { r in
             if let lease = r.leaseExpiresAt, lease < s.now {
                 return Finding(
-                    condition: "stuck_running", subject: r.id, severity: .medium,
+                    condition: .stuckRunning, subject: r.id, severity: .medium,
                     message: "task \(r.id) runs with a lease that lapsed \(age(lease, s.now)) ago",
                     suggestedAction: "the rescuer should requeue it; if not, check agent_runner.log")
             }
             if let started = r.startedAt, s.now.timeIntervalSince(started) > s.taskTimeout * 1.5 {
                 return Finding(
-                    condition: "stuck_running", subject: r.id, severity: .medium,
+                    condition: .stuckRunning, subject: r.id, severity: .medium,
                     message: "task \(r.id) has run \(age(started, s.now)), past its timeout",
                     suggestedAction: "nightshift tasks cancel \(r.id)")
             }
@@ -186,7 +187,7 @@ public enum MonitorRules {
         let k = t.repeatedFailures
         guard k > 0, s.recentOutcomes.count >= k, s.recentOutcomes.prefix(k).allSatisfy({ $0 == .failed }) else { return [] }
         return [Finding(
-            condition: "repeated_failures", subject: "pipeline", severity: .high,
+            condition: .repeatedFailures, subject: "pipeline", severity: .high,
             message: "the last \(k) finished tasks failed",
             suggestedAction: "read the failing tasks' logs (`nightshift tasks list --status failed`); check the executor and credentials")]
     }
@@ -198,7 +199,7 @@ public enum MonitorRules {
         let rate = Double(window.filter { $0 == .completed }.count) / Double(window.count)
         guard rate < t.minSuccessRate else { return [] }
         return [Finding(
-            condition: "low_success_rate", subject: "pipeline", severity: .medium,
+            condition: .lowSuccessRate, subject: "pipeline", severity: .medium,
             message: "\(Int((rate * 100).rounded()))% of the last \(window.count) tasks succeeded (minimum \(Int(t.minSuccessRate * 100))%)",
             suggestedAction: "look at /api/agent/metrics by_type for the failing task types")]
     }
@@ -206,7 +207,7 @@ public enum MonitorRules {
     public static func needsDecisionWaiting(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         s.waiting.filter { s.now.timeIntervalSince($0.since) > t.decisionWaiting }.map { w in
             Finding(
-                condition: "needs_decision_waiting", subject: w.id, severity: .medium,
+                condition: .needsDecisionWaiting, subject: w.id, severity: .medium,
                 message: "task \(w.id) has waited \(age(w.since, s.now)) for a decision: \(w.prompt)",
                 suggestedAction: "nightshift tasks decide \(w.id) <decision>")
         }
@@ -215,7 +216,7 @@ public enum MonitorRules {
     public static func itemBlocked(_ s: MonitorSnapshot) -> [Finding] {
         s.blockedItems.map { b in
             Finding(
-                condition: "item_blocked", subject: "item:\(b.key)", severity: .medium,
+                condition: .itemBlocked, subject: "item:\(b.key)", severity: .medium,
                 message: "backlog item \(b.key) (\(b.title)) is blocked: \(b.reason)",
                 suggestedAction: "fix the cause, then `nightshift tasks retry` its failed task, or edit the item")
         }
@@ -225,12 +226,12 @@ public enum MonitorRules {
         guard let free = s.diskFreeBytes else { return [] }
         if free < DiskSpace.fullBelowBytes {
             return [Finding(
-                condition: "disk_full", subject: "state_dir", severity: .critical,
+                condition: .diskFull, subject: "state_dir", severity: .critical,
                 message: "only \(free >> 20) MiB free in the state dir", suggestedAction: "free disk space; the daemon cannot write safely")]
         }
         guard free < t.diskMinFreeBytes else { return [] }
         return [Finding(
-            condition: "disk_low", subject: "state_dir", severity: .high,
+            condition: .diskLow, subject: "state_dir", severity: .high,
             message: "\(free >> 20) MiB free in the state dir (minimum \(t.diskMinFreeBytes >> 20) MiB)",
             suggestedAction: "delete old task logs or lower logs.task_log_retention")]
     }
@@ -238,7 +239,7 @@ public enum MonitorRules {
     public static func logErrors(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         s.logErrors.filter { $0.value >= t.logErrors }.sorted { $0.key < $1.key }.map { name, n in
             Finding(
-                condition: "log_errors", subject: name, severity: .medium,
+                condition: .logErrors, subject: name, severity: .medium,
                 message: "\(n) ERROR lines in \(name).log since the last check", suggestedAction: "read \(name).log")
         }
     }
@@ -250,7 +251,7 @@ public enum MonitorRules {
             ? "the pipeline runs \(recorded) but the code is now \(current)"
             : "the code changed since the pipeline started: \(s.versionChanges.joined(separator: "; "))"
         return [Finding(
-            condition: "stale_version", subject: "pipeline", severity: .medium,
+            condition: .staleVersion, subject: "pipeline", severity: .medium,
             message: message,
             suggestedAction: "restart to pick up the new code (the watchdog does it on restart_requested.json)")]
     }
@@ -258,7 +259,7 @@ public enum MonitorRules {
     public static func apiUnreachable(_ s: MonitorSnapshot) -> [Finding] {
         guard s.apiReachable == false else { return [] }
         return [Finding(
-            condition: "api_unreachable", subject: "api", severity: .critical,
+            condition: .apiUnreachable, subject: "api", severity: .critical,
             message: "/api/health did not answer: \(s.apiProbeError ?? "no answer")",
             suggestedAction: "restart the daemon (the watchdog does it on restart_requested.json)")]
     }
@@ -267,12 +268,12 @@ public enum MonitorRules {
         var out: [Finding] = []
         if !s.stateWritable {
             out.append(Finding(
-                condition: "database_unwritable", subject: "state_dir", severity: .critical,
+                condition: .databaseUnwritable, subject: "state_dir", severity: .critical,
                 message: "the state dir or database cannot be written", suggestedAction: "check permissions and disk of the state dir"))
         }
         for e in s.missingExecutors {
             out.append(Finding(
-                condition: "executor_missing", subject: "executor:\(e)", severity: .critical,
+                condition: .executorMissing, subject: "executor:\(e)", severity: .critical,
                 message: "the program of executor \(e) cannot be found", suggestedAction: "install it or fix runner.executors.\(e).command"))
         }
         return out

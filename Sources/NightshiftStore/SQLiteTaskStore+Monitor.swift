@@ -6,7 +6,7 @@ extension SQLiteTaskStore: MonitorStore {
     static func decodeIssue(_ row: Row) throws -> MonitorIssue {
         func time(_ c: String) -> Date? { (row[c] as Double?).map { Date(timeIntervalSince1970: $0) } }
         let finding = Finding(
-            condition: row["condition"], subject: row["subject"], severity: Severity(rawValue: row["severity"]) ?? .medium,
+            condition: MonitorCondition(rawValue: row["condition"]), subject: row["subject"], severity: Severity(rawValue: row["severity"]) ?? .medium,
             message: row["message"], suggestedAction: row["suggested_action"])
         var issue = MonitorIssue(id: row["id"], finding: finding, now: time("first_seen") ?? Date(timeIntervalSince1970: 0))
         issue.lastSeen = time("last_seen") ?? issue.firstSeen
@@ -43,7 +43,7 @@ extension SQLiteTaskStore: MonitorStore {
                             INSERT INTO monitor_issues (id, condition, subject, severity, message, suggested_action, first_seen, last_seen, count)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
                             """,
-                        arguments: [issue.id, f.condition, f.subject, f.severity.rawValue, f.message, f.suggestedAction, t, t])
+                        arguments: [issue.id, f.condition.rawValue, f.subject, f.severity.rawValue, f.message, f.suggestedAction, t, t])
                     changes.opened.append(issue)
                 }
             }

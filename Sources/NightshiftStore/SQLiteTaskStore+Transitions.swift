@@ -106,7 +106,7 @@ extension SQLiteTaskStore {
         case .completed:
             event = TaskStateMachine.attemptEnd(completed: true, askedDecision: false, mayRetry: false)
         case .failed(let cls, let message, let delay):
-            errorClass = cls
+            errorClass = cls.rawValue
             error = message
             event = TaskStateMachine.attemptEnd(completed: false, askedDecision: false, mayRetry: delay != nil && attempt < maxAttempts)
             if event == .requeue, let delay { notBefore = t + delay }
@@ -219,7 +219,7 @@ extension SQLiteTaskStore {
         throw StoreError(.invalid, "must be between \(TaskValidation.priorityRange.lowerBound) and \(TaskValidation.priorityRange.upperBound)", field: "priority")
     }
 
-    public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+    public func rescue(id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
         try await journaled(now: now) { db, journal in
             let outcome = AttemptOutcome(.failed(errorClass: errorClass, error: reason, retryDelay: retryDelay))
             return try self.finishOne(

@@ -54,7 +54,7 @@ extension TaskStore {
         try await setPriority(id: id, priority: priority, by: "api", now: now).value
     }
 
-    public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, now: Date) async throws -> AgentTask {
+    public func rescue(id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, now: Date) async throws -> AgentTask {
         try await rescue(id: id, owner: owner, reason: reason, errorClass: errorClass, retryDelay: retryDelay, by: "rescuer", now: now).value
     }
 

@@ -39,7 +39,7 @@ public struct AttemptOutcome: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case completed
         /// Failed; `retryDelay` nil means the failure is final whatever attempts are left.
-        case failed(errorClass: String, error: String, retryDelay: Double?)
+        case failed(errorClass: ErrorClass, error: String, retryDelay: Double?)
         case needsDecision(prompt: String)
     }
 
@@ -136,7 +136,7 @@ public protocol TaskStore: Sendable {
     /// Running tasks whose lease lapsed at `now`, or that are owned by anyone but `liveOwner`.
     func rescueCandidates(now: Date, liveOwner: String) async throws -> [AgentTask]
     /// Requeues (or fails, when no attempts are left) a running task still owned by `owner`.
-    func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
+    func rescue(id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
     /// needs_decision tasks asked before `cutoff` → failed with `error_class: decision_timeout`.
     func expire(decisionsAskedBefore cutoff: Date, by actor: Actor, now: Date) async throws -> Changes<[AgentTask]>
 

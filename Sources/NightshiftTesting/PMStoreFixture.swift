@@ -73,10 +73,10 @@ public final class PMStoreFixture: Sendable {
     public static func completed(summary: String? = nil) -> AttemptOutcome { AttemptOutcome(.completed, exitCode: 0, summary: summary) }
 
     public static func reviewFailed(_ feedback: String) -> AttemptOutcome {
-        AttemptOutcome(.failed(errorClass: "review_failed", error: feedback, retryDelay: nil), exitCode: 0, verdict: "fail", feedback: feedback)
+        AttemptOutcome(.failed(errorClass: .reviewFailed, error: feedback, retryDelay: nil), exitCode: 0, verdict: "fail", feedback: feedback)
     }
 
     public static func exitFailure(_ code: Int32, tail: String? = nil) -> AttemptOutcome {
-        AttemptOutcome(.failed(errorClass: "exit_code", error: "agent exited with code \(code)", retryDelay: nil), exitCode: code, outputTail: tail)
+        AttemptOutcome(.failed(errorClass: .exitCode, error: "agent exited with code \(code)", retryDelay: nil), exitCode: code, outputTail: tail)
     }
 }

@@ -131,7 +131,7 @@ struct MonitorBench: AsyncParsableCommand {
             let claimed = try await store.claimNext(owner: owner, limit: n * 9 / 10, now: claimAt, lease: 60)
             var requests: [FinishRequest] = []
             for (i, t) in claimed.enumerated() {
-                let kind: AttemptOutcome.Kind = i % 7 == 3 ? .failed(errorClass: "agent_error", error: "exit 1", retryDelay: nil) : .completed
+                let kind: AttemptOutcome.Kind = i % 7 == 3 ? .failed(errorClass: .agentError, error: "exit 1", retryDelay: nil) : .completed
                 requests.append(FinishRequest(id: t.id, owner: owner, outcome: AttemptOutcome(kind, exitCode: i % 7 == 3 ? 1 : 0)))
             }
             _ = try await store.finish(requests, now: claimAt.addingTimeInterval(step / 2))
@@ -160,7 +160,7 @@ struct MonitorBench: AsyncParsableCommand {
             guard let claimed = try await store.claimNext(owner: owner, limit: 1, now: now, lease: 60).first, claimed.id == t.id else {
                 throw CLIFailure(message: "benchmark claim went to another task")
             }
-            let kind: AttemptOutcome.Kind = fails ? .failed(errorClass: "agent_error", error: "exit 1", retryDelay: nil) : .completed
+            let kind: AttemptOutcome.Kind = fails ? .failed(errorClass: .agentError, error: "exit 1", retryDelay: nil) : .completed
             _ = try await store.finish(id: t.id, owner: owner, outcome: AttemptOutcome(kind), now: Date())
         }
     }

@@ -165,7 +165,7 @@ struct GateCommand: AsyncParsableCommand {
         }
         let unreadable = FatalIssues.unreadable(StateFileError(path: file, reason: reason), at: Date())
         return [.object([
-            "condition": .string(unreadable.condition), "detail": .string(unreadable.reason), "severity": .string("critical"),
+            "condition": .string(unreadable.condition.rawValue), "detail": .string(unreadable.reason), "severity": .string("critical"),
             "id": .string(unreadable.id), "subject": .string(file), "message": .string(unreadable.reason),
         ])]
     }

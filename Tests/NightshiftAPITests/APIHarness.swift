@@ -90,6 +90,7 @@ final class APIHarness: Sendable {
     }
 
     /// Runs `body` against the router in process (no sockets).
+    @discardableResult
     func test<V: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> V) async throws -> V {
         try await Application(router: build().router).test(.router, body)
     }
@@ -129,18 +130,22 @@ final class APIHarness: Sendable {
         return try await store.finish(id: t.id, owner: Self.owner, outcome: AttemptOutcome(kind, costUSD: cost), now: clock.now)
     }
 
+    @discardableResult
     func completed(_ direction: String = "completed task", type: TaskType = .impl, seconds: Double = 1) async throws -> AgentTask {
         try await finished(.completed, direction: direction, type: type, seconds: seconds)
     }
 
+    @discardableResult
     func failed(_ direction: String = "failed task", type: TaskType = .impl, seconds: Double = 1) async throws -> AgentTask {
         try await finished(.failed(errorClass: "agent_error", error: "exit 1", retryDelay: nil), direction: direction, type: type, seconds: seconds)
     }
 
+    @discardableResult
     func needsDecision(_ prompt: String = "Ship it?", direction: String = "asks a question") async throws -> AgentTask {
         try await finished(.needsDecision(prompt: prompt), direction: direction)
     }
 
+    @discardableResult
     func cancelled(_ direction: String = "cancelled task") async throws -> AgentTask {
         let t = try await pending(direction)
         return try await store.cancel(id: t.id, reason: "test", now: clock.now).after
@@ -177,6 +182,7 @@ extension TestClientProtocol {
         return response
     }
 
+    @discardableResult
     func get(_ uri: String, allow503: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestResponse {
         try await send(.get, uri, allow503: allow503, sourceLocation: sourceLocation)
     }

@@ -48,7 +48,7 @@ struct PipelineRouteTests {
         }
     }
 
-    static func finding(_ condition: String, _ severity: Severity, subject: String = "pipeline") -> Finding {
+    static func finding(_ condition: MonitorCondition, _ severity: Severity, subject: String = "pipeline") -> Finding {
         Finding(condition: condition, subject: subject, severity: severity, message: "\(condition) on \(subject)", suggestedAction: "look at it")
     }
 
@@ -273,7 +273,7 @@ struct PipelineRouteTests {
             let e = try await client.getJSON("/api/agent/effectiveness")
             #expect(e["goal_proximity"].double == 1)
         }
-        _ = try await h.store.applyFindings((1...8).map { Self.finding("c\($0)", .low) }, now: h.clock.now)
+        _ = try await h.store.applyFindings((1...8).map { Self.finding(MonitorCondition(rawValue: "c\($0)"), .low) }, now: h.clock.now)
         try await h.test { client in
             let e = try await client.getJSON("/api/agent/effectiveness")
             #expect(e["goal_proximity"].double == 0)

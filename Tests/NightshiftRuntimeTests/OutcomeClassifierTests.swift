@@ -115,7 +115,7 @@ struct OutcomeClassifierTests {
                 Issue.record("\(end) did not fail")
                 continue
             }
-            #expect(cls == errorClass)
+            #expect(cls.rawValue == errorClass)
             #expect(!error.isEmpty)
             #expect(delay == 12.5)
             #expect(o.exitCode == nil)

@@ -20,7 +20,7 @@ struct MonitorStoreTests {
 
     var now: Date { clock.now }
 
-    static func finding(_ condition: String, _ subject: String = "pipeline", severity: Severity = .high, message: String = "m") -> Finding {
+    static func finding(_ condition: MonitorCondition, _ subject: String = "pipeline", severity: Severity = .high, message: String = "m") -> Finding {
         Finding(condition: condition, subject: subject, severity: severity, message: message, suggestedAction: "do something")
     }
 

@@ -44,7 +44,7 @@ public final class Monitor: Service, Sendable {
     let lastAttention = Locked<[JSONValue]>([])
     let lastAlert = Locked<[String: Date]>([:])
     /// Fatal conditions already logged (once each), and those not yet written to the file.
-    let fatalState = Locked<(logged: Set<String>, unwritten: [String: FatalIssue])>(([], [:]))
+    let fatalState = Locked<(logged: Set<MonitorCondition>, unwritten: [MonitorCondition: FatalIssue])>(([], [:]))
     /// When this monitor began watching (a service that never beat gets this much grace).
     let watchingSince: Date
     static let lastRestartKey = "monitor_last_restart_request"
@@ -121,7 +121,7 @@ public final class Monitor: Service, Sendable {
             var lines = ""
             for i in changes.resolved {
                 let entry: [String: JSONValue] = [
-                    "id": .string(i.id), "condition": .string(i.condition), "subject": .string(i.subject),
+                    "id": .string(i.id), "condition": .string(i.condition.rawValue), "subject": .string(i.subject),
                     "severity": .string(i.severity.rawValue), "first_seen": .string(Timestamp.format(i.firstSeen)),
                     "resolved_at": .string(Timestamp.format(now)), "checks": .number(Double(i.count)),
                     "duration_seconds": .number((now.timeIntervalSince(i.firstSeen) * 10).rounded() / 10),
@@ -187,11 +187,11 @@ public final class Monitor: Service, Sendable {
     }
 
     /// Fatal issues found but not yet written to fatal_issues.json (the disk is full).
-    public var unwrittenFatal: [FatalIssue] { fatalState.value.unwritten.values.sorted { $0.condition < $1.condition } }
+    public var unwrittenFatal: [FatalIssue] { fatalState.value.unwritten.values.sorted { $0.condition.rawValue < $1.condition.rawValue } }
 
     /// One heal task per open issue that a task could fix, never one per check.
     func fileHealTasks(now: Date) async throws -> [String] {
-        let skip: Set<String> = ["needs_decision_waiting", "item_blocked", "stuck_running"]
+        let skip: Set<MonitorCondition> = [.needsDecisionWaiting, .itemBlocked, .stuckRunning]
         var filed: [String] = []
         for issue in try await store.monitorIssues(includeResolved: false, limit: 100)
         where issue.healTaskID == nil && issue.severity >= .medium && !skip.contains(issue.condition) {

@@ -14,7 +14,7 @@ extension AgentRunner {
         }()
         let executorName = CommandTemplate.executorName(for: task, config: env.config)
         guard let executor = config.executors[executorName] else {
-            await record(task, AttemptOutcome(.failed(errorClass: "executor_missing", error: "no executor named \(executorName) in runner.executors", retryDelay: nil)), log: log)
+            await record(task, AttemptOutcome(.failed(errorClass: .executorMissing, error: "no executor named \(executorName) in runner.executors", retryDelay: nil)), log: log)
             return
         }
         let command = CommandTemplate.render(executor.command, task: task)
@@ -83,7 +83,7 @@ extension AgentRunner {
         } catch {
             log.error("auto-commit failed: \(error)")
             var failed = outcome
-            failed.kind = .failed(errorClass: "commit_failed", error: "\(error)", retryDelay: retryDelay)
+            failed.kind = .failed(errorClass: .commitFailed, error: "\(error)", retryDelay: retryDelay)
             return failed
         }
     }

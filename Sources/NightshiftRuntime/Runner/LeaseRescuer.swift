@@ -62,7 +62,7 @@ public final class LeaseRescuer: Service, Sendable {
             let delay = orphaned ? 0 : configuration.retryBackoff.delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
             do {
                 let updated = try await env.ledger.rescue(
-                    id: task.id, owner: owner, reason: reason, errorClass: orphaned ? "orphaned" : "lease_expired",
+                    id: task.id, owner: owner, reason: reason, errorClass: orphaned ? .orphaned : .leaseExpired,
                     retryDelay: delay, now: env.now())
                 if updated.status == .pending {
                     result.requeued.append(task.id)

@@ -35,27 +35,27 @@ public enum OutcomeClassifier {
             if code != 0 {
                 let said = lastLines(report.tail)
                 outcome.kind = .failed(
-                    errorClass: "exit_code", error: "agent exited with code \(code)\(said.isEmpty ? "" : ": \(said)")", retryDelay: retryDelay)
+                    errorClass: .exitCode, error: "agent exited with code \(code)\(said.isEmpty ? "" : ": \(said)")", retryDelay: retryDelay)
             } else if let fileError {
-                outcome.kind = .failed(errorClass: "bad_result", error: fileError, retryDelay: retryDelay)
+                outcome.kind = .failed(errorClass: .badResult, error: fileError, retryDelay: retryDelay)
             } else if file?.status == "needs_decision" {
                 let prompt = file?.decisionPrompt?.trimmingCharacters(in: .whitespacesAndNewlines)
                 outcome.kind = .needsDecision(prompt: (prompt?.isEmpty ?? true) ? "The agent asked for a decision." : prompt!)
             } else if file?.status == "failed" {
-                outcome.kind = .failed(errorClass: "agent_reported", error: file?.summary ?? "the agent reported failure", retryDelay: retryDelay)
+                outcome.kind = .failed(errorClass: .agentReported, error: file?.summary ?? "the agent reported failure", retryDelay: retryDelay)
             } else if claude?.isError == true {
-                outcome.kind = .failed(errorClass: "agent_error", error: "agent result: \(claude?.subtype ?? "error")", retryDelay: retryDelay)
+                outcome.kind = .failed(errorClass: .agentError, error: "agent result: \(claude?.subtype ?? "error")", retryDelay: retryDelay)
             } else if outcome.verdict == "fail" {
-                outcome.kind = .failed(errorClass: "review_failed", error: file?.feedback ?? "the review failed", retryDelay: nil)
+                outcome.kind = .failed(errorClass: .reviewFailed, error: file?.feedback ?? "the review failed", retryDelay: nil)
             }
         case .signaled(let sig):
-            outcome.kind = .failed(errorClass: "signal", error: "agent was killed by signal \(sig)", retryDelay: retryDelay)
+            outcome.kind = .failed(errorClass: .signal, error: "agent was killed by signal \(sig)", retryDelay: retryDelay)
         case .timedOut:
-            outcome.kind = .failed(errorClass: "timeout", error: "attempt exceeded task_timeout (\(ConfigValues.formatDuration(limits.timeout)))", retryDelay: retryDelay)
+            outcome.kind = .failed(errorClass: .timeout, error: "attempt exceeded task_timeout (\(ConfigValues.formatDuration(limits.timeout)))", retryDelay: retryDelay)
         case .stalled:
-            outcome.kind = .failed(errorClass: "stalled", error: "no output for stall_timeout (\(ConfigValues.formatDuration(limits.stall)))", retryDelay: retryDelay)
+            outcome.kind = .failed(errorClass: .stalled, error: "no output for stall_timeout (\(ConfigValues.formatDuration(limits.stall)))", retryDelay: retryDelay)
         case .spawnFailed(let why):
-            outcome.kind = .failed(errorClass: "spawn_failed", error: "could not start the agent: \(why)", retryDelay: retryDelay)
+            outcome.kind = .failed(errorClass: .spawnFailed, error: "could not start the agent: \(why)", retryDelay: retryDelay)
         case .stopped:
             return nil  // cancelled, lease lost or shutdown: the store already says what happened
         }

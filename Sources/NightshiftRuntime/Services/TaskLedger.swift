@@ -71,7 +71,7 @@ public struct TaskLedger: Sendable {
         announce(try await store.setPriority(id: id, priority: priority, by: actor, now: now))
     }
 
-    public func rescue(id: String, owner: String, reason: String, errorClass: String, retryDelay: Double, now: Date) async throws -> AgentTask {
+    public func rescue(id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, now: Date) async throws -> AgentTask {
         announce(try await store.rescue(id: id, owner: owner, reason: reason, errorClass: errorClass, retryDelay: retryDelay, by: "rescuer", now: now))
     }
 

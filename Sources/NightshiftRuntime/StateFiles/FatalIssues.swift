@@ -11,7 +11,7 @@ import Glibc
 public struct FatalIssue: Codable, Sendable, Equatable {
     /// Stable per condition (`fatal_<condition>`), so a repeated report updates one entry.
     public var id: String
-    public var condition: String
+    public var condition: MonitorCondition
     public var reason: String
     public var detail: String
     /// Who found it: `monitor`, `watchdog`, `daemon`.
@@ -27,7 +27,7 @@ public struct FatalIssue: Codable, Sendable, Equatable {
         case lastSeen = "last_seen"
     }
 
-    public init(condition: String, reason: String, detail: String, source: String, at: Date, context: [String: JSONValue] = [:]) {
+    public init(condition: MonitorCondition, reason: String, detail: String, source: String, at: Date, context: [String: JSONValue] = [:]) {
         self.id = "fatal_\(condition)"
         self.condition = condition
         self.reason = reason
@@ -74,7 +74,7 @@ public enum FatalIssues {
     /// The fatal issue that stands for an unreadable state file.
     public static func unreadable(_ error: StateFileError, at: Date) -> FatalIssue {
         FatalIssue(
-            condition: "state_file_unreadable", reason: error.description,
+            condition: .stateFileUnreadable, reason: error.description,
             detail: "fix or remove the file (a copy of a damaged fatal_issues.json is kept as .corrupt when the daemon rewrites it), then run nightshift fatal",
             source: "reader", at: at, context: ["file": .string(error.path), "error": .string(error.reason)])
     }

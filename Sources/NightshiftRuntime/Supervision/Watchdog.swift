@@ -380,7 +380,7 @@ public actor Watchdog: Service {
         let last = tail.split(separator: "\n").last.map(String.init) ?? ""
         let detail = "the daemon refused to start (\(status))\(last.isEmpty ? "" : ": \(last)"); fix the cause, then start the watchdog again"
         let issue = FatalIssue(
-            condition: "daemon_refused_to_start", reason: "daemon_refused_to_start", detail: detail, source: "watchdog", at: now(),
+            condition: .daemonRefusedToStart, reason: "daemon_refused_to_start", detail: detail, source: "watchdog", at: now(),
             context: ["exit_status": .string("\(status)"), "output_tail": .string(tail), "log": .string(config.paths.componentLog("watchdog"))])
         do { try FatalIssues.report(issue, path: config.paths.fatalIssues) } catch { logger.error("\(error)") }
         logger.critical("\(detail)")
@@ -391,7 +391,7 @@ public actor Watchdog: Service {
             "the daemon was started \(loop.starts) times within \(ConfigValues.formatDuration(loop.window)) and ended each time "
             + "(last: \(loop.lastExit)); the watchdog stopped restarting it"
         let issue = FatalIssue(
-            condition: "crash_loop", reason: "crash_loop", detail: detail, source: "watchdog", at: now(),
+            condition: .crashLoop, reason: "crash_loop", detail: detail, source: "watchdog", at: now(),
             context: [
                 "exit_status": .string("\(loop.lastExit)"),
                 "starts": .number(Double(loop.starts)),

@@ -1,0 +1,47 @@
+/// Why a task failed (`error_class`): the shared vocabulary of the runner, the store, the
+/// rescuer, the API and the reports. Open like an HTTP status: agents and future executors may
+/// report classes of their own, so it is a string with the known ones named here.
+public struct ErrorClass: RawRepresentable, Hashable, Codable, Sendable, Comparable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+    public var description: String { rawValue }
+    public static func < (a: ErrorClass, b: ErrorClass) -> Bool { a.rawValue < b.rawValue }
+
+    /// The agent exited non-zero.
+    public static let exitCode: ErrorClass = "exit_code"
+    /// The result file broke its schema.
+    public static let badResult: ErrorClass = "bad_result"
+    /// The result file said `status: failed`.
+    public static let agentReported: ErrorClass = "agent_reported"
+    /// Claude Code's result line said `is_error`.
+    public static let agentError: ErrorClass = "agent_error"
+    /// A review said `verdict: fail` (never retried; the pipeline loops back to impl).
+    public static let reviewFailed: ErrorClass = "review_failed"
+    public static let signal: ErrorClass = "signal"
+    /// Past `runner.task_timeout`.
+    public static let timeout: ErrorClass = "timeout"
+    /// No output for `runner.stall_timeout`.
+    public static let stalled: ErrorClass = "stalled"
+    public static let spawnFailed: ErrorClass = "spawn_failed"
+    public static let executorMissing: ErrorClass = "executor_missing"
+    /// Auto-commit of the task's changes failed.
+    public static let commitFailed: ErrorClass = "commit_failed"
+    public static let cancelled: ErrorClass = "cancelled"
+    /// Nobody answered within `project_manager.decision_timeout`.
+    public static let decisionTimeout: ErrorClass = "decision_timeout"
+    /// Its daemon died; rescued at the next start.
+    public static let orphaned: ErrorClass = "orphaned"
+    /// Its lease lapsed; rescued.
+    public static let leaseExpired: ErrorClass = "lease_expired"
+
+    public static let known: [ErrorClass] = [
+        .exitCode, .badResult, .agentReported, .agentError, .reviewFailed, .signal, .timeout, .stalled, .spawnFailed,
+        .executorMissing, .commitFailed, .cancelled, .decisionTimeout, .orphaned, .leaseExpired,
+    ]
+}
