@@ -28,7 +28,7 @@ build: deps ## Build the debug binary (.build/debug/nightshift)
 run: build ## Run the daemon on config/nightshift.yaml: example backlog, offline demo agent (ARGS=...)
 	$(DEBUG_BIN) serve $(ARGS)
 
-test: deps ## Run every test (what CI runs): swift test, then the API contract run
+test: deps check ## Run every test (what CI runs): the format check, swift test, then the API contract run
 	swift test
 	swift build
 	scripts/api_contract.sh $(DEBUG_BIN)
@@ -43,12 +43,11 @@ bench: deps ## Build release and benchmark the task store
 start-gate: build ## Run the start gate; exits 0 only when it is safe to start work
 	$(DEBUG_BIN) gate
 
-fmt: ## Format Sources, Tests and Package.swift with swift-format (skipped when not installed)
-	@if command -v swift-format >/dev/null 2>&1; then \
-		swift-format format --in-place --recursive --parallel Sources Tests Package.swift; \
-	else \
-		echo "fmt: swift-format not found; skipping"; \
-	fi
+check: ## The formatter in lint mode: fails when a Swift file is not as swift format writes it
+	scripts/format_check.sh
+
+fmt: ## Format Sources, Tests and Package.swift in place with swift format (the toolchain's)
+	swift format format --in-place --recursive --parallel Sources Tests Package.swift
 
 clean: ## Remove build products (keeps fetched dependencies and logs/)
 	swift package clean

@@ -5,7 +5,7 @@ let package = Package(
     name: "nightshift",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "nightshift", targets: ["nightshift"]),
+        .executable(name: "nightshift", targets: ["nightshift"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),

@@ -38,7 +38,8 @@ public enum APIServer {
         let (router, _) = buildRouter(env: env, views: views, isReady: isReady)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(env.config.server.host, port: env.config.server.port), serverName: "nightshift"),
+            configuration: .init(
+                address: .hostname(env.config.server.host, port: env.config.server.port), serverName: "nightshift"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? env.config.server.port) },
             logger: env.logs.logger("api"))
     }

@@ -26,7 +26,9 @@ struct AccessPolicy: Sendable {
     }
 
     init(_ server: NightshiftConfig.Server) {
-        self.init(token: server.token, offLoopback: !NightshiftConfig.isLoopback(host: server.host), metricsPublic: server.metricsPublic)
+        self.init(
+            token: server.token, offLoopback: !NightshiftConfig.isLoopback(host: server.host), metricsPublic: server.metricsPublic
+        )
     }
 
     static let telegramWebhook = "/api/agent/telegram/webhook"
@@ -57,7 +59,8 @@ struct AccessPolicy: Sendable {
 /// known ones. The problem never echoes the header or the token.
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let policy: AccessPolicy
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         guard !policy.needsToken(request.method, path: request.uri.path) || policy.authorized(request) else {
             var response = Problem.response(
                 Problem(

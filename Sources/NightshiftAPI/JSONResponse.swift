@@ -13,7 +13,9 @@ enum JSONResponse {
         return Response(status: status, headers: h, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func text(_ text: String, contentType: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok) -> Response {
+    static func text(
+        _ text: String, contentType: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok
+    ) -> Response {
         Response(status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 }

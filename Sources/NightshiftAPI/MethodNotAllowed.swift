@@ -46,7 +46,8 @@ struct RouteTable: Sendable {
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     let table: RouteTable
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         guard let methods = table.methods(for: request.uri.path), !methods.contains(request.method.rawValue) else {
             return try await next(request, context)
         }

@@ -21,7 +21,8 @@ public struct PipelineViews: Sendable {
 
     public init(
         projectManager: @escaping @Sendable () async -> JSONValue, monitorIssues: @escaping @Sendable (Bool) async -> [JSONValue],
-        fatalIssues: @escaping @Sendable () async -> [JSONValue], effectiveness: @escaping @Sendable () async -> [String: JSONValue],
+        fatalIssues: @escaping @Sendable () async -> [JSONValue],
+        effectiveness: @escaping @Sendable () async -> [String: JSONValue],
         attention: @escaping @Sendable () async -> [JSONValue]
     ) {
         self.projectManager = projectManager
@@ -70,7 +71,9 @@ public struct PipelineViews: Sendable {
                     var v = (try? JSONValue(encoding: e))?.objectValue
                 else { return [:] }
                 // Unknown values are shown as null, not left out.
-                for key in ["success_rate", "mean_time_to_resolve_seconds", "backlog_progress"] where v[key] == nil { v[key] = .null }
+                for key in ["success_rate", "mean_time_to_resolve_seconds", "backlog_progress"] where v[key] == nil {
+                    v[key] = .null
+                }
                 return v
             },
             attention: attention)

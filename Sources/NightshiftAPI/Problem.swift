@@ -80,7 +80,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
         case .lostClaim: return Problem(.conflict, type: "lost_claim", title: "Conflict", detail: e.message)
         case .invalid: return .invalid(e.field ?? "body", e.message)
         case .duplicate: return Problem(.conflict, type: "duplicate", title: "Conflict", detail: e.message)
-        case .unavailable: return Problem(.serviceUnavailable, type: "store_unavailable", title: "Store unavailable", detail: e.message)
+        case .unavailable:
+            return Problem(.serviceUnavailable, type: "store_unavailable", title: "Store unavailable", detail: e.message)
         case .diskFull: return .diskFull(e.message)
         }
     }
@@ -89,7 +90,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
 /// Turns every error into problem+json. Anything not mapped is a logged 500, which tests treat
 /// as a bug.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch let p as Problem {
@@ -117,7 +119,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Problem.response(Problem(status, type: type, title: status.reasonPhrase, detail: detail))
         } catch {
             context.logger.error("unhandled error: \(error)", metadata: ["path": "\(request.uri.path)"])
-            return Problem.response(Problem(.internalServerError, type: "internal", title: "Internal error", detail: "unexpected error; see api.log"))
+            return Problem.response(
+                Problem(.internalServerError, type: "internal", title: "Internal error", detail: "unexpected error; see api.log"))
         }
     }
 }

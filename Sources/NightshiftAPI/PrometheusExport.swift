@@ -37,21 +37,25 @@ struct PrometheusExport: Sendable {
 
     func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
         registry.makeGauge(
-            descriptor: MetricNameDescriptor(namespace: "nightshift", metricName: name, unitName: "", helpText: help), labels: labels)
+            descriptor: MetricNameDescriptor(namespace: "nightshift", metricName: name, unitName: "", helpText: help),
+            labels: labels)
     }
 
     func countRequest(method: String, status: Int) {
         registry.makeCounter(
-            descriptor: MetricNameDescriptor(namespace: "nightshift", metricName: "http_requests_total", unitName: "", helpText: "HTTP requests served"),
-            labels: [("method", method), ("status", "\(status)")])
-            .increment()
+            descriptor: MetricNameDescriptor(
+                namespace: "nightshift", metricName: "http_requests_total", unitName: "", helpText: "HTTP requests served"),
+            labels: [("method", method), ("status", "\(status)")]
+        )
+        .increment()
     }
 }
 
 /// Counts requests by method and status for `/metrics`.
 struct RequestCountMiddleware<Context: RequestContext>: RouterMiddleware {
     let export: PrometheusExport
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         let response = try await next(request, context)
         export.countRequest(method: request.method.rawValue, status: response.status.code)
         return response

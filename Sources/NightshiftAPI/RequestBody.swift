@@ -11,7 +11,9 @@ enum RequestBody {
         do {
             buffer = try await request.collectBody(upTo: limit)
         } catch let e as HTTPResponseError where e.status == .contentTooLarge {
-            throw Problem(.contentTooLarge, type: "body_too_large", title: "Body too large", detail: "request body is larger than \(limit) bytes")
+            throw Problem(
+                .contentTooLarge, type: "body_too_large", title: "Body too large",
+                detail: "request body is larger than \(limit) bytes")
         }
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("the request body is empty; send a JSON object") }
         let value: JSONValue
@@ -39,8 +41,10 @@ enum RequestBody {
     }
 
     static func int(_ v: JSONValue, _ field: String, _ range: ClosedRange<Int>, _ errors: inout [Problem.FieldError]) -> Int? {
-        guard case .number(let n) = v, n.rounded() == n, n.isFinite, Double(range.lowerBound) <= n, n <= Double(range.upperBound) else {
-            errors.append(.init(field: field, message: "must be a whole number between \(range.lowerBound) and \(range.upperBound)"))
+        guard case .number(let n) = v, n.rounded() == n, n.isFinite, Double(range.lowerBound) <= n, n <= Double(range.upperBound)
+        else {
+            errors.append(
+                .init(field: field, message: "must be a whole number between \(range.lowerBound) and \(range.upperBound)"))
             return nil
         }
         return Int(n)

@@ -17,7 +17,9 @@ struct EventRoutes {
         r.on(.get, "/api/agent/events") { request, _ in try await stream(request) }
         r.on(.get, "/api/agent/tasks/{id}/events") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard TaskID.isValid(id) else { throw Problem.notFound("no task with id \(id) (ids look like task_0123456789abcdef)") }
+            guard TaskID.isValid(id) else {
+                throw Problem.notFound("no task with id \(id) (ids look like task_0123456789abcdef)")
+            }
             return try await history(id)
         }
     }

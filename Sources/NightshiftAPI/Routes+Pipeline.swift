@@ -66,7 +66,9 @@ struct PipelineRoutes {
 
     func setPaused(_ paused: Bool) async throws -> Response {
         guard let set = views.setPaused else {
-            throw Problem(.conflict, type: "pm_disabled", title: "Conflict", detail: "the project manager is disabled (project_manager.backlog is empty)")
+            throw Problem(
+                .conflict, type: "pm_disabled", title: "Conflict",
+                detail: "the project manager is disabled (project_manager.backlog is empty)")
         }
         try await set(paused)
         return try JSONResponse.make(await views.projectManager())
@@ -86,7 +88,8 @@ struct PipelineRoutes {
         var components: [String: [String: JSONValue]] = [:]
         for (name, at) in env.health.heartbeats {
             components[name] = [
-                "last_beat": .string(Timestamp.format(at)), "age_seconds": .number((now.timeIntervalSince(at) * 10).rounded() / 10),
+                "last_beat": .string(Timestamp.format(at)),
+                "age_seconds": .number((now.timeIntervalSince(at) * 10).rounded() / 10),
                 "running": .bool(runningComponents.contains(name)),
             ]
         }

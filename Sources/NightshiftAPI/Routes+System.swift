@@ -65,7 +65,9 @@ struct SystemRoutes {
         r.on(.get, "/api/version") { _, _ in
             let migrations = (try? await env.store.appliedMigrations()) ?? []
             return try JSONResponse.make(
-                Version(version: env.version.version, gitSHA: env.version.gitSHA, startedAt: env.version.startedAt, migrations: migrations))
+                Version(
+                    version: env.version.version, gitSHA: env.version.gitSHA, startedAt: env.version.startedAt,
+                    migrations: migrations))
         }
         r.on(.get, "/api/agent/metrics") { _, _ in
             let samples = try await env.store.recentFinished(limit: Self.metricsWindow)

@@ -51,7 +51,12 @@ struct TaskRoutes {
                 if let st = TaskStatus(rawValue: part) {
                     query.statuses.append(st)
                 } else {
-                    errors.append(.init(field: "status", message: "unknown status \"\(part)\" (one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                    errors.append(
+                        .init(
+                            field: "status",
+                            message:
+                                "unknown status \"\(part)\" (one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", ")))"
+                        ))
                 }
             }
         }
@@ -61,15 +66,27 @@ struct TaskRoutes {
                 if known.contains(TaskType(part)) {
                     query.taskTypes.append(TaskType(part))
                 } else {
-                    errors.append(.init(field: "task_type", message: "unknown task type \"\(part)\" (configured: \(known.map(\.rawValue).joined(separator: ", ")))"))
+                    errors.append(
+                        .init(
+                            field: "task_type",
+                            message:
+                                "unknown task type \"\(part)\" (configured: \(known.map(\.rawValue).joined(separator: ", ")))"))
                 }
             }
         }
         if let l = q.get("limit") {
-            if let n = Int(l), (1...100).contains(n) { query.limit = n } else { errors.append(.init(field: "limit", message: "must be a whole number from 1 to 100")) }
+            if let n = Int(l), (1...100).contains(n) {
+                query.limit = n
+            } else {
+                errors.append(.init(field: "limit", message: "must be a whole number from 1 to 100"))
+            }
         }
         if let o = q.get("offset") {
-            if let n = Int(o), n >= 0 { query.offset = n } else { errors.append(.init(field: "offset", message: "must be a whole number ≥ 0")) }
+            if let n = Int(o), n >= 0 {
+                query.offset = n
+            } else {
+                errors.append(.init(field: "offset", message: "must be a whole number ≥ 0"))
+            }
         }
         if let item = q.get("backlog_item"), !item.isEmpty { query.backlogItem = item }
         if !errors.isEmpty { throw Problem.invalid(errors) }
@@ -87,7 +104,9 @@ struct TaskRoutes {
         let body = try await RequestBody.object(request, limit: bodyLimit)
         let task = try NewTaskRequest.parse(body, config: env.config, now: env.now())
         if let free = DiskSpace.freeBytes(env.paths.root), free < DiskSpace.fullBelowBytes {
-            throw Problem.diskFull("only \(free >> 20) MiB free in the state dir \(env.paths.root) (new work needs \(DiskSpace.fullBelowBytes >> 20) MiB)")
+            throw Problem.diskFull(
+                "only \(free >> 20) MiB free in the state dir \(env.paths.root) (new work needs \(DiskSpace.fullBelowBytes >> 20) MiB)"
+            )
         }
         let created = try await env.ledger.create(task, by: "api")
         return try JSONResponse.make(created, status: .created, headers: [.location: "/api/agent/tasks/\(created.id)"])
@@ -96,7 +115,9 @@ struct TaskRoutes {
     func count() async throws -> Response {
         let counts = try await env.store.countByStatus()
         return try JSONResponse.make(
-            Count(total: counts.values.reduce(0, +), byStatus: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })))
+            Count(
+                total: counts.values.reduce(0, +),
+                byStatus: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })))
     }
 
     func patch(_ request: Request, id: String) async throws -> Response {
@@ -108,11 +129,15 @@ struct TaskRoutes {
         case .decide(let d)?:
             updated = try await env.ledger.decide(id: id, decision: d, priority: change.priority, by: "api", now: now)
         case .cancel?:
-            updated = try await env.ledger.cancel(id: id, reason: "cancelled by operator", priority: change.priority, by: "api", now: now).after
+            updated = try await env.ledger.cancel(
+                id: id, reason: "cancelled by operator", priority: change.priority, by: "api", now: now
+            ).after
         case .retry?:
             updated = try await env.ledger.retry(id: id, priority: change.priority, by: "api", now: now)
         case nil:
-            guard let priority = change.priority else { throw Problem.badRequest("empty patch: send decision, status or priority") }
+            guard let priority = change.priority else {
+                throw Problem.badRequest("empty patch: send decision, status or priority")
+            }
             updated = try await env.ledger.setPriority(id: id, priority: priority, by: "api", now: now)
         }
         return try JSONResponse.make(updated)
@@ -121,7 +146,9 @@ struct TaskRoutes {
     func log(_ request: Request, id: String) async throws -> Response {
         var lines = 200
         if let t = request.uri.queryParameters.get("tail") {
-            guard let n = Int(t), (1...10_000).contains(n) else { throw Problem.invalid("tail", "must be a whole number from 1 to 10000") }
+            guard let n = Int(t), (1...10_000).contains(n) else {
+                throw Problem.invalid("tail", "must be a whole number from 1 to 10000")
+            }
             lines = n
         }
         let task = try await env.store.get(id)

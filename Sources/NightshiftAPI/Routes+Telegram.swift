@@ -19,11 +19,14 @@ struct TelegramRoutes {
     func webhook(_ request: Request) async throws -> Response {
         let tg = env.config.notify.telegram
         guard !tg.secret.isEmpty else {
-            throw Problem(.notFound, type: "telegram_disabled", title: "Not found", detail: "the Telegram webhook is off (notify.telegram.secret is empty)")
+            throw Problem(
+                .notFound, type: "telegram_disabled", title: "Not found",
+                detail: "the Telegram webhook is off (notify.telegram.secret is empty)")
         }
         let given = request.headers[HTTPField.Name(Self.secretHeader)!] ?? ""
         guard constantTimeEquals(given, tg.secret) else {
-            throw Problem(.forbidden, type: "bad_secret", title: "Forbidden", detail: "missing or wrong \(Self.secretHeader) header")
+            throw Problem(
+                .forbidden, type: "bad_secret", title: "Forbidden", detail: "missing or wrong \(Self.secretHeader) header")
         }
         let body = try await RequestBody.object(request, limit: 256 * 1024)
         guard let message = (body["message"] ?? body["edited_message"])?.objectValue,
@@ -39,7 +42,8 @@ struct TelegramRoutes {
             throw Problem(.forbidden, type: "user_not_allowed", title: "Forbidden", detail: "user \(user) is not allowed")
         }
         let reply = await commands.handle(text, from: "telegram:\(user)")
-        return try JSONResponse.make(JSONValue.object(["method": .string("sendMessage"), "chat_id": chat, "text": .string(reply)]))
+        return try JSONResponse.make(
+            JSONValue.object(["method": .string("sendMessage"), "chat_id": chat, "text": .string(reply)]))
     }
 
     static func idString(_ v: JSONValue) -> String {

@@ -21,20 +21,29 @@ enum NewTaskRequest {
         var type: TaskType?
         let known = config.allTaskTypes
         switch body["task_type"] {
-        case nil, .null?: errors.append(.init(field: "task_type", message: "is required (one of \(known.map(\.rawValue).joined(separator: ", ")))"))
+        case nil, .null?:
+            errors.append(
+                .init(field: "task_type", message: "is required (one of \(known.map(\.rawValue).joined(separator: ", ")))"))
         case let v?:
             if let s = RequestBody.string(v, "task_type", &errors) {
                 if known.contains(TaskType(s)) {
                     type = TaskType(s)
                 } else {
-                    errors.append(.init(field: "task_type", message: "unknown type \"\(s)\" (one of \(known.map(\.rawValue).joined(separator: ", ")))"))
+                    errors.append(
+                        .init(
+                            field: "task_type",
+                            message: "unknown type \"\(s)\" (one of \(known.map(\.rawValue).joined(separator: ", ")))"))
                 }
             }
         }
         var priority = 0
-        if let v = body["priority"], v != .null, let p = RequestBody.int(v, "priority", TaskValidation.priorityRange, &errors) { priority = p }
+        if let v = body["priority"], v != .null, let p = RequestBody.int(v, "priority", TaskValidation.priorityRange, &errors) {
+            priority = p
+        }
         var maxAttempts = config.runner.maxAttempts
-        if let v = body["max_attempts"], v != .null, let m = RequestBody.int(v, "max_attempts", TaskValidation.maxAttemptsRange, &errors) {
+        if let v = body["max_attempts"], v != .null,
+            let m = RequestBody.int(v, "max_attempts", TaskValidation.maxAttemptsRange, &errors)
+        {
             maxAttempts = m
         }
         var executor: String?
@@ -42,12 +51,21 @@ enum NewTaskRequest {
             if config.runner.executors[e] != nil {
                 executor = e
             } else {
-                errors.append(.init(field: "executor", message: "unknown executor \"\(e)\" (configured: \(config.runner.executors.keys.sorted().joined(separator: ", ")))"))
+                errors.append(
+                    .init(
+                        field: "executor",
+                        message:
+                            "unknown executor \"\(e)\" (configured: \(config.runner.executors.keys.sorted().joined(separator: ", ")))"
+                    ))
             }
         }
         var context: [String: JSONValue] = [:]
         if let v = body["context"], v != .null {
-            if case .object(let o) = v { context = o } else { errors.append(.init(field: "context", message: "must be a JSON object")) }
+            if case .object(let o) = v {
+                context = o
+            } else {
+                errors.append(.init(field: "context", message: "must be a JSON object"))
+            }
         }
         var dependsOn: [String] = []
         if let v = body["depends_on"], v != .null {
@@ -86,7 +104,9 @@ struct TaskPatch: Equatable {
         if !errors.isEmpty { throw Problem.invalid(errors) }
         if body["decision"] != nil && body["status"] != nil {
             throw Problem.invalid(
-                ["decision", "status"].map { .init(field: $0, message: "send decision or status, not both (either may come with priority)") })
+                ["decision", "status"].map {
+                    .init(field: $0, message: "send decision or status, not both (either may come with priority)")
+                })
         }
         var patch = TaskPatch()
         if let v = body["decision"], let s = RequestBody.string(v, "decision", &errors) {
@@ -102,7 +122,11 @@ struct TaskPatch: Equatable {
             switch s {
             case "cancelled": patch.transition = .cancel
             case "pending": patch.transition = .retry
-            default: errors.append(.init(field: "status", message: "can only be set to \"cancelled\" (cancel) or \"pending\" (retry a failed task)"))
+            default:
+                errors.append(
+                    .init(
+                        field: "status", message: "can only be set to \"cancelled\" (cancel) or \"pending\" (retry a failed task)"
+                    ))
             }
         }
         if let v = body["priority"] { patch.priority = RequestBody.int(v, "priority", TaskValidation.priorityRange, &errors) }

@@ -61,16 +61,21 @@ public enum BacklogParser {
             if let (number, rest) = numbered(line) {
                 guard !rest.isEmpty else { throw BacklogError(file: file, line: lineNo, reason: "item \(number) has no text") }
                 if let first = seen[number] {
-                    throw BacklogError(file: file, line: lineNo, reason: "item number \(number) is used twice (first on line \(first))")
+                    throw BacklogError(
+                        file: file, line: lineNo, reason: "item number \(number) is used twice (first on line \(first))")
                 }
                 seen[number] = lineNo
                 let (title, after) = splitAfter(rest)
-                entries.append(BacklogEntry(key: number, position: entries.count, title: title, body: title, after: after, file: file, line: lineNo))
+                entries.append(
+                    BacklogEntry(
+                        key: number, position: entries.count, title: title, body: title, after: after, file: file, line: lineNo))
             } else if raw.first == " " || raw.first == "\t", var last = entries.popLast() {
                 last.body += "\n" + line
                 entries.append(last)
             } else {
-                throw BacklogError(file: file, line: lineNo, reason: "expected a numbered item like \"1. Add a --json flag\", got \"\(String(line.prefix(60)))\"")
+                throw BacklogError(
+                    file: file, line: lineNo,
+                    reason: "expected a numbered item like \"1. Add a --json flag\", got \"\(String(line.prefix(60)))\"")
             }
         }
         try checkDependencies(entries)
@@ -78,7 +83,9 @@ public enum BacklogParser {
     }
 
     /// `files` are (name, text) pairs of `*.md` files, in any order.
-    public static func parseDirectory(_ files: [(name: String, text: String)], directory: String) throws(BacklogError) -> [BacklogEntry] {
+    public static func parseDirectory(
+        _ files: [(name: String, text: String)], directory: String
+    ) throws(BacklogError) -> [BacklogEntry] {
         var entries: [BacklogEntry] = []
         for (name, text) in files.sorted(by: { $0.name < $1.name }) {
             let key = (name as NSString).deletingPathExtension
@@ -89,14 +96,18 @@ public enum BacklogParser {
                 let line = raw.trimmingCharacters(in: .whitespaces)
                 if title == nil, line.hasPrefix("# ") { title = String(line.dropFirst(2)).trimmingCharacters(in: .whitespaces) }
                 if line.lowercased().hasPrefix("after:") {
-                    let list = line.dropFirst(6).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    let list = line.dropFirst(6).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                        !$0.isEmpty
+                    }
                     guard !list.isEmpty else { throw BacklogError(file: path, line: i + 1, reason: "\"after:\" names no item") }
                     after += list
                 }
             }
             let body = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !body.isEmpty else { throw BacklogError(file: path, line: 1, reason: "the item file is empty") }
-            entries.append(BacklogEntry(key: key, position: entries.count, title: title ?? key, body: body, after: after, file: path, line: 1))
+            entries.append(
+                BacklogEntry(
+                    key: key, position: entries.count, title: title ?? key, body: body, after: after, file: path, line: 1))
         }
         try checkDependencies(entries)
         return entries
@@ -115,7 +126,9 @@ public enum BacklogParser {
 
     /// `Do X (after: 1, 2)` → ("Do X", ["1", "2"]).
     static func splitAfter(_ text: String) -> (String, [String]) {
-        guard text.hasSuffix(")"), let open = text.range(of: "(after:", options: [.backwards, .caseInsensitive]) else { return (text, []) }
+        guard text.hasSuffix(")"), let open = text.range(of: "(after:", options: [.backwards, .caseInsensitive]) else {
+            return (text, [])
+        }
         let inside = text[open.upperBound..<text.index(before: text.endIndex)]
         let keys = inside.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return (text[..<open.lowerBound].trimmingCharacters(in: .whitespaces), keys.map { k in Int(k).map(String.init) ?? k })
@@ -129,7 +142,8 @@ public enum BacklogParser {
                 let known = entries.contains { $0.key == dep }
                 throw BacklogError(
                     file: e.file, line: e.line,
-                    reason: known ? "item \(e.key) waits for item \(dep), which comes later: an item may only wait for earlier ones"
+                    reason: known
+                        ? "item \(e.key) waits for item \(dep), which comes later: an item may only wait for earlier ones"
                         : "item \(e.key) waits for item \(dep), which the backlog does not have")
             }
             earlier.insert(e.key)
@@ -151,7 +165,9 @@ public enum BacklogParser {
             if out.count >= 40 { break }
         }
         while out.hasSuffix("-") { out.removeLast() }
-        let safeKey = key.unicodeScalars.filter { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+        let safeKey = key.unicodeScalars.filter {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
+        }
         return "\(String(String.UnicodeScalarView(safeKey)).lowercased())-\(out.isEmpty ? "item" : out)"
     }
 }

@@ -101,7 +101,8 @@ public enum ConfigLoader {
         }
         if c.stateDir.isEmpty { throw ConfigError(path: "state_dir", reason: "must not be empty") }
         for name in c.taskTypes where !TaskType.isValidName(name) {
-            throw ConfigError(path: "task_types", reason: "\"\(name)\" is not a valid type name (a-z, 0-9, _ or -, starting with a letter)")
+            throw ConfigError(
+                path: "task_types", reason: "\"\(name)\" is not a valid type name (a-z, 0-9, _ or -, starting with a letter)")
         }
         let types = Set(c.allTaskTypes.map(\.rawValue))
         for (name, ex) in c.runner.executors where ex.command.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -109,10 +110,14 @@ public enum ConfigLoader {
         }
         for (type, ex) in c.runner.executorFor.sorted(by: { $0.key < $1.key }) {
             guard types.contains(type) else {
-                throw ConfigError(path: "runner.executor_for.\(type)", reason: "unknown task type (known: \(types.sorted().joined(separator: ", ")))")
+                throw ConfigError(
+                    path: "runner.executor_for.\(type)",
+                    reason: "unknown task type (known: \(types.sorted().joined(separator: ", ")))")
             }
             guard c.runner.executors[ex] != nil else {
-                throw ConfigError(path: "runner.executor_for.\(type)", reason: "names executor \"\(ex)\", which runner.executors does not define")
+                throw ConfigError(
+                    path: "runner.executor_for.\(type)",
+                    reason: "names executor \"\(ex)\", which runner.executors does not define")
             }
         }
         if c.runner.executors["default"] == nil {
@@ -123,7 +128,9 @@ public enum ConfigLoader {
         }
         let templateKeys = Set(c.projectManager.phases + ["impl_fix", PipelinePlan.verifyPhase])
         for key in c.projectManager.templates.keys.sorted() where !templateKeys.contains(key) {
-            throw ConfigError(path: "project_manager.templates.\(key)", reason: "not a phase (phases: \(c.projectManager.phases.joined(separator: ", ")); also impl_fix, verify)")
+            throw ConfigError(
+                path: "project_manager.templates.\(key)",
+                reason: "not a phase (phases: \(c.projectManager.phases.joined(separator: ", ")); also impl_fix, verify)")
         }
         if c.projectManager.phases.isEmpty {
             throw ConfigError(path: "project_manager.phases", reason: "must name at least one phase")

@@ -287,7 +287,8 @@ struct ConfigReader {
     private func duration(_ node: Node, _ path: String, positive: Bool) throws(ConfigError) -> Double {
         let text = try scalarText(node, path, "a duration like 500ms, 10s, 5m, 24h or 7d")
         guard let seconds = ConfigValues.parseDuration(text) else {
-            throw ConfigError(path: path, reason: "must be a duration like 500ms, 10s, 5m, 24h or 7d, got \"\(text)\"", location: at(node))
+            throw ConfigError(
+                path: path, reason: "must be a duration like 500ms, 10s, 5m, 24h or 7d, got \"\(text)\"", location: at(node))
         }
         if positive && seconds <= 0 {
             throw ConfigError(path: path, reason: "must be longer than 0, got \"\(text)\"", location: at(node))
@@ -300,7 +301,9 @@ struct ConfigReader {
         guard let n = ConfigValues.parseByteSize(text) else {
             throw ConfigError(path: path, reason: "must be a size like 512KiB or 5MiB, got \"\(text)\"", location: at(node))
         }
-        guard n >= min else { throw ConfigError(path: path, reason: "must be at least \(min) bytes, got \(n)", location: at(node)) }
+        guard n >= min else {
+            throw ConfigError(path: path, reason: "must be at least \(min) bytes, got \(n)", location: at(node))
+        }
         return n
     }
 

@@ -39,11 +39,11 @@ public enum ConfigValues {
     public static func formatDuration(_ seconds: Double) -> String {
         if seconds == 0 { return "0" }
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
-        for (unit, scale) in [("d", 86400.0), ("h", 3600.0), ("m", 60.0)] where seconds >= scale && seconds.truncatingRemainder(dividingBy: scale) == 0 {
+        for (unit, scale) in [("d", 86400.0), ("h", 3600.0), ("m", 60.0)]
+        where seconds >= scale && seconds.truncatingRemainder(dividingBy: scale) == 0 {
             return "\(Int(seconds / scale))\(unit)"
         }
         if seconds.rounded() == seconds { return "\(Int(seconds))s" }
         return "\(seconds)s"
     }
 }
-

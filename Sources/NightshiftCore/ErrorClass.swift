@@ -1,7 +1,9 @@
 /// Why a task failed (`error_class`): the shared vocabulary of the runner, the store, the
 /// rescuer, the API and the reports. Open like an HTTP status: agents and future executors may
 /// report classes of their own, so it is a string with the known ones named here.
-public struct ErrorClass: RawRepresentable, Hashable, Codable, Sendable, Comparable, ExpressibleByStringLiteral, CustomStringConvertible {
+public struct ErrorClass: RawRepresentable, Hashable, Codable, Sendable, Comparable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public init(stringLiteral value: String) { self.rawValue = value }

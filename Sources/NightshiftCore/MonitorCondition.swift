@@ -1,7 +1,9 @@
 /// What a monitor rule (or the watchdog, or a reader of a state file) found: the shared
 /// vocabulary of monitor issues, fatal issues, alerts and the start gate. Each condition says
 /// whether a daemon restart can fix it and whether it is fatal (no restart can).
-public struct MonitorCondition: RawRepresentable, Hashable, Codable, Sendable, Comparable, ExpressibleByStringLiteral, CustomStringConvertible {
+public struct MonitorCondition: RawRepresentable, Hashable, Codable, Sendable, Comparable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public init(stringLiteral value: String) { self.rawValue = value }

@@ -129,10 +129,12 @@ public enum MonitorRules {
     /// `backlog_error`: the backlog file does not parse; it names `file:line` and the reason.
     public static func backlogError(_ s: MonitorSnapshot) -> [Finding] {
         guard let error = s.backlogError else { return [] }
-        return [Finding(
-            condition: .backlogError, subject: "backlog", severity: .high,
-            message: "the backlog does not parse: \(error); the last good import stays in use",
-            suggestedAction: "fix that line of the backlog file; it is re-read within seconds")]
+        return [
+            Finding(
+                condition: .backlogError, subject: "backlog", severity: .high,
+                message: "the backlog does not parse: \(error); the last good import stays in use",
+                suggestedAction: "fix that line of the backlog file; it is re-read within seconds")
+        ]
     }
 
     static func age(_ d: Date, _ now: Date) -> String {
@@ -146,7 +148,8 @@ public enum MonitorRules {
             let reference = last ?? s.watchingSince ?? .distantPast
             guard s.now.timeIntervalSince(reference) > t.heartbeatStale else { return nil }
             let condition: MonitorCondition =
-                name == "agent_runner" ? .runnerStale : name == "project_manager" ? .pmStale : MonitorCondition(rawValue: "\(name)_stale")
+                name == "agent_runner"
+                ? .runnerStale : name == "project_manager" ? .pmStale : MonitorCondition(rawValue: "\(name)_stale")
             return Finding(
                 condition: condition, subject: name, severity: .high,
                 message: last.map { "\(name) last beat \(age($0, s.now)) ago" } ?? "\(name) never beat",
@@ -156,11 +159,16 @@ public enum MonitorRules {
 
     /// Runnable work has waited and nothing runs.
     public static func noProgress(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
-        guard s.running.isEmpty, let since = s.oldestRunnableSince, s.now.timeIntervalSince(since) > t.noProgress else { return [] }
-        return [Finding(
-            condition: .noProgress, subject: "pipeline", severity: .high,
-            message: "\(s.counts[.pending] ?? 0) runnable task(s) waiting for \(age(since, s.now)) and nothing is running",
-            suggestedAction: "check agent_runner.log and `nightshift status`; is the runner stuck or are all workers busy elsewhere?")]
+        guard s.running.isEmpty, let since = s.oldestRunnableSince, s.now.timeIntervalSince(since) > t.noProgress else {
+            return []
+        }
+        return [
+            Finding(
+                condition: .noProgress, subject: "pipeline", severity: .high,
+                message: "\(s.counts[.pending] ?? 0) runnable task(s) waiting for \(age(since, s.now)) and nothing is running",
+                suggestedAction:
+                    "check agent_runner.log and `nightshift status`; is the runner stuck or are all workers busy elsewhere?")
+        ]
     }
 
     /// A running task past its lease or its timeout.
@@ -186,10 +194,13 @@ public enum MonitorRules {
     public static func repeatedFailures(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         let k = t.repeatedFailures
         guard k > 0, s.recentOutcomes.count >= k, s.recentOutcomes.prefix(k).allSatisfy({ $0 == .failed }) else { return [] }
-        return [Finding(
-            condition: .repeatedFailures, subject: "pipeline", severity: .high,
-            message: "the last \(k) finished tasks failed",
-            suggestedAction: "read the failing tasks' logs (`nightshift tasks list --status failed`); check the executor and credentials")]
+        return [
+            Finding(
+                condition: .repeatedFailures, subject: "pipeline", severity: .high,
+                message: "the last \(k) finished tasks failed",
+                suggestedAction:
+                    "read the failing tasks' logs (`nightshift tasks list --status failed`); check the executor and credentials")
+        ]
     }
 
     /// The success rate of the last N finished tasks is below the minimum.
@@ -198,10 +209,13 @@ public enum MonitorRules {
         guard window.count >= t.successWindow else { return [] }
         let rate = Double(window.filter { $0 == .completed }.count) / Double(window.count)
         guard rate < t.minSuccessRate else { return [] }
-        return [Finding(
-            condition: .lowSuccessRate, subject: "pipeline", severity: .medium,
-            message: "\(Int((rate * 100).rounded()))% of the last \(window.count) tasks succeeded (minimum \(Int(t.minSuccessRate * 100))%)",
-            suggestedAction: "look at /api/agent/metrics by_type for the failing task types")]
+        return [
+            Finding(
+                condition: .lowSuccessRate, subject: "pipeline", severity: .medium,
+                message:
+                    "\(Int((rate * 100).rounded()))% of the last \(window.count) tasks succeeded (minimum \(Int(t.minSuccessRate * 100))%)",
+                suggestedAction: "look at /api/agent/metrics by_type for the failing task types")
+        ]
     }
 
     public static func needsDecisionWaiting(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
@@ -225,15 +239,20 @@ public enum MonitorRules {
     public static func disk(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         guard let free = s.diskFreeBytes else { return [] }
         if free < DiskSpace.fullBelowBytes {
-            return [Finding(
-                condition: .diskFull, subject: "state_dir", severity: .critical,
-                message: "only \(free >> 20) MiB free in the state dir", suggestedAction: "free disk space; the daemon cannot write safely")]
+            return [
+                Finding(
+                    condition: .diskFull, subject: "state_dir", severity: .critical,
+                    message: "only \(free >> 20) MiB free in the state dir",
+                    suggestedAction: "free disk space; the daemon cannot write safely")
+            ]
         }
         guard free < t.diskMinFreeBytes else { return [] }
-        return [Finding(
-            condition: .diskLow, subject: "state_dir", severity: .high,
-            message: "\(free >> 20) MiB free in the state dir (minimum \(t.diskMinFreeBytes >> 20) MiB)",
-            suggestedAction: "delete old task logs or lower logs.task_log_retention")]
+        return [
+            Finding(
+                condition: .diskLow, subject: "state_dir", severity: .high,
+                message: "\(free >> 20) MiB free in the state dir (minimum \(t.diskMinFreeBytes >> 20) MiB)",
+                suggestedAction: "delete old task logs or lower logs.task_log_retention")
+        ]
     }
 
     public static func logErrors(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
@@ -250,31 +269,39 @@ public enum MonitorRules {
             s.versionChanges.isEmpty
             ? "the pipeline runs \(recorded) but the code is now \(current)"
             : "the code changed since the pipeline started: \(s.versionChanges.joined(separator: "; "))"
-        return [Finding(
-            condition: .staleVersion, subject: "pipeline", severity: .medium,
-            message: message,
-            suggestedAction: "restart to pick up the new code (the watchdog does it on restart_requested.json)")]
+        return [
+            Finding(
+                condition: .staleVersion, subject: "pipeline", severity: .medium,
+                message: message,
+                suggestedAction: "restart to pick up the new code (the watchdog does it on restart_requested.json)")
+        ]
     }
 
     public static func apiUnreachable(_ s: MonitorSnapshot) -> [Finding] {
         guard s.apiReachable == false else { return [] }
-        return [Finding(
-            condition: .apiUnreachable, subject: "api", severity: .critical,
-            message: "/api/health did not answer: \(s.apiProbeError ?? "no answer")",
-            suggestedAction: "restart the daemon (the watchdog does it on restart_requested.json)")]
+        return [
+            Finding(
+                condition: .apiUnreachable, subject: "api", severity: .critical,
+                message: "/api/health did not answer: \(s.apiProbeError ?? "no answer")",
+                suggestedAction: "restart the daemon (the watchdog does it on restart_requested.json)")
+        ]
     }
 
     public static func unrecoverable(_ s: MonitorSnapshot) -> [Finding] {
         var out: [Finding] = []
         if !s.stateWritable {
-            out.append(Finding(
-                condition: .databaseUnwritable, subject: "state_dir", severity: .critical,
-                message: "the state dir or database cannot be written", suggestedAction: "check permissions and disk of the state dir"))
+            out.append(
+                Finding(
+                    condition: .databaseUnwritable, subject: "state_dir", severity: .critical,
+                    message: "the state dir or database cannot be written",
+                    suggestedAction: "check permissions and disk of the state dir"))
         }
         for e in s.missingExecutors {
-            out.append(Finding(
-                condition: .executorMissing, subject: "executor:\(e)", severity: .critical,
-                message: "the program of executor \(e) cannot be found", suggestedAction: "install it or fix runner.executors.\(e).command"))
+            out.append(
+                Finding(
+                    condition: .executorMissing, subject: "executor:\(e)", severity: .critical,
+                    message: "the program of executor \(e) cannot be found",
+                    suggestedAction: "install it or fix runner.executors.\(e).command"))
         }
         return out
     }

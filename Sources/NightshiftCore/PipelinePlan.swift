@@ -1,3 +1,5 @@
+import Foundation
+
 /// The project manager's rules as a pure value: which task an item needs next, given the task
 /// that just ended. The store applies the answer in the same transaction that recorded the end.
 public struct PipelinePlan: Sendable, Equatable {
@@ -35,12 +37,15 @@ public struct PipelinePlan: Sendable, Equatable {
     }
 
     public static let defaultTemplates: [String: String] = [
-        "spec": "Write a short specification for this backlog item: what to change, how to test it, and the risks.\n\nItem: {item}",
+        "spec":
+            "Write a short specification for this backlog item: what to change, how to test it, and the risks.\n\nItem: {item}",
         "impl": "Implement this backlog item.\n\nItem: {item}\n\nSpecification summary: {previous_summary}",
-        "impl_fix": "Fix this backlog item (iteration {iteration}). The last check failed.\n\nItem: {item}\n\nWhat failed:\n{feedback}",
+        "impl_fix":
+            "Fix this backlog item (iteration {iteration}). The last check failed.\n\nItem: {item}\n\nWhat failed:\n{feedback}",
         "verify": "Run the project's verification for: {title}",
         "test": "Write and run tests for this backlog item.\n\nItem: {item}\n\nImplementation summary: {previous_summary}",
-        "review": "Review the change for this backlog item. Write {\"verdict\": \"pass\"} or {\"verdict\": \"fail\", \"feedback\": \"...\"} to $NIGHTSHIFT_RESULT_FILE.\n\nItem: {item}\n\nSummary so far: {previous_summary}",
+        "review":
+            "Review the change for this backlog item. Write {\"verdict\": \"pass\"} or {\"verdict\": \"fail\", \"feedback\": \"...\"} to $NIGHTSHIFT_RESULT_FILE.\n\nItem: {item}\n\nSummary so far: {previous_summary}",
     ]
 
     /// Phases whose failure sends the item back to impl (a fix loop) instead of blocking it.
@@ -61,22 +66,30 @@ public struct PipelinePlan: Sendable, Equatable {
         let iteration = max(1, task.iteration ?? item.iteration)
         switch task.status {
         case .completed:
-            guard let i = phases.firstIndex(of: phase) else { return .blocked("its task \(task.id) ran phase \(phase), which is not in project_manager.phases") }
+            guard let i = phases.firstIndex(of: phase) else {
+                return .blocked("its task \(task.id) ran phase \(phase), which is not in project_manager.phases")
+            }
             guard i + 1 < phases.count else { return .done }
-            return run(phases[i + 1], item: item, iteration: iteration, previousSummary: task.summary ?? item.lastSummary, feedback: nil)
+            return run(
+                phases[i + 1], item: item, iteration: iteration, previousSummary: task.summary ?? item.lastSummary, feedback: nil)
         case .failed:
             if task.errorClass == "decision_timeout" {
                 return .blocked("no decision arrived for task \(task.id) within the decision timeout")
             }
             guard isCheckPhase(phase) else {
-                return .blocked("\(phase) failed (task \(task.id), \(task.errorClass ?? "error")): \(task.error ?? "no error recorded")")
+                return .blocked(
+                    "\(phase) failed (task \(task.id), \(task.errorClass ?? "error")): \(task.error ?? "no error recorded")")
             }
             guard iteration < maxIterations else {
-                return .blocked("still failing after \(maxIterations) iterations; last: \(phase) task \(task.id): \(task.feedback ?? task.error ?? "failed")")
+                return .blocked(
+                    "still failing after \(maxIterations) iterations; last: \(phase) task \(task.id): \(task.feedback ?? task.error ?? "failed")"
+                )
             }
             var feedback = "\(phase) failed: \(task.feedback ?? task.error ?? "no reason given")"
             if let tail = task.outputTail, !tail.isEmpty { feedback += "\n\nOutput tail:\n" + String(tail.suffix(1500)) }
-            return run(TaskType.impl.rawValue, item: item, iteration: iteration + 1, previousSummary: item.lastSummary, feedback: feedback)
+            return run(
+                TaskType.impl.rawValue, item: item, iteration: iteration + 1, previousSummary: item.lastSummary,
+                feedback: feedback)
         case .cancelled:
             return .blocked("task \(task.id) (\(phase)) was cancelled by an operator")
         case .pending, .running, .needsDecision:
@@ -96,12 +109,11 @@ public struct PipelinePlan: Sendable, Equatable {
             text = text.replacingOccurrences(of: placeholder, with: value)
         }
         if text.unicodeScalars.count > TaskValidation.directionLimit {
-            text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(TaskValidation.directionLimit - 20))) + "\n[truncated]"
+            text =
+                String(String.UnicodeScalarView(text.unicodeScalars.prefix(TaskValidation.directionLimit - 20))) + "\n[truncated]"
         }
         return .run(
             phase: phase, taskType: isVerify ? .test : TaskType(phase), executor: isVerify ? Self.verifyExecutor : nil,
             iteration: iteration, direction: text)
     }
 }
-
-import Foundation

@@ -6,7 +6,9 @@ import Foundation
 /// The command gathers the snapshots; nothing here does I/O.
 public enum StartGate {
     /// The checks the gate knows, in the order it runs them.
-    public static let checkNames = ["worktree_clean", "daemon_ready", "no_fatal_issues", "no_critical_monitor_issues", "ci_status"]
+    public static let checkNames = [
+        "worktree_clean", "daemon_ready", "no_fatal_issues", "no_critical_monitor_issues", "ci_status",
+    ]
 
     /// One check's result before waivers.
     public struct Check: Sendable, Equatable {
@@ -100,14 +102,25 @@ public enum StartGate {
 
     /// Reads a waiver file (`{"waivers": [...]}`). A missing file has no waivers; an unreadable
     /// one and every incomplete entry are problems, and those waivers are ignored.
-    public static func parseWaivers(_ data: Data?, file: String = "config/start_gate_waivers.json") -> (waivers: [Waiver], problems: [WaiverProblem]) {
+    public static func parseWaivers(
+        _ data: Data?, file: String = "config/start_gate_waivers.json"
+    ) -> (waivers: [Waiver], problems: [WaiverProblem]) {
         guard let data else { return ([], []) }
         guard let root = try? JSONDecoder().decode(JSONValue.self, from: data), let object = root.objectValue else {
-            return ([], [WaiverProblem(index: nil, problem: "\(file) is not a JSON object like {\"waivers\": [...]}; every waiver in it is ignored")])
+            return (
+                [],
+                [
+                    WaiverProblem(
+                        index: nil,
+                        problem: "\(file) is not a JSON object like {\"waivers\": [...]}; every waiver in it is ignored")
+                ]
+            )
         }
         guard let list = object["waivers"]?.arrayValue else {
             if object["waivers"] == nil { return ([], []) }
-            return ([], [WaiverProblem(index: nil, problem: "\(file): \"waivers\" must be a list; every waiver in it is ignored")])
+            return (
+                [], [WaiverProblem(index: nil, problem: "\(file): \"waivers\" must be a list; every waiver in it is ignored")]
+            )
         }
         var waivers: [Waiver] = []
         var problems: [WaiverProblem] = []
@@ -124,13 +137,19 @@ public enum StartGate {
             let owner = text("owner")
             let missing = ["check", "owner", "reason", "expires_at"].filter { text($0) == nil }
             if !missing.isEmpty {
-                problems.append(WaiverProblem(index: i, check: check, owner: owner, problem: "incomplete: missing \(missing.joined(separator: ", ")); ignored"))
+                problems.append(
+                    WaiverProblem(
+                        index: i, check: check, owner: owner,
+                        problem: "incomplete: missing \(missing.joined(separator: ", ")); ignored"))
                 continue
             }
             guard let expires = Timestamp.parse(text("expires_at")!) else {
-                problems.append(WaiverProblem(
-                    index: i, check: check, owner: owner,
-                    problem: "expires_at \"\(text("expires_at")!)\" is not an RFC 3339 UTC time like 2030-01-31T18:00:00Z; ignored"))
+                problems.append(
+                    WaiverProblem(
+                        index: i, check: check, owner: owner,
+                        problem:
+                            "expires_at \"\(text("expires_at")!)\" is not an RFC 3339 UTC time like 2030-01-31T18:00:00Z; ignored"
+                    ))
                 continue
             }
             if let m = w["match"], m != .null, m.stringValue == nil {
@@ -156,12 +175,15 @@ public enum StartGate {
         var live: [Waiver] = []
         for (i, w) in waivers.enumerated() {
             if !knownChecks.contains(w.check) {
-                problems.append(WaiverProblem(
-                    index: i, check: w.check, owner: w.owner,
-                    problem: "names no check (known: \(knownChecks.joined(separator: ", "))); ignored"))
+                problems.append(
+                    WaiverProblem(
+                        index: i, check: w.check, owner: w.owner,
+                        problem: "names no check (known: \(knownChecks.joined(separator: ", "))); ignored"))
             } else if w.expiresAt <= now {
-                problems.append(WaiverProblem(
-                    index: i, check: w.check, owner: w.owner, problem: "expired at \(Timestamp.format(w.expiresAt)); ignored"))
+                problems.append(
+                    WaiverProblem(
+                        index: i, check: w.check, owner: w.owner, problem: "expired at \(Timestamp.format(w.expiresAt)); ignored")
+                )
             } else {
                 live.append(w)
             }
@@ -174,7 +196,8 @@ public enum StartGate {
             }
             return Outcome(name: c.name, ok: false, status: .fail, detail: c.detail, remedy: c.remedy)
         }
-        return Report(passed: !outcomes.contains { $0.status == .fail }, checkedAt: now, checks: outcomes, waiverProblems: problems)
+        return Report(
+            passed: !outcomes.contains { $0.status == .fail }, checkedAt: now, checks: outcomes, waiverProblems: problems)
     }
 
     // MARK: - Checks from snapshots
@@ -182,7 +205,9 @@ public enum StartGate {
     /// `worktree_clean` from `git status --porcelain` (its exit status and output). Paths in
     /// `ignoring` (repository-relative files, or directories ending in `/`) do not count: the
     /// configured backlog is meant to be edited before a start.
-    public static func worktreeClean(repo: String, exitStatus: Int32, porcelain: String, error: String = "", ignoring: [String] = []) -> Check {
+    public static func worktreeClean(
+        repo: String, exitStatus: Int32, porcelain: String, error: String = "", ignoring: [String] = []
+    ) -> Check {
         let name = "worktree_clean"
         guard exitStatus == 0 else {
             let why = error.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -191,7 +216,8 @@ public enum StartGate {
                 remedy: "run the gate inside a git work tree, or point --repo at one")
         }
         func ignored(_ path: String) -> Bool {
-            let unquoted = path.hasPrefix("\"") && path.hasSuffix("\"") && path.count >= 2 ? String(path.dropFirst().dropLast()) : path
+            let unquoted =
+                path.hasPrefix("\"") && path.hasSuffix("\"") && path.count >= 2 ? String(path.dropFirst().dropLast()) : path
             return ignoring.contains { $0.hasSuffix("/") ? unquoted.hasPrefix($0) || unquoted + "/" == $0 : unquoted == $0 }
         }
         var skipped = 0
@@ -261,25 +287,34 @@ public enum StartGate {
         let name = "daemon_ready"
         let start = "start it (make run, or scripts/run_overnight_pipeline.sh) and check its log, e.g. tail logs/nightshift.log"
         if let why = f.announcementError {
-            return Check(name: name, ok: false, detail: why, remedy: "remove the damaged file once no daemon runs on this state dir")
+            return Check(
+                name: name, ok: false, detail: why, remedy: "remove the damaged file once no daemon runs on this state dir")
         }
         if let a = f.announcement, !a.alive {
             return Check(
                 name: name, ok: false,
-                detail: "\(a.path) names pid \(a.pid) (\(a.url)) but no such process runs: a daemon died without stopping cleanly",
+                detail:
+                    "\(a.path) names pid \(a.pid) (\(a.url)) but no such process runs: a daemon died without stopping cleanly",
                 remedy: "start it again (its rescuer requeues what it was running), or delete \(a.path) once you know it is gone")
         }
         let running = f.announcement != nil
         guard let status = f.status else {
             if running {
                 return Check(
-                    name: name, ok: false, detail: "the daemon (pid \(f.announcement!.pid)) runs but \(f.url) does not answer: \(f.error ?? "no answer")",
+                    name: name, ok: false,
+                    detail:
+                        "the daemon (pid \(f.announcement!.pid)) runs but \(f.url) does not answer: \(f.error ?? "no answer")",
                     remedy: "it may still be starting; if it stays so, read logs/nightshift.log and restart it")
             }
             if required {
-                return Check(name: name, ok: false, detail: "cannot reach the daemon at \(f.url): \(f.error ?? "no answer") (gate.require_daemon is true)", remedy: start)
+                return Check(
+                    name: name, ok: false,
+                    detail: "cannot reach the daemon at \(f.url): \(f.error ?? "no answer") (gate.require_daemon is true)",
+                    remedy: start)
             }
-            return Check(name: name, ok: true, detail: "no daemon running\(f.explicitURL ? " at \(f.url)" : "") (none is needed before a start)")
+            return Check(
+                name: name, ok: true,
+                detail: "no daemon running\(f.explicitURL ? " at \(f.url)" : "") (none is needed before a start)")
         }
         guard status == 200 else {
             return Check(
@@ -294,7 +329,9 @@ public enum StartGate {
     public static func noFatalIssues(_ issues: [JSONValue]?, source: String) -> Check {
         let name = "no_fatal_issues"
         guard let issues else {
-            return Check(name: name, ok: false, detail: "cannot read fatal issues from \(source)", remedy: "start the daemon, or fix the file's permissions")
+            return Check(
+                name: name, ok: false, detail: "cannot read fatal issues from \(source)",
+                remedy: "start the daemon, or fix the file's permissions")
         }
         guard !issues.isEmpty else { return Check(name: name, ok: true, detail: "none (\(source))") }
         let shown = issues.prefix(5).map { i -> String in
@@ -305,7 +342,8 @@ public enum StartGate {
         }
         return Check(
             name: name, ok: false, detail: "\(issues.count) fatal issue(s) (\(source)): \(shown.joined(separator: "; "))",
-            remedy: "fix the cause (docs/RUNBOOK.md, \"Recovering from a fatal issue\"), then clear them: nightshift fatal --clear")
+            remedy:
+                "fix the cause (docs/RUNBOOK.md, \"Recovering from a fatal issue\"), then clear them: nightshift fatal --clear")
     }
 
     /// Severities that block the gate.
@@ -315,13 +353,16 @@ public enum StartGate {
     public static func noCriticalMonitorIssues(_ issues: [JSONValue]?, source: String) -> Check {
         let name = "no_critical_monitor_issues"
         guard let issues else {
-            return Check(name: name, ok: false, detail: "cannot read monitor issues from \(source)", remedy: "start the daemon, or fix the file's permissions")
+            return Check(
+                name: name, ok: false, detail: "cannot read monitor issues from \(source)",
+                remedy: "start the daemon, or fix the file's permissions")
         }
         let blocking = issues.compactMap(\.objectValue).filter { o in
             (o["resolved_at"] ?? .null) == .null && blockingSeverities.contains(o["severity"]?.stringValue?.lowercased() ?? "")
         }
         guard !blocking.isEmpty else {
-            return Check(name: name, ok: true, detail: "no open critical or high issue (\(issues.count) other issue(s), \(source))")
+            return Check(
+                name: name, ok: true, detail: "no open critical or high issue (\(issues.count) other issue(s), \(source))")
         }
         let shown = blocking.prefix(5).map { o -> String in
             let id = o["id"]?.stringValue ?? "?"
@@ -331,8 +372,11 @@ public enum StartGate {
             return "\(id) [\(sev)] \(what)\(message.isEmpty ? "" : ": \(message)")"
         }
         return Check(
-            name: name, ok: false, detail: "\(blocking.count) open critical/high monitor issue(s) (\(source)): \(shown.joined(separator: "; "))",
-            remedy: "fix what each issue's suggested_action says (GET /api/agent/monitor-issues); the monitor resolves an issue once its condition clears")
+            name: name, ok: false,
+            detail: "\(blocking.count) open critical/high monitor issue(s) (\(source)): \(shown.joined(separator: "; "))",
+            remedy:
+                "fix what each issue's suggested_action says (GET /api/agent/monitor-issues); the monitor resolves an issue once its condition clears"
+        )
     }
 
     /// `ci_status` from the configured command's exit status and output tail; `command` empty = skipped.
@@ -340,7 +384,9 @@ public enum StartGate {
         let name = "ci_status"
         guard !command.isEmpty else { return Check(name: name, ok: true, detail: "no gate.ci_command configured", skipped: true) }
         guard let exitStatus else {
-            return Check(name: name, ok: false, detail: "cannot run `\(command)`: \(error ?? "unknown error")", remedy: "fix gate.ci_command in the config")
+            return Check(
+                name: name, ok: false, detail: "cannot run `\(command)`: \(error ?? "unknown error")",
+                remedy: "fix gate.ci_command in the config")
         }
         guard exitStatus == 0 else {
             let tail = outputTail.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -37,7 +37,8 @@ public enum TaskValidation {
             out.append(Problem(field: "task_type", reason: "must be a-z, 0-9, _ or -, starting with a letter"))
         }
         if !priorityRange.contains(t.priority) {
-            out.append(Problem(field: "priority", reason: "must be between \(priorityRange.lowerBound) and \(priorityRange.upperBound)"))
+            out.append(
+                Problem(field: "priority", reason: "must be between \(priorityRange.lowerBound) and \(priorityRange.upperBound)"))
         }
         if !maxAttemptsRange.contains(t.maxAttempts) {
             out.append(Problem(field: "max_attempts", reason: "must be between 1 and \(maxAttemptsRange.upperBound)"))

@@ -7,7 +7,9 @@ public enum Timestamp {
     /// same text.
     public static func format(_ date: Date) -> String {
         let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        let seconds = Date(timeIntervalSince1970: Double(ms.quotientAndRemainder(dividingBy: 1000).quotient - (ms < 0 && ms % 1000 != 0 ? 1 : 0)))
+        let seconds = Date(
+            timeIntervalSince1970: Double(ms.quotientAndRemainder(dividingBy: 1000).quotient - (ms < 0 && ms % 1000 != 0 ? 1 : 0))
+        )
         let fraction = ((ms % 1000) + 1000) % 1000
         let whole = seconds.formatted(wholeSeconds)
         return String(whole.dropLast()) + "." + String(format: "%03d", fraction) + "Z"
@@ -32,7 +34,8 @@ extension JSONEncoder {
             var c = encoder.singleValueContainer()
             try c.encode(Timestamp.format(date))
         }
-        e.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        e.outputFormatting =
+            pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         return e
     }
 }

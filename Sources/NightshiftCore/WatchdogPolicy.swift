@@ -204,7 +204,9 @@ public struct WatchdogPolicy: Sendable, Equatable {
             }
             if !answered {
                 guard now - since >= settings.startupTimeout else { return .none }
-                return stop(.unhealthy("no answer from /api/health within \(ConfigValues.formatDuration(settings.startupTimeout)) of its start"))
+                return stop(
+                    .unhealthy(
+                        "no answer from /api/health within \(ConfigValues.formatDuration(settings.startupTimeout)) of its start"))
             }
             failedProbes += 1
             guard failedProbes >= settings.healthFailures else { return .none }

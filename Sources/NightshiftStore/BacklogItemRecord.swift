@@ -20,7 +20,9 @@ enum BacklogItemRecord {
             after: (try? JSONDecoder().decode([String].self, from: Data(afterText.utf8))) ?? [], file: "", line: 0)
         var item = BacklogItem(entry: entry, now: time(.createdAt) ?? Date(timeIntervalSince1970: 0))
         item.slug = row[Columns.slug.rawValue]
-        guard let state = ItemState(rawValue: row[Columns.state.rawValue]) else { throw StoreError(.unavailable, "bad item state") }
+        guard let state = ItemState(rawValue: row[Columns.state.rawValue]) else {
+            throw StoreError(.unavailable, "bad item state")
+        }
         item.state = state
         item.phase = row[Columns.phase.rawValue]
         item.iteration = row[Columns.iteration.rawValue]

@@ -11,21 +11,29 @@ final class TaskJournal {
     init(now: Date) { self.now = now }
 
     /// Appends one event for `task` (as it is after the change) and remembers it.
-    func record(_ db: Database, _ kind: TaskEventKind, from: TaskStatus?, _ task: AgentTask, _ detail: [String: JSONValue] = [:]) throws {
+    func record(
+        _ db: Database, _ kind: TaskEventKind, from: TaskStatus?, _ task: AgentTask, _ detail: [String: JSONValue] = [:]
+    ) throws {
         let stmt = try db.cachedStatement(
             sql: """
                 INSERT INTO task_events (task_id, kind, from_status, to_status, attempt, detail, at)
                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """)
         let text = detail.isEmpty ? "{}" : String(decoding: try JSONEncoder.sortedKeys.encode(detail), as: UTF8.self)
-        guard let id = try Int64.fetchOne(
-            stmt, arguments: [task.id, kind.rawValue, from?.rawValue, task.status.rawValue, task.attempt, text, now.timeIntervalSince1970])
+        guard
+            let id = try Int64.fetchOne(
+                stmt,
+                arguments: [
+                    task.id, kind.rawValue, from?.rawValue, task.status.rawValue, task.attempt, text, now.timeIntervalSince1970,
+                ])
         else { throw StoreError(.unavailable, "the event insert returned no id") }
-        entries.append(LedgerEntry(
-            event: TaskEventRecord(
-                id: id, taskID: task.id, kind: kind, fromStatus: from, toStatus: task.status, attempt: task.attempt, detail: detail,
-                at: now),
-            task: task))
+        entries.append(
+            LedgerEntry(
+                event: TaskEventRecord(
+                    id: id, taskID: task.id, kind: kind, fromStatus: from, toStatus: task.status, attempt: task.attempt,
+                    detail: detail,
+                    at: now),
+                task: task))
     }
 
     func changes<T>(_ value: T) -> Changes<T> { Changes(value, entries: entries) }
@@ -41,7 +49,9 @@ extension JSONEncoder {
 
 extension SQLiteTaskStore {
     /// One write transaction with a journal; returns the body's value with the events it appended.
-    func journaled<T: Sendable>(now: Date, _ body: @escaping @Sendable (Database, TaskJournal) throws -> T) async throws -> Changes<T> {
+    func journaled<T: Sendable>(
+        now: Date, _ body: @escaping @Sendable (Database, TaskJournal) throws -> T
+    ) async throws -> Changes<T> {
         try await write { db in
             let journal = TaskJournal(now: now)
             let value = try body(db, journal)
@@ -53,14 +63,16 @@ extension SQLiteTaskStore {
     public func events(taskID: String) async throws -> [TaskEventRecord] {
         try await read { db in
             guard try Self.fetch(db, taskID) != nil else { throw StoreError.notFound(taskID) }
-            return try Self.decodeEvents(Row.fetchAll(db, sql: "SELECT * FROM task_events WHERE task_id = ? ORDER BY id", arguments: [taskID]))
+            return try Self.decodeEvents(
+                Row.fetchAll(db, sql: "SELECT * FROM task_events WHERE task_id = ? ORDER BY id", arguments: [taskID]))
         }
     }
 
     /// Events with an id above `after`, oldest first, at most `limit`.
     public func events(after: Int64, limit: Int) async throws -> [TaskEventRecord] {
         try await read { db in
-            try Self.decodeEvents(Row.fetchAll(db, sql: "SELECT * FROM task_events WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit]))
+            try Self.decodeEvents(
+                Row.fetchAll(db, sql: "SELECT * FROM task_events WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit]))
         }
     }
 
@@ -87,7 +99,8 @@ extension SQLiteTaskStore {
             let detailText: String = row["detail"]
             let detail = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(detailText.utf8))) ?? [:]
             return TaskEventRecord(
-                id: row["id"], taskID: row["task_id"], kind: kind, fromStatus: (row["from_status"] as String?).flatMap(TaskStatus.init),
+                id: row["id"], taskID: row["task_id"], kind: kind,
+                fromStatus: (row["from_status"] as String?).flatMap(TaskStatus.init),
                 toStatus: to, attempt: row["attempt"], detail: detail, at: Date(timeIntervalSince1970: row["at"]))
         }
     }

@@ -6,7 +6,8 @@ extension SQLiteTaskStore: MonitorStore {
     static func decodeIssue(_ row: Row) throws -> MonitorIssue {
         func time(_ c: String) -> Date? { (row[c] as Double?).map { Date(timeIntervalSince1970: $0) } }
         let finding = Finding(
-            condition: MonitorCondition(rawValue: row["condition"]), subject: row["subject"], severity: Severity(rawValue: row["severity"]) ?? .medium,
+            condition: MonitorCondition(rawValue: row["condition"]), subject: row["subject"],
+            severity: Severity(rawValue: row["severity"]) ?? .medium,
             message: row["message"], suggestedAction: row["suggested_action"])
         var issue = MonitorIssue(id: row["id"], finding: finding, now: time("first_seen") ?? Date(timeIntervalSince1970: 0))
         issue.lastSeen = time("last_seen") ?? issue.firstSeen
@@ -29,7 +30,8 @@ extension SQLiteTaskStore: MonitorStore {
                 guard seen.insert(key).inserted else { continue }
                 if var issue = byKey.removeValue(forKey: key) {
                     try db.execute(
-                        sql: "UPDATE monitor_issues SET last_seen = ?, count = count + 1, severity = ?, message = ?, suggested_action = ? WHERE id = ?",
+                        sql:
+                            "UPDATE monitor_issues SET last_seen = ?, count = count + 1, severity = ?, message = ?, suggested_action = ? WHERE id = ?",
                         arguments: [t, f.severity.rawValue, f.message, f.suggestedAction, issue.id])
                     issue.lastSeen = now
                     issue.count += 1
@@ -43,7 +45,9 @@ extension SQLiteTaskStore: MonitorStore {
                             INSERT INTO monitor_issues (id, condition, subject, severity, message, suggested_action, first_seen, last_seen, count)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
                             """,
-                        arguments: [issue.id, f.condition.rawValue, f.subject, f.severity.rawValue, f.message, f.suggestedAction, t, t])
+                        arguments: [
+                            issue.id, f.condition.rawValue, f.subject, f.severity.rawValue, f.message, f.suggestedAction, t, t,
+                        ])
                     changes.opened.append(issue)
                 }
             }
@@ -75,8 +79,10 @@ extension SQLiteTaskStore: MonitorStore {
     public func fileHealTask(issueID: String, task: AgentTask) async throws -> Changes<AgentTask?> {
         let task = try Self.prepareNew(task)
         return try await journaled(now: task.createdAt) { db, journal in
-            guard try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM monitor_issues WHERE id = ? AND resolved_at IS NULL AND heal_task_id IS NULL", arguments: [issueID]) != nil
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM monitor_issues WHERE id = ? AND resolved_at IS NULL AND heal_task_id IS NULL",
+                    arguments: [issueID]) != nil
             else { return nil }
             try Self.insert(db, task, journal: journal, detail: ["by": .string("monitor"), "issue_id": .string(issueID)])
             try db.execute(sql: "UPDATE monitor_issues SET heal_task_id = ? WHERE id = ?", arguments: [task.id, issueID])
@@ -90,7 +96,9 @@ extension SQLiteTaskStore: MonitorStore {
             var args: StatementArguments = [at.timeIntervalSince1970]
             args += StatementArguments(issueIDs)
             try db.execute(
-                sql: "UPDATE monitor_issues SET notified_at = ? WHERE id IN (\(issueIDs.map { _ in "?" }.joined(separator: ",")))", arguments: args)
+                sql:
+                    "UPDATE monitor_issues SET notified_at = ? WHERE id IN (\(issueIDs.map { _ in "?" }.joined(separator: ",")))",
+                arguments: args)
         }
     }
 
@@ -114,7 +122,8 @@ extension SQLiteTaskStore: MonitorStore {
             try cutoffs.map { cutoff in
                 try Int.fetchOne(
                     db,
-                    sql: "SELECT COUNT(*) FROM tasks \(Self.byFinishedAt) WHERE status IN ('completed','failed') AND finished_at >= ? AND status = 'completed'",
+                    sql:
+                        "SELECT COUNT(*) FROM tasks \(Self.byFinishedAt) WHERE status IN ('completed','failed') AND finished_at >= ? AND status = 'completed'",
                     arguments: [cutoff.timeIntervalSince1970]) ?? 0
             }
         }
@@ -135,20 +144,26 @@ extension SQLiteTaskStore: MonitorStore {
                     FROM tasks WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?)
                     """, arguments: [t])
             view.oldestRunnableSince = since.map(Date.init(timeIntervalSince1970:))
-            view.running = try Row.fetchAll(db, sql: "SELECT id, started_at, lease_expires_at FROM tasks WHERE status = 'running'").map { r in
+            view.running = try Row.fetchAll(
+                db, sql: "SELECT id, started_at, lease_expires_at FROM tasks WHERE status = 'running'"
+            ).map { r in
                 MonitorSnapshot.RunningTask(
                     id: r["id"], startedAt: (r["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                     leaseExpiresAt: (r["lease_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
             view.recentOutcomes = try String.fetchAll(
                 db,
-                sql: "SELECT status FROM tasks \(Self.byFinishedAt) WHERE status IN ('completed','failed') AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+                sql:
+                    "SELECT status FROM tasks \(Self.byFinishedAt) WHERE status IN ('completed','failed') AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
                 arguments: [recent]
             ).compactMap(TaskStatus.init(rawValue:))
             view.waiting = try Row.fetchAll(
-                db, sql: "SELECT id, COALESCE(finished_at, updated_at) AS since, decision_prompt FROM tasks WHERE status = 'needs_decision' ORDER BY since"
+                db,
+                sql:
+                    "SELECT id, COALESCE(finished_at, updated_at) AS since, decision_prompt FROM tasks WHERE status = 'needs_decision' ORDER BY since"
             ).map { r in
-                MonitorSnapshot.Waiting(id: r["id"], since: Date(timeIntervalSince1970: r["since"]), prompt: r["decision_prompt"] ?? "")
+                MonitorSnapshot.Waiting(
+                    id: r["id"], since: Date(timeIntervalSince1970: r["since"]), prompt: r["decision_prompt"] ?? "")
             }
             return view
         }

@@ -21,16 +21,20 @@ extension SQLiteTaskStore: PipelineStore {
             for e in entries {
                 let after = String(decoding: try JSONEncoder().encode(e.after), as: UTF8.self)
                 if let existing = try BacklogItemRecord.fetch(db, key: e.key) {
-                    let same = existing.title == e.title && existing.body == e.body && existing.after == e.after && existing.position == e.position
+                    let same =
+                        existing.title == e.title && existing.body == e.body && existing.after == e.after
+                        && existing.position == e.position
                     if same {
                         summary.unchanged += 1
                     } else if existing.state == .queued {
                         try db.execute(
-                            sql: "UPDATE backlog_items SET title = ?, body = ?, after = ?, position = ?, updated_at = ? WHERE key = ?",
+                            sql:
+                                "UPDATE backlog_items SET title = ?, body = ?, after = ?, position = ?, updated_at = ? WHERE key = ?",
                             arguments: [e.title, e.body, after, e.position, t, e.key])
                         summary.updated.append(e.key)
                     } else {
-                        try db.execute(sql: "UPDATE backlog_items SET position = ? WHERE key = ?", arguments: [e.position, e.key])
+                        try db.execute(
+                            sql: "UPDATE backlog_items SET position = ? WHERE key = ?", arguments: [e.position, e.key])
                         summary.unchanged += 1
                     }
                 } else {
@@ -54,7 +58,9 @@ extension SQLiteTaskStore: PipelineStore {
     }
 
     public func items() async throws -> [BacklogItem] {
-        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM backlog_items ORDER BY position, key").map(BacklogItemRecord.decode) }
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM backlog_items ORDER BY position, key").map(BacklogItemRecord.decode)
+        }
     }
 
     public func startableItems(parallel: Int) async throws -> [BacklogItem] {
@@ -65,14 +71,18 @@ extension SQLiteTaskStore: PipelineStore {
         let active = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM backlog_items WHERE state = 'active'") ?? 0
         guard active < parallel else { return [] }
         let done = try String.fetchSet(db, sql: "SELECT key FROM backlog_items WHERE state = 'done'")
-        let queued = try Row.fetchAll(db, sql: "SELECT * FROM backlog_items WHERE state = 'queued' ORDER BY position, key").map(BacklogItemRecord.decode)
+        let queued = try Row.fetchAll(db, sql: "SELECT * FROM backlog_items WHERE state = 'queued' ORDER BY position, key").map(
+            BacklogItemRecord.decode)
         return Array(queued.filter { $0.after.allSatisfy(done.contains) }.prefix(parallel - active))
     }
 
     /// True when the pipeline may create new tasks now (not paused, inside the window).
     static func mayCreateWork(_ db: Database, now: Date) throws -> Bool {
-        if try String.fetchOne(db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [PipelineKeys.paused]) == "1" { return false }
-        if let end = try String.fetchOne(db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [PipelineKeys.windowEndsAt]),
+        if try String.fetchOne(db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [PipelineKeys.paused]) == "1" {
+            return false
+        }
+        if let end = try String.fetchOne(
+            db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [PipelineKeys.windowEndsAt]),
             let e = Double(end), now.timeIntervalSince1970 >= e
         {
             return false
@@ -80,7 +90,9 @@ extension SQLiteTaskStore: PipelineStore {
         return true
     }
 
-    public func startItem(key: String, parallel: Int, workdir: String?, branch: String?, now: Date) async throws -> Changes<AgentTask?> {
+    public func startItem(
+        key: String, parallel: Int, workdir: String?, branch: String?, now: Date
+    ) async throws -> Changes<AgentTask?> {
         guard let hook = pipeline else { throw StoreError(.unavailable, "the store was opened without a pipeline plan") }
         return try await journaled(now: now) { db, journal in
             guard try Self.mayCreateWork(db, now: now),
@@ -90,9 +102,11 @@ extension SQLiteTaskStore: PipelineStore {
             started.workdir = workdir
             started.branch = branch
             try db.execute(
-                sql: "UPDATE backlog_items SET state = 'active', workdir = ?, branch = ?, started_at = ?, updated_at = ? WHERE key = ? AND state = 'queued'",
+                sql:
+                    "UPDATE backlog_items SET state = 'active', workdir = ?, branch = ?, started_at = ?, updated_at = ? WHERE key = ? AND state = 'queued'",
                 arguments: [workdir, branch, now.timeIntervalSince1970, now.timeIntervalSince1970, key])
-            return try Self.apply(db, hook.plan.first(for: started), item: started, parent: nil, hook: hook, now: now, journal: journal)
+            return try Self.apply(
+                db, hook.plan.first(for: started), item: started, parent: nil, hook: hook, now: now, journal: journal)
         }
     }
 
@@ -120,7 +134,9 @@ extension SQLiteTaskStore: PipelineStore {
     }
 
     /// Moves the item of `task` (which just ended) to its next step, inside the caller's transaction.
-    static func advance(_ db: Database, after task: AgentTask, hook: PipelineHook, now: Date, journal: TaskJournal) throws -> AgentTask? {
+    static func advance(
+        _ db: Database, after task: AgentTask, hook: PipelineHook, now: Date, journal: TaskJournal
+    ) throws -> AgentTask? {
         guard let key = task.backlogItem, task.status.isTerminal,
             let item = try BacklogItemRecord.fetch(db, key: key), item.state == .active, item.currentTaskID == task.id
         else { return nil }
@@ -136,14 +152,16 @@ extension SQLiteTaskStore: PipelineStore {
     }
 
     static func apply(
-        _ db: Database, _ step: PipelinePlan.Step, item: BacklogItem, parent: AgentTask?, hook: PipelineHook, now: Date, journal: TaskJournal
+        _ db: Database, _ step: PipelinePlan.Step, item: BacklogItem, parent: AgentTask?, hook: PipelineHook, now: Date,
+        journal: TaskJournal
     ) throws -> AgentTask? {
         let t = now.timeIntervalSince1970
         let summary = parent?.status == .completed ? parent?.summary : nil
         switch step {
         case .done:
             try db.execute(
-                sql: "UPDATE backlog_items SET state = 'done', last_summary = COALESCE(?, last_summary), finished_at = ?, updated_at = ? WHERE key = ?",
+                sql:
+                    "UPDATE backlog_items SET state = 'done', last_summary = COALESCE(?, last_summary), finished_at = ?, updated_at = ? WHERE key = ?",
                 arguments: [summary, t, t, item.key])
             return nil
         case .blocked(let reason):
@@ -153,9 +171,10 @@ extension SQLiteTaskStore: PipelineStore {
             var context: [String: JSONValue] = ["backlog_title": .string(item.title)]
             if let w = item.workdir { context["workdir"] = .string(w) }
             if let b = item.branch { context["branch"] = .string(b) }
-            let task = try prepareNew(AgentTask(
-                taskType: type, direction: direction, maxAttempts: hook.maxAttempts, executor: executor, context: context,
-                backlogItem: item.key, phase: phase, iteration: iteration, parentID: parent?.id, now: now))
+            let task = try prepareNew(
+                AgentTask(
+                    taskType: type, direction: direction, maxAttempts: hook.maxAttempts, executor: executor, context: context,
+                    backlogItem: item.key, phase: phase, iteration: iteration, parentID: parent?.id, now: now))
             try insert(db, task, journal: journal, detail: ["by": .string("pipeline"), "iteration": .number(Double(iteration))])
             try db.execute(
                 sql: """
@@ -185,7 +204,9 @@ extension SQLiteTaskStore: PipelineStore {
     public func setPipelineValue(_ key: String, _ value: String?) async throws {
         try await write { db in
             if let value {
-                try db.execute(sql: "INSERT INTO pm_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
+                try db.execute(
+                    sql: "INSERT INTO pm_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    arguments: [key, value])
             } else {
                 try db.execute(sql: "DELETE FROM pm_state WHERE key = ?", arguments: [key])
             }

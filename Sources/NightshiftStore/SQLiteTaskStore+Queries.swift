@@ -73,7 +73,9 @@ extension SQLiteTaskStore {
         let limit = max(0, query.limit)
         let offset = max(0, query.offset)
         return try await read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(whereSQL)", arguments: StatementArguments(filterArgs)) ?? 0
+            let total =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(whereSQL)", arguments: StatementArguments(filterArgs))
+                ?? 0
             let rows = try Row.fetchAll(
                 db, sql: "SELECT * FROM tasks \(whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?",
                 arguments: StatementArguments(filterArgs) + [limit, offset])
@@ -95,7 +97,8 @@ extension SQLiteTaskStore {
         try await read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM tasks WHERE status = 'running' AND (lease_expires_at < ? OR claimed_by <> ?) ORDER BY lease_expires_at",
+                sql:
+                    "SELECT * FROM tasks WHERE status = 'running' AND (lease_expires_at < ? OR claimed_by <> ?) ORDER BY lease_expires_at",
                 arguments: [now.timeIntervalSince1970, liveOwner]
             ).map(TaskRecord.decode)
         }

@@ -32,7 +32,9 @@ extension SQLiteTaskStore {
         }
     }
 
-    public func recordStart(id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date) async throws -> Changes<AgentTask> {
+    public func recordStart(
+        id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date
+    ) async throws -> Changes<AgentTask> {
         try await journaled(now: now) { db, journal in
             let stmt = try db.cachedStatement(
                 sql: """
@@ -88,7 +90,8 @@ extension SQLiteTaskStore {
         _ db: Database, _ r: FinishRequest, now: Date, journal: TaskJournal, kind: TaskEventKind = .finished,
         detail extra: [String: JSONValue] = [:]
     ) throws -> AgentTask {
-        let select = try db.cachedStatement(sql: "SELECT attempt, max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
+        let select = try db.cachedStatement(
+            sql: "SELECT attempt, max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
         guard let row = try Row.fetchOne(select, arguments: [r.id, r.owner]) else { throw try Self.lostClaim(db, r.id, r.owner) }
         let attempt: Int = row[0]
         let maxAttempts: Int = row[1]
@@ -108,7 +111,8 @@ extension SQLiteTaskStore {
         case .failed(let cls, let message, let delay):
             errorClass = cls.rawValue
             error = message
-            event = TaskStateMachine.attemptEnd(completed: false, askedDecision: false, mayRetry: delay != nil && attempt < maxAttempts)
+            event = TaskStateMachine.attemptEnd(
+                completed: false, askedDecision: false, mayRetry: delay != nil && attempt < maxAttempts)
             if event == .requeue, let delay { notBefore = t + delay }
         case .needsDecision(let p):
             prompt = p
@@ -159,7 +163,9 @@ extension SQLiteTaskStore {
             currentStatus: current.status)
     }
 
-    public func decide(id: String, decision: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+    public func decide(
+        id: String, decision: String, priority: Int?, by actor: Actor, now: Date
+    ) async throws -> Changes<AgentTask> {
         try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
         return try await journaled(now: now) { db, journal in
@@ -167,18 +173,22 @@ extension SQLiteTaskStore {
                 db, id: id, event: .decide, kind: .decided, journal: journal,
                 detail: ["decision": .string(String(decision.prefix(500))), "by": .string(actor)],
                 // The resumed run continues the attempt that asked; it does not use up a new one.
-                set: "decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), priority = COALESCE(?, priority), updated_at = ?",
+                set:
+                    "decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), priority = COALESCE(?, priority), updated_at = ?",
                 arguments: [decision, t, priority, t])
         }
     }
 
-    public func cancel(id: String, reason: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+    public func cancel(id: String, reason: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
+    {
         try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
         return try await journaled(now: now) { db, journal in
             let after = try Self.transition(
-                db, id: id, event: .cancel, kind: .cancelled, journal: journal, detail: ["reason": .string(reason), "by": .string(actor)],
-                set: "error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, priority = COALESCE(?, priority), updated_at = ?",
+                db, id: id, event: .cancel, kind: .cancelled, journal: journal,
+                detail: ["reason": .string(reason), "by": .string(actor)],
+                set:
+                    "error_class = 'cancelled', error = ?, lease_expires_at = NULL, finished_at = ?, priority = COALESCE(?, priority), updated_at = ?",
                 arguments: [reason, t, priority, t])
             if let hook = self.pipeline { _ = try Self.advance(db, after: after, hook: hook, now: now, journal: journal) }
             return after
@@ -191,7 +201,8 @@ extension SQLiteTaskStore {
         return try await journaled(now: now) { db, journal in
             let retried = try Self.transition(
                 db, id: id, event: .retry, kind: .retried, journal: journal, detail: ["by": .string(actor)],
-                set: "attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, priority = COALESCE(?, priority), updated_at = ?",
+                set:
+                    "attempt = 0, not_before = NULL, claimed_by = NULL, finished_at = NULL, priority = COALESCE(?, priority), updated_at = ?",
                 arguments: [priority, t])
             try Self.unblock(db, retried: retried, now: now)
             return retried
@@ -202,24 +213,33 @@ extension SQLiteTaskStore {
         try Self.checkPriority(priority)
         return try await journaled(now: now) { db, journal in
             let stmt = try db.cachedStatement(
-                sql: "UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND status IN ('pending','running','needs_decision') RETURNING *")
+                sql:
+                    "UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND status IN ('pending','running','needs_decision') RETURNING *"
+            )
             if let row = try Row.fetchOne(stmt, arguments: [priority, now.timeIntervalSince1970, id]) {
                 let updated = try TaskRecord.decode(row)
-                try journal.record(db, .updated, from: updated.status, updated, ["priority": .number(Double(priority)), "by": .string(actor)])
+                try journal.record(
+                    db, .updated, from: updated.status, updated, ["priority": .number(Double(priority)), "by": .string(actor)])
                 return updated
             }
             guard let current = try Self.fetch(db, id) else { throw StoreError.notFound(id) }
-            throw StoreError(.illegalTransition, "task \(id) is \(current.status.rawValue); its priority can no longer change", currentStatus: current.status)
+            throw StoreError(
+                .illegalTransition, "task \(id) is \(current.status.rawValue); its priority can no longer change",
+                currentStatus: current.status)
         }
     }
 
     /// A priority outside `TaskValidation.priorityRange` is refused before anything is written.
     static func checkPriority(_ priority: Int?) throws {
         guard let priority, !TaskValidation.priorityRange.contains(priority) else { return }
-        throw StoreError(.invalid, "must be between \(TaskValidation.priorityRange.lowerBound) and \(TaskValidation.priorityRange.upperBound)", field: "priority")
+        throw StoreError(
+            .invalid, "must be between \(TaskValidation.priorityRange.lowerBound) and \(TaskValidation.priorityRange.upperBound)",
+            field: "priority")
     }
 
-    public func rescue(id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask> {
+    public func rescue(
+        id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, by actor: Actor, now: Date
+    ) async throws -> Changes<AgentTask> {
         try await journaled(now: now) { db, journal in
             let outcome = AttemptOutcome(.failed(errorClass: errorClass, error: reason, retryDelay: retryDelay))
             return try self.finishOne(
@@ -242,7 +262,8 @@ extension SQLiteTaskStore {
                     """, arguments: [t, cutoff.timeIntervalSince1970]
             ).map(TaskRecord.decode)
             for task in expired {
-                try journal.record(db, .expired, from: waiting.first, task, ["by": .string(actor), "error_class": .string("decision_timeout")])
+                try journal.record(
+                    db, .expired, from: waiting.first, task, ["by": .string(actor), "error_class": .string("decision_timeout")])
                 if let hook = self.pipeline { _ = try Self.advance(db, after: task, hook: hook, now: now, journal: journal) }
             }
             return expired

@@ -68,7 +68,8 @@ public final class SQLiteTaskStore: TaskStore {
             if error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE, error.message?.contains("backlog_item") == true {
                 return StoreError(.duplicate, "the backlog item already has an open task", field: "backlog_item")
             }
-            if error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY || error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            if error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY || error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+            {
                 return StoreError(.duplicate, "a task with that id already exists")
             }
             return StoreError(.invalid, "a value broke a rule of the task model: \(error.message ?? "constraint failed")")
@@ -96,7 +97,8 @@ public final class SQLiteTaskStore: TaskStore {
         let sources = legal.map { "'\($0.rawValue)'" }.joined(separator: ",")
         // The status before: the one source when there is one, else read inside this transaction.
         let before = legal.count == 1 ? legal[0] : try fetch(db, id)?.status
-        let stmt = try db.cachedStatement(sql: "UPDATE tasks SET status = ?, \(set) WHERE id = ? AND status IN (\(sources)) RETURNING *")
+        let stmt = try db.cachedStatement(
+            sql: "UPDATE tasks SET status = ?, \(set) WHERE id = ? AND status IN (\(sources)) RETURNING *")
         var args: StatementArguments = [TaskStateMachine.target(of: event).rawValue]
         args += arguments
         args += [id]

@@ -16,7 +16,9 @@ public enum StoreBenchmark {
         public var perSecond: Double { Double(tasks) / seconds }
         public var description: String {
             label.padding(toLength: 36, withPad: " ", startingAt: 0)
-                + String(format: "%8.0f tasks/s   p50 %7.1f µs   p99 %7.1f µs   (%d tasks in %.2f s)", perSecond, p50Micros, p99Micros, tasks, seconds)
+                + String(
+                    format: "%8.0f tasks/s   p50 %7.1f µs   p99 %7.1f µs   (%d tasks in %.2f s)", perSecond, p50Micros, p99Micros,
+                    tasks, seconds)
         }
     }
 
@@ -42,7 +44,8 @@ public enum StoreBenchmark {
             _ = try await store.create(new)
             let claimed = try await store.claimNext(owner: "bench", limit: n, now: now, lease: 60)
             let results = try await store.finish(
-                claimed.map { FinishRequest(id: $0.id, owner: "bench", outcome: AttemptOutcome(.completed, exitCode: 0)) }, now: now)
+                claimed.map { FinishRequest(id: $0.id, owner: "bench", outcome: AttemptOutcome(.completed, exitCode: 0)) },
+                now: now)
             guard claimed.count == n, results.value.allSatisfy({ (try? $0.get()) != nil }) else {
                 throw StoreError(.unavailable, "benchmark cycle lost tasks")
             }
@@ -82,7 +85,8 @@ public enum StoreBenchmark {
             return s
         }
         let insert = try prepare(
-            "INSERT INTO tasks (id, task_type, direction, status, priority, attempt, max_attempts, created_at, updated_at) VALUES (?, 'impl', 'no-op', 'pending', 0, 0, 3, ?, ?)")
+            "INSERT INTO tasks (id, task_type, direction, status, priority, attempt, max_attempts, created_at, updated_at) VALUES (?, 'impl', 'no-op', 'pending', 0, 0, 3, ?, ?)"
+        )
         let claim = try prepare(
             """
             UPDATE tasks SET status = 'running', claimed_by = 'bench', attempt = attempt + 1, lease_expires_at = ?1 + 60,
@@ -91,7 +95,8 @@ public enum StoreBenchmark {
                         ORDER BY priority DESC, created_at, id LIMIT 1) RETURNING id
             """)
         let complete = try prepare(
-            "UPDATE tasks SET status = 'completed', exit_code = 0, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1 WHERE id = ?2 AND status = 'running' AND claimed_by = 'bench'")
+            "UPDATE tasks SET status = 'completed', exit_code = 0, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1 WHERE id = ?2 AND status = 'running' AND claimed_by = 'bench'"
+        )
         defer {
             sqlite3_finalize(insert)
             sqlite3_finalize(claim)
@@ -113,7 +118,9 @@ public enum StoreBenchmark {
                 sqlite3_bind_text(insert, 1, TaskID.generate(), -1, transient)
                 sqlite3_bind_double(insert, 2, now)
                 sqlite3_bind_double(insert, 3, now)
-                guard sqlite3_step(insert) == SQLITE_DONE else { throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db))) }
+                guard sqlite3_step(insert) == SQLITE_DONE else {
+                    throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
+                }
                 sqlite3_reset(insert)
             }
             try exec("COMMIT")
@@ -131,7 +138,9 @@ public enum StoreBenchmark {
             for id in claimed {
                 sqlite3_bind_double(complete, 1, now)
                 sqlite3_bind_text(complete, 2, id, -1, transient)
-                guard sqlite3_step(complete) == SQLITE_DONE else { throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db))) }
+                guard sqlite3_step(complete) == SQLITE_DONE else {
+                    throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
+                }
                 sqlite3_reset(complete)
             }
             try exec("COMMIT")

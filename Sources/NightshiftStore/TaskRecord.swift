@@ -6,14 +6,38 @@ import NightshiftCore
 /// `depends_on` and `context` as JSON text.
 struct TaskRecord {
     enum Columns: String, CaseIterable {
-        case id, taskType = "task_type", direction, status, priority, notBefore = "not_before", attempt
-        case maxAttempts = "max_attempts", executor, command, claimedBy = "claimed_by"
-        case leaseExpiresAt = "lease_expires_at", heartbeatAt = "heartbeat_at", pid, pgid
-        case decisionPrompt = "decision_prompt", decision, decidedAt = "decided_at", exitCode = "exit_code", error
-        case errorClass = "error_class", outputTail = "output_tail", logPath = "log_path", summary, verdict, feedback
-        case costUSD = "cost_usd", tokensIn = "tokens_in", tokensOut = "tokens_out", backlogItem = "backlog_item"
-        case phase, iteration, parentID = "parent_id", dependsOn = "depends_on", context
-        case createdAt = "created_at", updatedAt = "updated_at", startedAt = "started_at", finishedAt = "finished_at"
+        case id
+        case taskType = "task_type"
+        case direction, status, priority
+        case notBefore = "not_before"
+        case attempt
+        case maxAttempts = "max_attempts"
+        case executor, command
+        case claimedBy = "claimed_by"
+        case leaseExpiresAt = "lease_expires_at"
+        case heartbeatAt = "heartbeat_at"
+        case pid, pgid
+        case decisionPrompt = "decision_prompt"
+        case decision
+        case decidedAt = "decided_at"
+        case exitCode = "exit_code"
+        case error
+        case errorClass = "error_class"
+        case outputTail = "output_tail"
+        case logPath = "log_path"
+        case summary, verdict, feedback
+        case costUSD = "cost_usd"
+        case tokensIn = "tokens_in"
+        case tokensOut = "tokens_out"
+        case backlogItem = "backlog_item"
+        case phase, iteration
+        case parentID = "parent_id"
+        case dependsOn = "depends_on"
+        case context
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
     }
 
     static let insertSQL: String = {

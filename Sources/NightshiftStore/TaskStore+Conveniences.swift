@@ -16,7 +16,9 @@ extension TaskStore {
         try await claim(owner: owner, limit: limit, now: now, lease: lease).value
     }
 
-    public func recordProcess(id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date) async throws -> AgentTask {
+    public func recordProcess(
+        id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date
+    ) async throws -> AgentTask {
         try await recordStart(id: id, owner: owner, pid: pid, pgid: pgid, command: command, logPath: logPath, now: now).value
     }
 
@@ -35,13 +37,17 @@ extension TaskStore {
         return (before, try await cancel(id: id, reason: reason, priority: nil, by: "api", now: now).value)
     }
 
-    public func retry(id: String, now: Date) async throws -> AgentTask { try await retry(id: id, priority: nil, by: "api", now: now).value }
+    public func retry(id: String, now: Date) async throws -> AgentTask {
+        try await retry(id: id, priority: nil, by: "api", now: now).value
+    }
 
     public func decide(id: String, decision: String, priority: Int?, now: Date) async throws -> AgentTask {
         try await decide(id: id, decision: decision, priority: priority, by: "api", now: now).value
     }
 
-    public func cancel(id: String, reason: String, priority: Int?, now: Date) async throws -> (before: AgentTask, after: AgentTask) {
+    public func cancel(
+        id: String, reason: String, priority: Int?, now: Date
+    ) async throws -> (before: AgentTask, after: AgentTask) {
         let before = try await get(id)
         return (before, try await cancel(id: id, reason: reason, priority: priority, by: "api", now: now).value)
     }
@@ -54,8 +60,12 @@ extension TaskStore {
         try await setPriority(id: id, priority: priority, by: "api", now: now).value
     }
 
-    public func rescue(id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, now: Date) async throws -> AgentTask {
-        try await rescue(id: id, owner: owner, reason: reason, errorClass: errorClass, retryDelay: retryDelay, by: "rescuer", now: now).value
+    public func rescue(
+        id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, now: Date
+    ) async throws -> AgentTask {
+        try await rescue(
+            id: id, owner: owner, reason: reason, errorClass: errorClass, retryDelay: retryDelay, by: "rescuer", now: now
+        ).value
     }
 
     public func expireDecisions(askedBefore cutoff: Date, now: Date) async throws -> [AgentTask] {

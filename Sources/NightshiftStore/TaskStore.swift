@@ -15,7 +15,9 @@ public struct TaskQuery: Sendable, Equatable {
     public var backlogItem: String?
     public var limit = 20
     public var offset = 0
-    public init(statuses: [TaskStatus] = [], taskTypes: [TaskType] = [], backlogItem: String? = nil, limit: Int = 20, offset: Int = 0) {
+    public init(
+        statuses: [TaskStatus] = [], taskTypes: [TaskType] = [], backlogItem: String? = nil, limit: Int = 20, offset: Int = 0
+    ) {
         self.statuses = statuses
         self.taskTypes = taskTypes
         self.backlogItem = backlogItem
@@ -113,7 +115,9 @@ public protocol TaskStore: Sendable {
     /// passed; dependencies completed) to running, owned by `owner` with a lease.
     func claim(owner: String, limit: Int, now: Date, lease: Double) async throws -> Changes<[AgentTask]>
     /// Records the agent process of a claimed task; `lostClaim` when `owner` no longer holds it.
-    func recordStart(id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date) async throws -> Changes<AgentTask>
+    func recordStart(
+        id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date
+    ) async throws -> Changes<AgentTask>
     /// Renews the leases of the tasks `owner` still holds; returns the ids it no longer holds.
     /// (A heartbeat is not an event: it changes no status.)
     func heartbeat(ids: [String], owner: String, now: Date, lease: Double) async throws -> Set<String>
@@ -136,7 +140,9 @@ public protocol TaskStore: Sendable {
     /// Running tasks whose lease lapsed at `now`, or that are owned by anyone but `liveOwner`.
     func rescueCandidates(now: Date, liveOwner: String) async throws -> [AgentTask]
     /// Requeues (or fails, when no attempts are left) a running task still owned by `owner`.
-    func rescue(id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
+    func rescue(
+        id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, by actor: Actor, now: Date
+    ) async throws -> Changes<AgentTask>
     /// needs_decision tasks asked before `cutoff` → failed with `error_class: decision_timeout`.
     func expire(decisionsAskedBefore cutoff: Date, by actor: Actor, now: Date) async throws -> Changes<[AgentTask]>
 

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Polls `condition` every 20 ms until it holds; false when `timeout` seconds pass first.
@@ -19,7 +19,9 @@ public func waitFor(timeout: Double = 30, _ condition: () async throws -> Bool) 
 public enum NightshiftBinary {
     public static var path: String {
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir.appendingPathComponent("nightshift"), dir.deletingLastPathComponent().appendingPathComponent("nightshift")]
+        for candidate in [
+            dir.appendingPathComponent("nightshift"), dir.deletingLastPathComponent().appendingPathComponent("nightshift"),
+        ]
         where FileManager.default.isExecutableFile(atPath: candidate.path) {
             return candidate.path
         }
@@ -32,7 +34,9 @@ public enum NightshiftBinary {
     }
 
     /// Runs a client command to completion: exit status, stdout, stderr.
-    public static func run(_ arguments: [String], environment: [String: String] = [:], cwd: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    public static func run(
+        _ arguments: [String], environment: [String: String] = [:], cwd: String? = nil
+    ) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
@@ -118,7 +122,8 @@ public enum HTTP {
 
     public static func get(_ url: String) async -> Reply? { await send("GET", url) }
 
-    public static func send(_ method: String, _ url: String, json: String? = nil, headers: [String: String] = [:]) async -> Reply? {
+    public static func send(_ method: String, _ url: String, json: String? = nil, headers: [String: String] = [:]) async -> Reply?
+    {
         guard let u = URL(string: url) else { return nil }
         var r = URLRequest(url: u, timeoutInterval: 10)
         r.httpMethod = method
@@ -133,5 +138,5 @@ public enum HTTP {
 }
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif

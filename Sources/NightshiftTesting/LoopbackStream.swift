@@ -1,17 +1,17 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
-private let streamSocket = Int32(SOCK_STREAM.rawValue)
-private func closeSocket(_ fd: Int32) { _ = Glibc.close(fd) }
-private func connectSocket(_ fd: Int32, _ a: UnsafePointer<sockaddr>, _ n: socklen_t) -> Int32 { Glibc.connect(fd, a, n) }
-private let noSignal = Int32(MSG_NOSIGNAL)
+    import Glibc
+    private let streamSocket = Int32(SOCK_STREAM.rawValue)
+    private func closeSocket(_ fd: Int32) { _ = Glibc.close(fd) }
+    private func connectSocket(_ fd: Int32, _ a: UnsafePointer<sockaddr>, _ n: socklen_t) -> Int32 { Glibc.connect(fd, a, n) }
+    private let noSignal = Int32(MSG_NOSIGNAL)
 #elseif canImport(Darwin)
-import Darwin
-private let streamSocket = SOCK_STREAM
-private func closeSocket(_ fd: Int32) { _ = Darwin.close(fd) }
-private func connectSocket(_ fd: Int32, _ a: UnsafePointer<sockaddr>, _ n: socklen_t) -> Int32 { Darwin.connect(fd, a, n) }
-private let noSignal: Int32 = 0
+    import Darwin
+    private let streamSocket = SOCK_STREAM
+    private func closeSocket(_ fd: Int32) { _ = Darwin.close(fd) }
+    private func connectSocket(_ fd: Int32, _ a: UnsafePointer<sockaddr>, _ n: socklen_t) -> Int32 { Darwin.connect(fd, a, n) }
+    private let noSignal: Int32 = 0
 #endif
 
 /// A raw HTTP/1.1 connection to a loopback port, for reading a response that never ends (SSE)
@@ -147,7 +147,9 @@ public final class LoopbackStream: @unchecked Sendable {  // used by one task at
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
         let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connectSocket(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connectSocket(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if ok == 0 { return fd }
         closeSocket(fd)
@@ -162,7 +164,9 @@ public final class LoopbackStream: @unchecked Sendable {  // used by one task at
         addr.sin6_port = in_port_t(UInt16(port).bigEndian)
         addr.sin6_addr = in6addr_loopback
         let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connectSocket(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connectSocket(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
         }
         if ok == 0 { return fd }
         closeSocket(fd)

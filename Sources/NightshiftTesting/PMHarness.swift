@@ -47,7 +47,8 @@ public final class PMHarness: Sendable {
             path: paths.database, pipeline: PipelineHook(plan: PipelinePlan(config: c), maxAttempts: c.runner.maxAttempts))
         var now: @Sendable () -> Date = { Date() }
         if let clock { now = clock.provider }
-        let logs = ComponentLogs(paths: paths, maxBytes: c.logs.maxBytes, backups: c.logs.backups, redactor: Redactor(), echo: false)
+        let logs = ComponentLogs(
+            paths: paths, maxBytes: c.logs.maxBytes, backups: c.logs.backups, redactor: Redactor(), echo: false)
         env = ServiceEnvironment(
             config: c, paths: paths, store: store, logs: logs, redactor: Redactor(),
             version: VersionInfo(gitSHA: "test", startedAt: Date()), instanceID: "pm-test-daemon",
@@ -57,7 +58,8 @@ public final class PMHarness: Sendable {
     /// The project manager over this harness's store, with worktrees under `<state>/worktrees`
     /// when `repository` is given.
     public func projectManager(repository: String? = nil) -> ProjectManager {
-        ProjectManager(env: env, pipeline: store, workspace: repository.map { Workspace(repository: $0, root: paths.file("worktrees")) })
+        ProjectManager(
+            env: env, pipeline: store, workspace: repository.map { Workspace(repository: $0, root: paths.file("worktrees")) })
     }
 
     /// Replaces the backlog file atomically (the project manager never sees half a file).
@@ -103,7 +105,9 @@ public final class PMHarness: Sendable {
 
     /// Every task of the item, oldest first.
     public func tasks(of key: String) async throws -> [AgentTask] {
-        try await store.list(TaskQuery(backlogItem: key, limit: 10_000)).tasks.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        try await store.list(TaskQuery(backlogItem: key, limit: 10_000)).tasks.sorted {
+            ($0.createdAt, $0.id) < ($1.createdAt, $1.id)
+        }
     }
 
     /// Every task, oldest first.

@@ -40,7 +40,9 @@ public final class PMStoreFixture: Sendable {
 
     /// Every task of the item, oldest first.
     public func tasks(of key: String) async throws -> [AgentTask] {
-        try await store.list(TaskQuery(backlogItem: key, limit: 10_000)).tasks.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        try await store.list(TaskQuery(backlogItem: key, limit: 10_000)).tasks.sorted {
+            ($0.createdAt, $0.id) < ($1.createdAt, $1.id)
+        }
     }
 
     /// The item's current task (the one `current_task_id` names).
@@ -64,19 +66,26 @@ public final class PMStoreFixture: Sendable {
             task = try await store.get(task.id)
         }
         guard task.status == .running, task.claimedBy == Self.owner else {
-            throw StoreError(.illegalTransition, "the current task \(task.id) of item \(key) is \(task.status.rawValue), not runnable")
+            throw StoreError(
+                .illegalTransition, "the current task \(task.id) of item \(key) is \(task.status.rawValue), not runnable")
         }
         return try await store.finish(id: task.id, owner: Self.owner, outcome: outcome, now: clock.advance(by: 1))
     }
 
     /// Outcomes the runner would record.
-    public static func completed(summary: String? = nil) -> AttemptOutcome { AttemptOutcome(.completed, exitCode: 0, summary: summary) }
+    public static func completed(summary: String? = nil) -> AttemptOutcome {
+        AttemptOutcome(.completed, exitCode: 0, summary: summary)
+    }
 
     public static func reviewFailed(_ feedback: String) -> AttemptOutcome {
-        AttemptOutcome(.failed(errorClass: .reviewFailed, error: feedback, retryDelay: nil), exitCode: 0, verdict: "fail", feedback: feedback)
+        AttemptOutcome(
+            .failed(errorClass: .reviewFailed, error: feedback, retryDelay: nil), exitCode: 0, verdict: "fail", feedback: feedback
+        )
     }
 
     public static func exitFailure(_ code: Int32, tail: String? = nil) -> AttemptOutcome {
-        AttemptOutcome(.failed(errorClass: .exitCode, error: "agent exited with code \(code)", retryDelay: nil), exitCode: code, outputTail: tail)
+        AttemptOutcome(
+            .failed(errorClass: .exitCode, error: "agent exited with code \(code)", retryDelay: nil), exitCode: code,
+            outputTail: tail)
     }
 }

@@ -4,7 +4,7 @@ import NightshiftRuntime
 import NightshiftStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A deadline passed before the condition a test awaited came true.
@@ -72,7 +72,8 @@ public final class RuntimeHarness: Sendable {
         configure(&config)
         var now: @Sendable () -> Date = { Date() }
         if let clock { now = clock.provider }
-        let logs = ComponentLogs(paths: paths, maxBytes: config.logs.maxBytes, backups: config.logs.backups, redactor: redactor, echo: false)
+        let logs = ComponentLogs(
+            paths: paths, maxBytes: config.logs.maxBytes, backups: config.logs.backups, redactor: redactor, echo: false)
         return ServiceEnvironment(
             config: config, paths: paths, store: store, logs: logs, redactor: redactor,
             version: VersionInfo(gitSHA: "test", startedAt: Date()), instanceID: instanceID, now: now)

@@ -3,7 +3,7 @@ import Foundation
 import NightshiftCore
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Where the daemon is and how to print: the options every client command shares. `gate` uses
@@ -63,7 +63,9 @@ struct ClientOptions: ParsableArguments {
         try flag ?? Self.environmentStateDir ?? load(stateDir: nil).stateDir
     }
 
-    static var environmentStateDir: String? { ProcessInfo.processInfo.environment["NIGHTSHIFT_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 } }
+    static var environmentStateDir: String? {
+        ProcessInfo.processInfo.environment["NIGHTSHIFT_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     /// The config (with `stateDir` over its state_dir), or a one-line failure with exit code 2.
     func load(stateDir: String?) throws -> NightshiftConfig {
@@ -123,7 +125,8 @@ struct APIClient {
         do {
             (data, response) = try await URLSession.shared.data(for: req)
         } catch {
-            throw CLIFailure(message: "cannot reach the daemon at \(base) (\(error.localizedDescription)); is `nightshift serve` running?")
+            throw CLIFailure(
+                message: "cannot reach the daemon at \(base) (\(error.localizedDescription)); is `nightshift serve` running?")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         return Reply(status: status, body: data)
@@ -146,7 +149,9 @@ struct APIClient {
 enum Table {
     /// `header` and `rows` as aligned lines that fit `width` (the terminal's, by default); the
     /// columns titled in `flexible` may be cut. `indent` spaces go before every line.
-    static func render(_ header: [String], _ rows: [[String]], flexible: Set<String> = [], indent: Int = 0, width: Int = Terminal.width) -> String {
+    static func render(
+        _ header: [String], _ rows: [[String]], flexible: Set<String> = [], indent: Int = 0, width: Int = Terminal.width
+    ) -> String {
         var t = TextTable(header, flexible: flexible)
         for r in rows { t.append(r) }
         let pad = String(repeating: " ", count: indent)
@@ -160,7 +165,9 @@ enum Table {
 }
 
 func printJSON(_ data: Data) {
-    if let v = try? JSONDecoder().decode(JSONValue.self, from: data), let pretty = try? JSONEncoder.nightshift(pretty: true).encode(v) {
+    if let v = try? JSONDecoder().decode(JSONValue.self, from: data),
+        let pretty = try? JSONEncoder.nightshift(pretty: true).encode(v)
+    {
         print(String(decoding: pretty, as: UTF8.self))
     } else {
         print(String(decoding: data, as: UTF8.self))

@@ -5,7 +5,8 @@ import NightshiftStore
 /// `nightshift bench ...`: figures for the issues (build with -c release first).
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks that print figures (use a release build).", subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self])
+        commandName: "bench", abstract: "Benchmarks that print figures (use a release build).",
+        subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self])
 
     struct Store: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,9 +27,12 @@ struct BenchCommand: AsyncParsableCommand {
                     print(plainBatched)
                     let batched = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: batch)
                     print(batched)
-                    print(String(format: "store/plain: %.0f%% one task per transaction; %.0f%% in batches of %d (%.0f%% of unbatched plain SQL)",
-                                 single.perSecond / plain.perSecond * 100, batched.perSecond / plainBatched.perSecond * 100, batch,
-                                 batched.perSecond / plain.perSecond * 100))
+                    print(
+                        String(
+                            format:
+                                "store/plain: %.0f%% one task per transaction; %.0f%% in batches of %d (%.0f%% of unbatched plain SQL)",
+                            single.perSecond / plain.perSecond * 100, batched.perSecond / plainBatched.perSecond * 100, batch,
+                            batched.perSecond / plain.perSecond * 100))
                 } catch let e as StoreError {
                     throw CLIFailure(message: e.description)
                 }

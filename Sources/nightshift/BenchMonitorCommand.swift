@@ -5,7 +5,7 @@ import NightshiftRuntime
 import NightshiftStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `nightshift bench monitor`: (1) the monitor's CPU time per check with a large store, and
@@ -46,8 +46,9 @@ struct MonitorBench: AsyncParsableCommand {
             let fillStart = ContinuousClock.now
             try await Self.fill(store, tasks: tasks)
             let counts = try await store.countByStatus()
-            print("store: \(tasks) tasks in \(Self.format(ContinuousClock.now - fillStart)) (" +
-                  TaskStatus.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: ", ") + ")")
+            print(
+                "store: \(tasks) tasks in \(Self.format(ContinuousClock.now - fillStart)) ("
+                    + TaskStatus.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: ", ") + ")")
 
             var config = NightshiftConfig()
             config.stateDir = root
@@ -77,8 +78,10 @@ struct MonitorBench: AsyncParsableCommand {
             }
             cpu.sort()
             wall.sort()
-            print(String(format: "check with %d tasks: CPU median %.1f ms (min %.1f, max %.1f); wall median %.1f ms over %d checks",
-                         tasks, cpu[cpu.count / 2] * 1000, cpu.first! * 1000, cpu.last! * 1000, wall[wall.count / 2] * 1000, checks))
+            print(
+                String(
+                    format: "check with %d tasks: CPU median %.1f ms (min %.1f, max %.1f); wall median %.1f ms over %d checks",
+                    tasks, cpu[cpu.count / 2] * 1000, cpu.first! * 1000, cpu.last! * 1000, wall[wall.count / 2] * 1000, checks))
 
             // (2) Condition → visible issue, with the service running.
             let beating = Task {
@@ -97,18 +100,26 @@ struct MonitorBench: AsyncParsableCommand {
                 try await Self.record(store, failed: Self.k)
                 let appeared = ContinuousClock.now
                 try await Self.waitFor(timeout: max(30, interval * 50)) {
-                    try await store.monitorIssues(includeResolved: false, limit: 50).contains { $0.condition == "repeated_failures" }
+                    try await store.monitorIssues(includeResolved: false, limit: 50).contains {
+                        $0.condition == "repeated_failures"
+                    }
                 }
                 latencies.append(Self.seconds(ContinuousClock.now - appeared))
                 try await Self.record(store, failed: 0)
                 try await Self.waitFor(timeout: max(30, interval * 50)) {
-                    try await !store.monitorIssues(includeResolved: false, limit: 50).contains { $0.condition == "repeated_failures" }
+                    try await !store.monitorIssues(includeResolved: false, limit: 50).contains {
+                        $0.condition == "repeated_failures"
+                    }
                 }
             }
             latencies.sort()
-            print(String(format: "condition → issue visible (interval %.0f ms, %d tasks): median %.0f ms, p90 %.0f ms, max %.0f ms over %d conditions",
-                         interval * 1000, tasks, latencies[latencies.count / 2] * 1000,
-                         latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.9))] * 1000, latencies.last! * 1000, samples))
+            print(
+                String(
+                    format:
+                        "condition → issue visible (interval %.0f ms, %d tasks): median %.0f ms, p90 %.0f ms, max %.0f ms over %d conditions",
+                    interval * 1000, tasks, latencies[latencies.count / 2] * 1000,
+                    latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.9))] * 1000, latencies.last! * 1000,
+                    samples))
         }
     }
 
@@ -121,8 +132,9 @@ struct MonitorBench: AsyncParsableCommand {
             let n = min(1000, tasks - made)
             let batchTime = start.addingTimeInterval(Double(made) * step)
             let batch = (0..<n).map { i in
-                AgentTask(taskType: [.spec, .impl, .test, .review][i % 4], direction: "benchmark task \(made + i)", maxAttempts: 1,
-                          now: batchTime.addingTimeInterval(Double(i) * step))
+                AgentTask(
+                    taskType: [.spec, .impl, .test, .review][i % 4], direction: "benchmark task \(made + i)", maxAttempts: 1,
+                    now: batchTime.addingTimeInterval(Double(i) * step))
             }
             _ = try await store.create(batch)
             // Claimed when the batch's last task was created, finished half a step later: never
@@ -131,8 +143,10 @@ struct MonitorBench: AsyncParsableCommand {
             let claimed = try await store.claimNext(owner: owner, limit: n * 9 / 10, now: claimAt, lease: 60)
             var requests: [FinishRequest] = []
             for (i, t) in claimed.enumerated() {
-                let kind: AttemptOutcome.Kind = i % 7 == 3 ? .failed(errorClass: .agentError, error: "exit 1", retryDelay: nil) : .completed
-                requests.append(FinishRequest(id: t.id, owner: owner, outcome: AttemptOutcome(kind, exitCode: i % 7 == 3 ? 1 : 0)))
+                let kind: AttemptOutcome.Kind =
+                    i % 7 == 3 ? .failed(errorClass: .agentError, error: "exit 1", retryDelay: nil) : .completed
+                requests.append(
+                    FinishRequest(id: t.id, owner: owner, outcome: AttemptOutcome(kind, exitCode: i % 7 == 3 ? 1 : 0)))
             }
             _ = try await store.finish(requests, now: claimAt.addingTimeInterval(step / 2))
             made += n
@@ -143,10 +157,13 @@ struct MonitorBench: AsyncParsableCommand {
         _ = try await store.create(extra)
         for t in extra.prefix(2) { _ = try await store.cancel(id: t.id, reason: "bench", now: now) }
         for t in try await store.claimNext(owner: owner, limit: 3, now: now, lease: 3600) {
-            _ = try await store.finish(id: t.id, owner: owner, outcome: AttemptOutcome(.needsDecision(prompt: "which way?")), now: now)
+            _ = try await store.finish(
+                id: t.id, owner: owner, outcome: AttemptOutcome(.needsDecision(prompt: "which way?")), now: now)
         }
         try await record(store, failed: 0)
-        let running = (0..<2).map { AgentTask(taskType: .impl, direction: "running \($0)", priority: 100, maxAttempts: 1, now: now) }
+        let running = (0..<2).map {
+            AgentTask(taskType: .impl, direction: "running \($0)", priority: 100, maxAttempts: 1, now: now)
+        }
         _ = try await store.create(running)
         _ = try await store.claimNext(owner: owner, limit: 2, now: now, lease: 3600)
     }
@@ -156,11 +173,14 @@ struct MonitorBench: AsyncParsableCommand {
         let outcomes = Array(repeating: false, count: k - failed) + Array(repeating: true, count: failed)
         for fails in outcomes {
             let now = Date()
-            let t = try await store.create(AgentTask(taskType: .impl, direction: "recorded", priority: 1000, maxAttempts: 1, now: now))
-            guard let claimed = try await store.claimNext(owner: owner, limit: 1, now: now, lease: 60).first, claimed.id == t.id else {
+            let t = try await store.create(
+                AgentTask(taskType: .impl, direction: "recorded", priority: 1000, maxAttempts: 1, now: now))
+            guard let claimed = try await store.claimNext(owner: owner, limit: 1, now: now, lease: 60).first, claimed.id == t.id
+            else {
                 throw CLIFailure(message: "benchmark claim went to another task")
             }
-            let kind: AttemptOutcome.Kind = fails ? .failed(errorClass: .agentError, error: "exit 1", retryDelay: nil) : .completed
+            let kind: AttemptOutcome.Kind =
+                fails ? .failed(errorClass: .agentError, error: "exit 1", retryDelay: nil) : .completed
             _ = try await store.finish(id: t.id, owner: owner, outcome: AttemptOutcome(kind), now: Date())
         }
     }

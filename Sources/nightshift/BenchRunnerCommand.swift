@@ -25,11 +25,11 @@ struct RunnerBench: AsyncParsableCommand {
             // decision when told to and has none.
             let agent = (root as NSString).appendingPathComponent("agent.sh")
             try """
-                date +%s%N >> "\(marks)/$NIGHTSHIFT_TASK_ID"
-                case "$1" in *ask*) [ -z "$NIGHTSHIFT_DECISION" ] && printf '{"status":"needs_decision","decision_prompt":"go?"}' > "$NIGHTSHIFT_RESULT_FILE";; esac
-                case "$1" in *flood*) yes "2026-11-21 build step 0042 compiled module Foo in 0.8s (cache hit) ............" | head -c \(bytes);; esac
-                exit 0
-                """.write(toFile: agent, atomically: true, encoding: .utf8)
+            date +%s%N >> "\(marks)/$NIGHTSHIFT_TASK_ID"
+            case "$1" in *ask*) [ -z "$NIGHTSHIFT_DECISION" ] && printf '{"status":"needs_decision","decision_prompt":"go?"}' > "$NIGHTSHIFT_RESULT_FILE";; esac
+            case "$1" in *flood*) yes "2026-11-21 build step 0042 compiled module Foo in 0.8s (cache hit) ............" | head -c \(bytes);; esac
+            exit 0
+            """.write(toFile: agent, atomically: true, encoding: .utf8)
             var config = NightshiftConfig()
             config.stateDir = (root as NSString).appendingPathComponent("state")
             config.runner.executors = ["default": .init(command: "/bin/sh \(agent) {direction}")]
@@ -41,7 +41,8 @@ struct RunnerBench: AsyncParsableCommand {
             let store = try SQLiteTaskStore(path: paths.database)
             let logs = ComponentLogs(paths: paths, maxBytes: 5 << 20, backups: 1, redactor: Redactor(), echo: false)
             let env = ServiceEnvironment(
-                config: config, paths: paths, store: store, logs: logs, redactor: Redactor(), version: VersionInfo(gitSHA: "bench", startedAt: Date()),
+                config: config, paths: paths, store: store, logs: logs, redactor: Redactor(),
+                version: VersionInfo(gitSHA: "bench", startedAt: Date()),
                 instanceID: "bench")
             let runner = AgentRunner(env: env)
             let running = Task { try await runner.run() }
@@ -54,7 +55,9 @@ struct RunnerBench: AsyncParsableCommand {
                 }
             }
             func stamps(_ id: String) -> [Double] {
-                ((try? String(contentsOfFile: "\(marks)/\(id)", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Double($0) }.map { $0 / 1e9 }
+                ((try? String(contentsOfFile: "\(marks)/\(id)", encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                    Double($0)
+                }.map { $0 / 1e9 }
             }
 
             var createToStart: [Double] = []
@@ -76,8 +79,12 @@ struct RunnerBench: AsyncParsableCommand {
             }
             func report(_ label: String, _ v: [Double]) {
                 let s = v.sorted()
-                func p(_ q: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int((q * Double(s.count)).rounded(.up)) - 1)] * 1000 }
-                print(label.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "p50 %7.2f ms   p99 %7.2f ms   (n=%d)", p(0.5), p(0.99), s.count))
+                func p(_ q: Double) -> Double {
+                    s.isEmpty ? 0 : s[min(s.count - 1, Int((q * Double(s.count)).rounded(.up)) - 1)] * 1000
+                }
+                print(
+                    label.padding(toLength: 40, withPad: " ", startingAt: 0)
+                        + String(format: "p50 %7.2f ms   p99 %7.2f ms   (n=%d)", p(0.5), p(0.99), s.count))
             }
             report("create → agent process started", createToStart)
             report("decision → agent process restarted", decideToStart)
@@ -89,8 +96,10 @@ struct RunnerBench: AsyncParsableCommand {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let logSize = (try? FileManager.default.attributesOfItem(atPath: paths.taskLog(flood.id))[.size] as? Int) ?? 0
-            print(String(format: "output capture (redaction on)           %7.1f MB/s  (%d MiB in %.2f s; log %d MiB)",
-                         Double(bytes) / seconds / 1e6, bytes >> 20, seconds, logSize >> 20))
+            print(
+                String(
+                    format: "output capture (redaction on)           %7.1f MB/s  (%d MiB in %.2f s; log %d MiB)",
+                    Double(bytes) / seconds / 1e6, bytes >> 20, seconds, logSize >> 20))
             print(String(format: "peak RSS of this process (daemon side)  %7.1f MB", Double(usage.ru_maxrss) / 1024))
         }
     }

@@ -4,11 +4,11 @@ import NightshiftCore
 import NightshiftRuntime
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `nightshift bench watchdog`: how fast the watchdog brings the daemon back. Runs a real
@@ -61,29 +61,38 @@ struct WatchdogBench: AsyncParsableCommand {
             }
             let paths = StatePaths(root: state)
             guard var pid = await Self.readyDaemon(paths, notPID: 0) else {
-                throw CLIFailure(message: "the daemon did not become ready under the watchdog; see \(paths.componentLog("watchdog"))")
+                throw CLIFailure(
+                    message: "the daemon did not become ready under the watchdog; see \(paths.componentLog("watchdog"))")
             }
 
             var killTimes: [Double] = []
             var startups: [Double] = []
             for _ in 0..<tries {
                 try await Task.sleep(for: .milliseconds(1100))  // past reset_after: a first crash
-                guard let current = await Self.readyDaemon(paths, notPID: 0) else { throw CLIFailure(message: "the daemon is not ready") }
+                guard let current = await Self.readyDaemon(paths, notPID: 0) else {
+                    throw CLIFailure(message: "the daemon is not ready")
+                }
                 pid = current
                 let start = ContinuousClock.now
                 kill(pid, SIGKILL)
-                guard let next = await Self.readyDaemon(paths, notPID: pid) else { throw CLIFailure(message: "no ready daemon after kill -9") }
+                guard let next = await Self.readyDaemon(paths, notPID: pid) else {
+                    throw CLIFailure(message: "no ready daemon after kill -9")
+                }
                 killTimes.append(Self.ms(ContinuousClock.now - start))
                 startups.append(Self.startup(paths, pid: next))
                 pid = next
             }
             var restartTimes: [Double] = []
             for i in 0..<tries {
-                guard let current = await Self.readyDaemon(paths, notPID: 0) else { throw CLIFailure(message: "the daemon is not ready") }
+                guard let current = await Self.readyDaemon(paths, notPID: 0) else {
+                    throw CLIFailure(message: "the daemon is not ready")
+                }
                 pid = current
                 let start = ContinuousClock.now
                 try RestartRequest(reason: "bench \(i)", at: Date(), requestedBy: "bench").write(to: paths.restartRequested)
-                guard let next = await Self.readyDaemon(paths, notPID: pid) else { throw CLIFailure(message: "no ready daemon after a restart request") }
+                guard let next = await Self.readyDaemon(paths, notPID: pid) else {
+                    throw CLIFailure(message: "no ready daemon after a restart request")
+                }
                 restartTimes.append(Self.ms(ContinuousClock.now - start))
                 startups.append(Self.startup(paths, pid: next))
                 pid = next
@@ -112,7 +121,8 @@ struct WatchdogBench: AsyncParsableCommand {
         let median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
         let p90 = s[min(s.count - 1, Int((Double(s.count) * 0.9).rounded(.up)) - 1)]
         return String(
-            format: "%@: median %.0f ms, p90 %.0f ms, min %.0f ms, max %.0f ms (%d tries)", name, median, p90, s.first!, s.last!, s.count)
+            format: "%@: median %.0f ms, p90 %.0f ms, min %.0f ms, max %.0f ms (%d tries)", name, median, p90, s.first!, s.last!,
+            s.count)
     }
 
     /// Polls (every 5 ms, up to 30 s) until a daemon other than `notPID` announced itself and
@@ -128,7 +138,9 @@ struct WatchdogBench: AsyncParsableCommand {
                 var request = URLRequest(url: u, timeoutInterval: 1)
                 request.setValue("close", forHTTPHeaderField: "Connection")
                 let prepared = request
-                if let (_, response) = try? await URLSession.shared.data(for: prepared), (response as? HTTPURLResponse)?.statusCode == 200 {
+                if let (_, response) = try? await URLSession.shared.data(for: prepared),
+                    (response as? HTTPURLResponse)?.statusCode == 200
+                {
                     return pid
                 }
             }

@@ -7,7 +7,7 @@ import NightshiftStore
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The composition root of `nightshift serve`: opens the store, rescues orphans, and runs the
@@ -53,7 +53,8 @@ struct Daemon {
             logger.warning("rescued \(rescued.requeued.count + rescued.failed.count) task(s) left running by a previous daemon")
         }
         let maintenance = MaintenanceService(env: env)
-        let workspace = config.runner.workspace.isEmpty ? nil : Workspace(repository: config.runner.workspace, root: paths.file("worktrees"))
+        let workspace =
+            config.runner.workspace.isEmpty ? nil : Workspace(repository: config.runner.workspace, root: paths.file("worktrees"))
         let pm = ProjectManager(env: env, pipeline: store, workspace: workspace)
         do {
             try await pm.prepare()
@@ -97,10 +98,12 @@ struct Daemon {
         defer { repeated.cancel() }
         do {
             try await group.run()
-        } catch where ListenProbe.isAddressInUse(error) {
+        } catch  where ListenProbe.isAddressInUse(error) {
             // Taken between the probe and the bind.
             throw CLIFailure(
-                message: ListenProbe.Failure(host: config.server.host, port: config.server.port, reason: "the address is already in use").description,
+                message: ListenProbe.Failure(
+                    host: config.server.host, port: config.server.port, reason: "the address is already in use"
+                ).description,
                 code: 2)
         }
         try? FileManager.default.removeItem(atPath: DaemonAnnouncement.path(in: paths))
@@ -130,11 +133,14 @@ enum GitInfo {
         guard head.hasPrefix("ref: ") else { return sha(head) }
         let ref = String(head.dropFirst(5))
         // A linked worktree keeps its refs in the common dir.
-        let common = read(gitDir.appendingPathComponent("commondir")).map { gitDir.appendingPathComponent($0).standardizedFileURL } ?? gitDir
+        let common =
+            read(gitDir.appendingPathComponent("commondir")).map { gitDir.appendingPathComponent($0).standardizedFileURL }
+            ?? gitDir
         for base in [gitDir, common] {
             if let value = read(base.appendingPathComponent(ref)) { return sha(value) }
         }
-        for line in (read(common.appendingPathComponent("packed-refs")) ?? "").split(separator: "\n") where line.hasSuffix(" \(ref)") {
+        for line in (read(common.appendingPathComponent("packed-refs")) ?? "").split(separator: "\n")
+        where line.hasSuffix(" \(ref)") {
             return sha(String(line.prefix(40)))
         }
         return "unknown"

@@ -2,7 +2,7 @@ import Foundation
 import NightshiftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a client command found the daemon, and how it knows.

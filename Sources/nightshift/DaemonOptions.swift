@@ -4,7 +4,9 @@ import NightshiftCore
 
 /// Options shared by `serve` (and later `watchdog`): where the config is and what to override.
 struct DaemonOptions: ParsableArguments {
-    @Option(name: .long, help: "Config file (default: $NIGHTSHIFT_CONFIG, else config/nightshift.yaml when present, else built-in defaults).")
+    @Option(
+        name: .long,
+        help: "Config file (default: $NIGHTSHIFT_CONFIG, else config/nightshift.yaml when present, else built-in defaults).")
     var config: String?
 
     @Option(name: .long, help: "State dir for the database, logs and reports (overrides state_dir).")

@@ -59,7 +59,9 @@ struct FatalCommand: AsyncParsableCommand {
     /// One issue, once: what and when, why (unless the reason only repeats the condition), what
     /// to do, where its log is, and the end of its output.
     static func describe(_ i: FatalIssue) -> String {
-        var lines = ["\(Timestamp.format(i.at))  \(i.condition)  (\(i.source), seen \(i.count)×, last \(Timestamp.format(i.lastSeen)))"]
+        var lines = [
+            "\(Timestamp.format(i.at))  \(i.condition)  (\(i.source), seen \(i.count)×, last \(Timestamp.format(i.lastSeen)))"
+        ]
         if i.reason != i.condition.rawValue { lines.append("  \(i.reason)") }
         if !i.detail.isEmpty && i.detail != i.reason { lines.append("  → \(i.detail)") }
         if let log = i.context["log"]?.stringValue { lines.append("  log: \(log)") }

@@ -4,11 +4,11 @@ import NightshiftCore
 import NightshiftRuntime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `nightshift gate`: the start gate (`make start-gate`). Gathers each check's facts — git,
@@ -47,7 +47,8 @@ struct GateCommand: AsyncParsableCommand {
                 throw CLIFailure(message: "no waiver file \(waivers) (--waivers names a file that must exist)", code: 2)
             }
             let repoDir = repo ?? FileManager.default.currentDirectoryPath
-            let paths = StatePaths(root: stateDir ?? ProcessInfo.processInfo.environment["NIGHTSHIFT_STATE_DIR"] ?? config.stateDir)
+            let paths = StatePaths(
+                root: stateDir ?? ProcessInfo.processInfo.environment["NIGHTSHIFT_STATE_DIR"] ?? config.stateDir)
 
             var checks: [StartGate.Check] = []
             let git = Self.shell(["git", "-C", repoDir, "status", "--porcelain", "--untracked-files=all"], in: nil)
@@ -127,7 +128,8 @@ struct GateCommand: AsyncParsableCommand {
         guard file.hasPrefix(root + "/") else { return [] }
         var isDir: ObjCBool = false
         let relative = String(file.dropFirst(root.count + 1))
-        return FileManager.default.fileExists(atPath: file, isDirectory: &isDir) && isDir.boolValue ? [relative + "/"] : [relative]
+        return FileManager.default.fileExists(atPath: file, isDirectory: &isDir) && isDir.boolValue
+            ? [relative + "/"] : [relative]
     }
 
     /// The status of `GET /api/ready`, or why there was none.
@@ -164,10 +166,13 @@ struct GateCommand: AsyncParsableCommand {
             reason = String(cString: strerror(errno))
         }
         let unreadable = FatalIssues.unreadable(StateFileError(path: file, reason: reason), at: Date())
-        return [.object([
-            "condition": .string(unreadable.condition.rawValue), "detail": .string(unreadable.reason), "severity": .string("critical"),
-            "id": .string(unreadable.id), "subject": .string(file), "message": .string(unreadable.reason),
-        ])]
+        return [
+            .object([
+                "condition": .string(unreadable.condition.rawValue), "detail": .string(unreadable.reason),
+                "severity": .string("critical"),
+                "id": .string(unreadable.id), "subject": .string(file), "message": .string(unreadable.reason),
+            ])
+        ]
     }
 
     static func render(_ report: StartGate.Report) -> String {

@@ -15,11 +15,13 @@ struct IssuesCommand: AsyncParsableCommand {
             if client.json { return printJSON(reply.body) }
             let issues = (reply.json?.objectValue?["issues"]?.arrayValue ?? []).map { $0.objectValue ?? [:] }
             if issues.isEmpty { return print("no \(all ? "" : "open ")monitor issues") }
-            var table = TextTable(["ID", "SEVERITY", "CONDITION", "SUBJECT", "STATE", "MESSAGE"], flexible: ["SUBJECT", "MESSAGE"])
+            var table = TextTable(
+                ["ID", "SEVERITY", "CONDITION", "SUBJECT", "STATE", "MESSAGE"], flexible: ["SUBJECT", "MESSAGE"])
             for o in issues {
                 table.append([
                     o["id"]?.stringValue ?? "", o["severity"]?.stringValue ?? "", o["condition"]?.stringValue ?? "",
-                    o["subject"]?.stringValue ?? "", o["resolved_at"]?.stringValue.map { "resolved \($0)" } ?? "open ×\(StatusCommand.num(o["count"]))",
+                    o["subject"]?.stringValue ?? "",
+                    o["resolved_at"]?.stringValue.map { "resolved \($0)" } ?? "open ×\(StatusCommand.num(o["count"]))",
                     o["message"]?.stringValue ?? "",
                 ])
             }
@@ -29,7 +31,9 @@ struct IssuesCommand: AsyncParsableCommand {
             // Each issue's suggested action goes under it: what to do is the point of the list.
             for (o, line) in zip(issues, lines.dropFirst()) {
                 print(line)
-                if let action = o["suggested_action"]?.stringValue, !action.isEmpty { print(Table.line("→ " + action, indent: 4, width: width)) }
+                if let action = o["suggested_action"]?.stringValue, !action.isEmpty {
+                    print(Table.line("→ " + action, indent: 4, width: width))
+                }
             }
         }
     }

@@ -13,7 +13,10 @@ struct PMCommand: AsyncParsableCommand {
         let s = reply.json?.objectValue ?? [:]
         let counts = s["items_by_state"]?.objectValue ?? [:]
         print("project manager  \(s["state"]?.stringValue ?? "?")  backlog \(s["backlog"]?.stringValue ?? "")")
-        print("items            " + ["queued", "active", "done", "blocked"].map { "\($0) \(StatusCommand.num(counts[$0]))" }.joined(separator: "  "))
+        print(
+            "items            "
+                + ["queued", "active", "done", "blocked"].map { "\($0) \(StatusCommand.num(counts[$0]))" }.joined(separator: "  ")
+        )
         if let end = s["window_ends_at"]?.stringValue { print("window ends      \(end)") }
         if let err = s["backlog_error"]?.stringValue { print("backlog error    \(err)") }
         let inFlight = s["in_flight"]?.arrayValue ?? []
@@ -21,8 +24,10 @@ struct PMCommand: AsyncParsableCommand {
             print("in flight")
             let rows = inFlight.map { i -> [String] in
                 let o = i.objectValue ?? [:]
-                return [o["key"]?.stringValue ?? "", o["phase"]?.stringValue ?? "", "iter \(StatusCommand.num(o["iteration"]))",
-                        o["task_status"]?.stringValue ?? "", o["current_task_id"]?.stringValue ?? "", o["title"]?.stringValue ?? ""]
+                return [
+                    o["key"]?.stringValue ?? "", o["phase"]?.stringValue ?? "", "iter \(StatusCommand.num(o["iteration"]))",
+                    o["task_status"]?.stringValue ?? "", o["current_task_id"]?.stringValue ?? "", o["title"]?.stringValue ?? "",
+                ]
             }
             print(Table.render(["ITEM", "PHASE", "ITERATION", "TASK", "TASK ID", "TITLE"], rows, flexible: ["TITLE"], indent: 2))
         }
@@ -41,7 +46,9 @@ struct PMCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Items by state, what is in flight, what is blocked and why.")
         @OptionGroup var client: ClientCommandOptions
         func run() async throws {
-            try await runReporting { PMCommand.printStatus(try await client.client().call("GET", "/api/agent/pm"), json: client.json) }
+            try await runReporting {
+                PMCommand.printStatus(try await client.client().call("GET", "/api/agent/pm"), json: client.json)
+            }
         }
     }
 
@@ -49,7 +56,9 @@ struct PMCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop creating new work; running tasks finish.")
         @OptionGroup var client: ClientCommandOptions
         func run() async throws {
-            try await runReporting { PMCommand.printStatus(try await client.client().call("POST", "/api/agent/pm/pause"), json: client.json) }
+            try await runReporting {
+                PMCommand.printStatus(try await client.client().call("POST", "/api/agent/pm/pause"), json: client.json)
+            }
         }
     }
 
@@ -57,7 +66,9 @@ struct PMCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create work again.")
         @OptionGroup var client: ClientCommandOptions
         func run() async throws {
-            try await runReporting { PMCommand.printStatus(try await client.client().call("POST", "/api/agent/pm/resume"), json: client.json) }
+            try await runReporting {
+                PMCommand.printStatus(try await client.client().call("POST", "/api/agent/pm/resume"), json: client.json)
+            }
         }
     }
 }

@@ -37,7 +37,9 @@ struct StatusCommand: AsyncParsableCommand {
             let uptime = h["uptime_seconds"]?.doubleValue.map { ConfigValues.formatDuration($0.rounded()) } ?? "?"
             print("daemon    \(api.base)  pid \(Self.num(h["pid"]))  version \(h["version"]?.stringValue ?? "?")  up \(uptime)")
             let counts = p["counts"]?.objectValue ?? [:]
-            print("tasks     " + TaskStatus.allCases.map { "\($0.rawValue) \(Self.num(counts[$0.rawValue]))" }.joined(separator: "  "))
+            print(
+                "tasks     "
+                    + TaskStatus.allCases.map { "\($0.rawValue) \(Self.num(counts[$0.rawValue]))" }.joined(separator: "  "))
             let m = metrics.json?.objectValue ?? [:]
             if let rate = m["success_rate"]?.doubleValue {
                 print("recent    success \(Int((rate * 100).rounded()))% of \(Self.num(m["finished"]))")

@@ -37,7 +37,9 @@ struct TasksCommand: AsyncParsableCommand {
     }
 
     /// PATCHes one change onto a task and prints `message(task)` (or the JSON).
-    static func patch(_ client: ClientCommandOptions, _ id: String, _ body: [String: JSONValue], _ message: (AgentTask) -> String) async throws {
+    static func patch(
+        _ client: ClientCommandOptions, _ id: String, _ body: [String: JSONValue], _ message: (AgentTask) -> String
+    ) async throws {
         try await runReporting {
             let reply = try await client.client().call("PATCH", "/api/agent/tasks/\(try validID(id))", body: body)
             if client.json { return printJSON(reply.body) }
@@ -46,7 +48,9 @@ struct TasksCommand: AsyncParsableCommand {
     }
 
     static func validID(_ id: String) throws -> String {
-        guard TaskID.isValid(id) else { throw CLIFailure(message: "\"\(id)\" is not a task id (they look like task_0123456789abcdef)", code: 2) }
+        guard TaskID.isValid(id) else {
+            throw CLIFailure(message: "\"\(id)\" is not a task id (they look like task_0123456789abcdef)", code: 2)
+        }
         return id
     }
 
@@ -71,10 +75,14 @@ struct TasksCommand: AsyncParsableCommand {
                 }
                 let page = try JSONDecoder.nightshift().decode(Page.self, from: reply.body)
                 let rows = page.tasks.map { t in
-                    [t.id, t.status.rawValue, "\(t.attempt)/\(t.maxAttempts)", Cells.item(t.backlogItem),
-                     Cells.phase(t.phase, t.iteration, type: t.taskType.rawValue), Self.created(t.createdAt), t.direction]
+                    [
+                        t.id, t.status.rawValue, "\(t.attempt)/\(t.maxAttempts)", Cells.item(t.backlogItem),
+                        Cells.phase(t.phase, t.iteration, type: t.taskType.rawValue), Self.created(t.createdAt), t.direction,
+                    ]
                 }
-                print(Table.render(["ID", "STATUS", "ATTEMPT", "ITEM", "PHASE", "CREATED", "DIRECTION"], rows, flexible: ["DIRECTION"]))
+                print(
+                    Table.render(
+                        ["ID", "STATUS", "ATTEMPT", "ITEM", "PHASE", "CREATED", "DIRECTION"], rows, flexible: ["DIRECTION"]))
                 print("\(page.tasks.count) of \(page.total)")
             }
         }
@@ -133,7 +141,9 @@ struct TasksCommand: AsyncParsableCommand {
         @Argument(help: "The decision, e.g. yes.") var decision: String
 
         func run() async throws {
-            try await TasksCommand.patch(client, id, ["decision": .string(decision)]) { "\($0.id): decision recorded; \($0.status.rawValue)" }
+            try await TasksCommand.patch(client, id, ["decision": .string(decision)]) {
+                "\($0.id): decision recorded; \($0.status.rawValue)"
+            }
         }
     }
 
@@ -158,11 +168,13 @@ struct TasksCommand: AsyncParsableCommand {
     }
 
     struct Log: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a task's log (redacted); -f follows it until the task ends.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print a task's log (redacted); -f follows it until the task ends.")
         @OptionGroup var client: ClientCommandOptions
         @Argument(help: "Task id.") var id: String
         @Option(help: "Lines from the end (1-10000).") var tail = 200
-        @Flag(name: .shortAndLong, help: "Follow: keep printing new lines until the task is no longer running.") var follow = false
+        @Flag(name: .shortAndLong, help: "Follow: keep printing new lines until the task is no longer running.") var follow =
+            false
 
         func run() async throws {
             try await runReporting {

@@ -6,7 +6,8 @@ extension TasksCommand {
     /// `nightshift tasks history ID`: the task's history from `GET /api/agent/tasks/{id}/events`.
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a task's history: created, claimed, started, finished (and why), decisions, cancels, retries, rescues.")
+            abstract:
+                "Show a task's history: created, claimed, started, finished (and why), decisions, cancels, retries, rescues.")
         @OptionGroup var client: ClientCommandOptions
         @Argument(help: "Task id.") var id: String
 
@@ -37,7 +38,10 @@ extension TasksCommand {
 
         /// The detail as `key=value` pairs, the why first.
         static func describe(_ detail: [String: JSONValue]) -> String {
-            let order = ["outcome", "error_class", "exit_code", "error", "decision", "reason", "by", "pid", "phase", "parent_id", "not_before"]
+            let order = [
+                "outcome", "error_class", "exit_code", "error", "decision", "reason", "by", "pid", "phase", "parent_id",
+                "not_before",
+            ]
             let keys = detail.keys.sorted { (order.firstIndex(of: $0) ?? 99, $0) < (order.firstIndex(of: $1) ?? 99, $1) }
             return keys.map { key -> String in
                 let v = detail[key]!

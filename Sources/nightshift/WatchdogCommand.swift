@@ -6,7 +6,7 @@ import NightshiftRuntime
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `nightshift watchdog`: runs `serve` as its child and keeps it alive (the overnight entry point).
@@ -53,7 +53,9 @@ struct WatchdogCommand: AsyncParsableCommand {
             }
             if let holder = Self.daemonLockHolder(paths) {
                 throw CLIFailure(
-                    message: "a daemon (\(holder)) already runs on \(paths.root) without this watchdog; stop it first (SIGTERM), then start the watchdog")
+                    message:
+                        "a daemon (\(holder)) already runs on \(paths.root) without this watchdog; stop it first (SIGTERM), then start the watchdog"
+                )
             }
             let redactor = ServiceEnvironment.redactor(for: config)
             let logs = ComponentLogs(
@@ -121,7 +123,9 @@ struct WatchdogCommand: AsyncParsableCommand {
     /// sees items move) is what the watchdog captures and shows.
     static func childEnvironment() -> [String: String] {
         var env = ["NIGHTSHIFT_WATCHDOG_PID": "\(getpid())"]
-        if ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] == nil { env["NIGHTSHIFT_LOG_STDERR"] = "project_manager" }
+        if ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] == nil {
+            env["NIGHTSHIFT_LOG_STDERR"] = "project_manager"
+        }
         return env
     }
 
@@ -145,7 +149,8 @@ struct WatchdogCommand: AsyncParsableCommand {
             flock(fd, LOCK_UN)
             return nil
         }
-        let text = (try? String(contentsOfFile: paths.lockFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let text =
+            (try? String(contentsOfFile: paths.lockFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         return text.isEmpty ? "unknown pid" : text
     }
 }

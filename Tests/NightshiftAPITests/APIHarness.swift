@@ -44,7 +44,9 @@ final class APIHarness: Sendable {
     /// When the harness daemon "started".
     static let startedAt = MutableNow.defaultStart
 
-    init(ready: Bool = true, views: Views = .live, pausable: Bool = false, configure: (inout NightshiftConfig) -> Void = { _ in }) throws {
+    init(
+        ready: Bool = true, views: Views = .live, pausable: Bool = false, configure: (inout NightshiftConfig) -> Void = { _ in }
+    ) throws {
         dir = try TemporaryDirectory(prefix: "nightshift-api")
         paths = StatePaths(root: dir.path)
         try paths.prepare()
@@ -76,7 +78,11 @@ final class APIHarness: Sendable {
             if let pauses {
                 v.setPaused = { paused in
                     pauses.withLock { $0.append(paused) }
-                    pm.withLock { $0 = .object(["enabled": .bool(true), "state": .string(paused ? "paused" : "idle"), "paused": .bool(paused)]) }
+                    pm.withLock {
+                        $0 = .object([
+                            "enabled": .bool(true), "state": .string(paused ? "paused" : "idle"), "paused": .bool(paused),
+                        ])
+                    }
                 }
             }
             return v
@@ -113,7 +119,9 @@ final class APIHarness: Sendable {
     /// is the task claimed; the test clock is left where it was.
     func running(_ direction: String = "running task", type: TaskType = .impl, phase: String? = nil) async throws -> AgentTask {
         let t = try await store.create(
-            .make(type: type, direction: direction, priority: TaskValidation.priorityRange.upperBound, maxAttempts: 2, phase: phase, now: clock.now))
+            .make(
+                type: type, direction: direction, priority: TaskValidation.priorityRange.upperBound, maxAttempts: 2, phase: phase,
+                now: clock.now))
         let claimed = try #require(try await store.claimNext(owner: Self.owner, limit: 1, now: clock.now, lease: 3600).first)
         try #require(claimed.id == t.id, "the harness claims the task it just created")
         return claimed
@@ -131,13 +139,16 @@ final class APIHarness: Sendable {
     }
 
     @discardableResult
-    func completed(_ direction: String = "completed task", type: TaskType = .impl, seconds: Double = 1) async throws -> AgentTask {
+    func completed(_ direction: String = "completed task", type: TaskType = .impl, seconds: Double = 1) async throws -> AgentTask
+    {
         try await finished(.completed, direction: direction, type: type, seconds: seconds)
     }
 
     @discardableResult
     func failed(_ direction: String = "failed task", type: TaskType = .impl, seconds: Double = 1) async throws -> AgentTask {
-        try await finished(.failed(errorClass: "agent_error", error: "exit 1", retryDelay: nil), direction: direction, type: type, seconds: seconds)
+        try await finished(
+            .failed(errorClass: "agent_error", error: "exit 1", retryDelay: nil), direction: direction, type: type,
+            seconds: seconds)
     }
 
     @discardableResult
@@ -173,7 +184,9 @@ extension TestClientProtocol {
         var h = headers
         if json != nil, h[.contentType] == nil { h[.contentType] = "application/json" }
         let response = try await executeRequest(uri: uri, method: method, headers: h, body: json.map { ByteBuffer(string: $0) })
-        #expect(response.status.code < 500 || (allow503 && response.status == .serviceUnavailable), "\(method) \(uri) answered \(response.status): \(response.text)", sourceLocation: sourceLocation)
+        #expect(
+            response.status.code < 500 || (allow503 && response.status == .serviceUnavailable),
+            "\(method) \(uri) answered \(response.status): \(response.text)", sourceLocation: sourceLocation)
         if response.status.code >= 400 {
             #expect(
                 response.headers[.contentType] == "application/problem+json",
@@ -183,17 +196,23 @@ extension TestClientProtocol {
     }
 
     @discardableResult
-    func get(_ uri: String, allow503: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestResponse {
+    func get(
+        _ uri: String, allow503: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> TestResponse {
         try await send(.get, uri, allow503: allow503, sourceLocation: sourceLocation)
     }
 
     /// POSTs `json` to the task collection.
-    func post(_ json: String, headers: HTTPFields = [:], sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestResponse {
+    func post(
+        _ json: String, headers: HTTPFields = [:], sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> TestResponse {
         try await send(.post, "/api/agent/tasks", json: json, headers: headers, sourceLocation: sourceLocation)
     }
 
     /// PATCHes task `id` with `json`.
-    func patch(_ id: String, _ json: String, headers: HTTPFields = [:], sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestResponse {
+    func patch(
+        _ id: String, _ json: String, headers: HTTPFields = [:], sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> TestResponse {
         try await send(.patch, "/api/agent/tasks/\(id)", json: json, headers: headers, sourceLocation: sourceLocation)
     }
 
@@ -252,5 +271,7 @@ func expectRequiredKeys(_ body: JSON, schema: String, sourceLocation: SourceLoca
     let required = try OpenAPISpec.load().required(ofSchema: schema)
     #expect(!required.isEmpty, "\(schema) lists required keys", sourceLocation: sourceLocation)
     let keys = body.keys ?? []
-    #expect(required.isSubset(of: keys), "\(schema) lacks \(required.subtracting(keys).sorted()): \(body)", sourceLocation: sourceLocation)
+    #expect(
+        required.isSubset(of: keys), "\(schema) lacks \(required.subtracting(keys).sorted()): \(body)",
+        sourceLocation: sourceLocation)
 }

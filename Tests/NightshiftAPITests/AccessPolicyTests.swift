@@ -1,8 +1,9 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-@testable import NightshiftAPI
 import Testing
+
+@testable import NightshiftAPI
 
 /// `AccessPolicy` alone: which (method, path) pairs need the token.
 @Suite("AccessPolicy")
@@ -40,7 +41,8 @@ struct AccessPolicyTests {
         let h = try APIHarness { $0.server.host = "0.0.0.0" }
         try await h.test { client in
             for value in ["Bearer ", "Bearer", ""] {
-                try expectProblem(try await client.send(.get, "/api/agent/tasks", headers: [.authorization: value]), .unauthorized)
+                try expectProblem(
+                    try await client.send(.get, "/api/agent/tasks", headers: [.authorization: value]), .unauthorized)
             }
             #expect(try await client.get("/api/health").status == .ok)
         }

@@ -9,7 +9,8 @@ struct AuthTests {
     static let token = "s3cret"
     static let wrong: [HTTPFields] = [
         [:], [.authorization: "Bearer nope"], [.authorization: "s3cret"], [.authorization: "Bearer s3cret2"],
-        [.authorization: "Bearer s3cre"], [.authorization: "Basic czNjcmV0"], [.authorization: "Bearer "], [.authorization: "bearer  s3cret"],
+        [.authorization: "Bearer s3cre"], [.authorization: "Basic czNjcmV0"], [.authorization: "Bearer "],
+        [.authorization: "bearer  s3cret"],
     ]
 
     @Test("POST without the right token is a 401 problem and creates nothing")
@@ -61,7 +62,8 @@ struct AuthTests {
         let t = try await h.pending()
         try await h.test { client in
             for uri in [
-                "/api/health", "/api/ready", "/api/version", "/api/agent/tasks", "/api/agent/tasks/count", "/api/agent/tasks/\(t.id)",
+                "/api/health", "/api/ready", "/api/version", "/api/agent/tasks", "/api/agent/tasks/count",
+                "/api/agent/tasks/\(t.id)",
                 "/api/agent/tasks/\(t.id)/log", "/api/agent/pipeline-status", "/api/agent/metrics", "/api/agent/monitor-issues",
                 "/api/agent/fatal-issues", "/api/agent/effectiveness", "/metrics",
             ] {

@@ -22,12 +22,16 @@ struct SeededRandom: RandomNumberGenerator {
 struct Garbage {
     var rng: SeededRandom
 
-    static let keys = ["direction", "task_type", "priority", "max_attempts", "executor", "context", "depends_on", "decision", "status", "", "x"]
+    static let keys = [
+        "direction", "task_type", "priority", "max_attempts", "executor", "context", "depends_on", "decision", "status", "", "x",
+    ]
     static let strings = [
         "", " ", "impl", "test", "pending", "cancelled", "running", "default", "yes", "task_0123456789abcdef", "\u{0}", "é🙂",
         "\\", "\"", "<script>", "'; DROP TABLE tasks; --", String(repeating: "z", count: 6000),
     ]
-    static let numbers = ["0", "-1", "1", "3", "100", "101", "1.5", "-0", "1e308", "1e400", "-1e400", "9007199254740993", "1E2", "0.0000001"]
+    static let numbers = [
+        "0", "-1", "1", "3", "100", "101", "1.5", "-0", "1e308", "1e400", "-1e400", "9007199254740993", "1E2", "0.0000001",
+    ]
     static let oddities = [
         String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000),
         String(repeating: #"{"a":"#, count: 3000) + "1" + String(repeating: "}", count: 3000),
@@ -119,14 +123,18 @@ struct FuzzTests {
                     (method, uri) = (.get, "/api/agent/tasks?\(g.query())")
                 default:
                     let path = g.pick([
-                        "/api/agent/tasks/\(existing.id)/log", "/api/agent/monitor-issues", "/api/agent/tasks/count", "/api/health",
+                        "/api/agent/tasks/\(existing.id)/log", "/api/agent/monitor-issues", "/api/agent/tasks/count",
+                        "/api/health",
                         "/api/agent/pipeline-status", "/api/agent/effectiveness",
                     ])
                     (method, uri) = (.get, "\(path)?\(g.query())")
                 }
                 var headers: HTTPFields = [:]
-                if body != nil { headers[.contentType] = g.pick(["application/json", "text/plain", "application/json; charset=utf-8"]) }
-                let r = try await client.executeRequest(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) })
+                if body != nil {
+                    headers[.contentType] = g.pick(["application/json", "text/plain", "application/json; charset=utf-8"])
+                }
+                let r = try await client.executeRequest(
+                    uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) })
                 statuses[r.status.code, default: 0] += 1
                 let shown = body.map { String(decoding: $0.prefix(120), as: UTF8.self) } ?? ""
                 #expect(r.status.code < 500, "case \(i): \(method) \(uri) \(shown) → \(r.status) \(r.text)")
@@ -150,7 +158,9 @@ struct FuzzTests {
         let t = try await h.pending()
         try await h.test { client in
             var g = Garbage(rng: SeededRandom(seed: 0x0405_2026))
-            let methods: [HTTPRequest.Method] = [.get, .post, .patch, .put, .delete, .head, .options, .trace, .connect, HTTPRequest.Method("PURGE")!]
+            let methods: [HTTPRequest.Method] = [
+                .get, .post, .patch, .put, .delete, .head, .options, .trace, .connect, HTTPRequest.Method("PURGE")!,
+            ]
             let paths = [
                 "/api/agent/tasks", "/api/agent/tasks/\(t.id)", "/api/agent/tasks/\(unknownTaskID)", "/api/agent/tasks/count",
                 "/api/agent/tasks/\(t.id)/log", "/api/health", "/api/ready", "/metrics", "/api/agent/pm/pause", "/api/nope", "/",
@@ -167,10 +177,14 @@ struct FuzzTests {
                 let r = try await client.executeRequest(uri: uri, method: method, headers: headers, body: nil)
                 statuses[r.status.code, default: 0] += 1
                 let code = r.status.code
-                #expect((200..<300).contains(code) || [400, 401, 404, 405, 409, 422].contains(code), "case \(i): \(method) \(uri) → \(r.status) \(r.text)")
+                #expect(
+                    (200..<300).contains(code) || [400, 401, 404, 405, 409, 422].contains(code),
+                    "case \(i): \(method) \(uri) → \(r.status) \(r.text)")
                 if code == 401 { #expect(r.headers[.wwwAuthenticate] == "Bearer", "case \(i)") }
                 if code == 405 { #expect(r.headers[.allow]?.isEmpty == false, "case \(i): \(method) \(uri)") }
-                if code >= 400 { #expect(r.headers[.contentType] == "application/problem+json", "case \(i): \(method) \(uri) → \(r.status)") }
+                if code >= 400 {
+                    #expect(r.headers[.contentType] == "application/problem+json", "case \(i): \(method) \(uri) → \(r.status)")
+                }
             }
             for code in [200, 401, 404, 405] { #expect(statuses[code, default: 0] > 0, "reached \(code): \(statuses)") }
         }

@@ -49,7 +49,9 @@ struct LiveServerTests {
 
     /// Reads the stream until an `event: task` block whose `id:` is `taskID`, and returns its data.
     /// The first complete event frame about `taskID` with change `change`; checks its shape.
-    static func awaitEvent(_ stream: LoopbackStream, taskID: String, change: String, deadline: ContinuousClock.Instant) async throws -> JSON {
+    static func awaitEvent(
+        _ stream: LoopbackStream, taskID: String, change: String, deadline: ContinuousClock.Instant
+    ) async throws -> JSON {
         func find(_ text: String) -> (block: String, data: JSON)? {
             for block in text.components(separatedBy: "\n\n").dropLast() {
                 guard let line = block.split(separator: "\n").first(where: { $0.hasPrefix("data: ") }),
@@ -95,7 +97,8 @@ struct LiveServerTests {
             #expect(created["task"]["direction"].string == "watch me")
 
             // A change made through the ledger (as the runner does) arrives too.
-            let claimed = try #require(try await h.env.ledger.claim(owner: APIHarness.owner, limit: 1, now: h.clock.now, lease: 3600).first)
+            let claimed = try #require(
+                try await h.env.ledger.claim(owner: APIHarness.owner, limit: 1, now: h.clock.now, lease: 3600).first)
             #expect(claimed.id == id)
             let event = try await Self.awaitEvent(stream, taskID: claimed.id, change: "claimed", deadline: deadline)
             #expect(event["change"].string == "claimed")

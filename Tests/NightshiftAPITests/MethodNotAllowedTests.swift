@@ -1,8 +1,9 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-@testable import NightshiftAPI
 import Testing
+
+@testable import NightshiftAPI
 
 /// A known path with a method it does not serve is a 405 with `Allow`; an unknown path is a 404.
 @Suite("API: 405 with Allow for unlisted methods")
@@ -27,7 +28,8 @@ struct MethodNotAllowedTests {
         try await h.test { client in
             for (template, methods) in allow {
                 let path = template.replacingOccurrences(of: "{id}", with: unknownTaskID)
-                for method in Self.unlisted + [.get, .post, .patch] where !methods.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains(method.rawValue) {
+                for method in Self.unlisted + [.get, .post, .patch]
+                where !methods.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains(method.rawValue) {
                     let r = try await client.send(method, path)
                     try expectProblem(r, .methodNotAllowed, type: "method_not_allowed")
                     #expect(r.headers[.allow] == methods, "\(method) \(path): Allow \(r.headers[.allow] ?? "-")")

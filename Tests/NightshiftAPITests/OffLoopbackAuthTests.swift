@@ -67,7 +67,8 @@ struct OffLoopbackAuthTests {
                     (HTTPRequest.Method.get, "/api/agent/tasks/\(t.id)", nil), (.get, "/api/agent/tasks/\(unknownTaskID)", nil),
                     (.get, "/api/agent/tasks/\(t.id)/log", nil), (.get, "/api/agent/tasks/\(unknownTaskID)/log", nil),
                     (.get, "/api/agent/tasks/nope", nil), (.get, "/api/no/such/path", nil),
-                    (.patch, "/api/agent/tasks/\(t.id)", #"{"priority":1}"#), (.patch, "/api/agent/tasks/\(unknownTaskID)", #"{"priority":1}"#),
+                    (.patch, "/api/agent/tasks/\(t.id)", #"{"priority":1}"#),
+                    (.patch, "/api/agent/tasks/\(unknownTaskID)", #"{"priority":1}"#),
                     (.put, "/api/agent/tasks/\(t.id)", "{}"), (.delete, "/api/agent/tasks/\(unknownTaskID)", nil),
                 ] as [(HTTPRequest.Method, String, String?)] {
                     let r = try await client.send(method, uri, json: json, headers: headers)

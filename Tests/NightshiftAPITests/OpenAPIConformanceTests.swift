@@ -139,7 +139,8 @@ struct ListFilterPatternTests {
             ("status", "pending", true), ("status", "pending,running", true), ("status", " failed , completed ", true),
             ("status", "", false), ("status", "pending,", false), ("status", ",pending", false), ("status", "Pending", false),
             ("task_type", "impl", true), ("task_type", "impl,test", true), ("task_type", "test , impl", true),
-            ("task_type", "", false), ("task_type", "impl,,test", false), ("task_type", "IMPL", false), ("task_type", "9x", false),
+            ("task_type", "", false), ("task_type", "impl,,test", false), ("task_type", "IMPL", false),
+            ("task_type", "9x", false),
         ])
     func sameVerdict(_ name: String, _ value: String, _ valid: Bool) async throws {
         #expect(Self.matches(try Self.pattern(name), value) == valid, "the spec's pattern for \(name) on \"\(value)\"")

@@ -49,7 +49,9 @@ struct PipelineRouteTests {
     }
 
     static func finding(_ condition: MonitorCondition, _ severity: Severity, subject: String = "pipeline") -> Finding {
-        Finding(condition: condition, subject: subject, severity: severity, message: "\(condition) on \(subject)", suggestedAction: "look at it")
+        Finding(
+            condition: condition, subject: subject, severity: severity, message: "\(condition) on \(subject)",
+            suggestedAction: "look at it")
     }
 
     @Test("pipeline-status lists pending tasks in the order they will run: highest priority, then oldest")
@@ -70,7 +72,9 @@ struct PipelineRouteTests {
     @Test("with file views, pipeline-status shows the project manager's state file and the open issues of monitor_issues.json")
     func pipelineStatusFromFiles() async throws {
         let h = try APIHarness(views: .files)
-        try h.writeJSON(#"{"state":"running","backlog_position":3,"items":[{"id":"item-1","phase":"test"}]}"#, to: h.paths.projectManagerState)
+        try h.writeJSON(
+            #"{"state":"running","backlog_position":3,"items":[{"id":"item-1","phase":"test"}]}"#, to: h.paths.projectManagerState
+        )
         try h.writeJSON(Self.issuesFile, to: h.paths.monitorIssues)
         try await h.test { client in
             let s = try await client.getJSON("/api/agent/pipeline-status")
@@ -98,18 +102,24 @@ struct PipelineRouteTests {
     func monitorIssuesLive() async throws {
         let h = try APIHarness()
         let first = try await h.store.applyFindings(
-            [Self.finding("repeated_failures", .medium), Self.finding("runner_stale", .critical, subject: "agent_runner"), Self.finding("no_progress", .low)],
+            [
+                Self.finding("repeated_failures", .medium), Self.finding("runner_stale", .critical, subject: "agent_runner"),
+                Self.finding("no_progress", .low),
+            ],
             now: h.clock.now)
         #expect(first.opened.count == 3)
         h.clock.advance(by: 120)
         // no_progress clears; the others persist and keep their ids.
         let second = try await h.store.applyFindings(
-            [Self.finding("repeated_failures", .medium), Self.finding("runner_stale", .critical, subject: "agent_runner")], now: h.clock.now)
+            [Self.finding("repeated_failures", .medium), Self.finding("runner_stale", .critical, subject: "agent_runner")],
+            now: h.clock.now)
         #expect(second.resolved.map(\.condition) == ["no_progress"])
         let ids = Dictionary(uniqueKeysWithValues: first.opened.map { ($0.condition, $0.id) })
         try await h.test { client in
             let open = try await client.getJSON("/api/agent/monitor-issues")
-            #expect(open["issues"].array?.compactMap { $0["id"].string } == [ids["runner_stale"], ids["repeated_failures"]].compactMap { $0 })
+            #expect(
+                open["issues"].array?.compactMap { $0["id"].string }
+                    == [ids["runner_stale"], ids["repeated_failures"]].compactMap { $0 })
             #expect(open["open"].int == 2)
             #expect(open["issues"][0]["severity"].string == "critical")
             #expect(open["issues"][0]["subject"].string == "agent_runner")
@@ -120,7 +130,9 @@ struct PipelineRouteTests {
             try expectRequiredKeys(open["issues"][0], schema: "MonitorIssue")
 
             let all = try await client.getJSON("/api/agent/monitor-issues?include_resolved=true")
-            #expect(all["issues"].array?.compactMap { $0["id"].string } == [ids["runner_stale"], ids["repeated_failures"], ids["no_progress"]].compactMap { $0 })
+            #expect(
+                all["issues"].array?.compactMap { $0["id"].string }
+                    == [ids["runner_stale"], ids["repeated_failures"], ids["no_progress"]].compactMap { $0 })
             #expect(all["open"].int == 2)
             #expect(all["issues"][2]["resolved_at"].string == Timestamp.format(h.clock.now))
             let explicit = try await client.getJSON("/api/agent/monitor-issues?include_resolved=0")
@@ -137,7 +149,9 @@ struct PipelineRouteTests {
         ]}
         """
 
-    @Test("with file views, monitor-issues reads monitor_issues.json: open ones by default; include_resolved adds resolved ones after them")
+    @Test(
+        "with file views, monitor-issues reads monitor_issues.json: open ones by default; include_resolved adds resolved ones after them"
+    )
     func monitorIssuesFromFile() async throws {
         let h = try APIHarness(views: .files)
         try h.writeJSON(Self.issuesFile, to: h.paths.monitorIssues)
@@ -150,7 +164,9 @@ struct PipelineRouteTests {
             for flag in ["true", "1", "TRUE"] {
                 let all = try await client.getJSON("/api/agent/monitor-issues?include_resolved=\(flag)")
                 #expect(
-                    all["issues"].array?.compactMap { $0["id"].string } == ["mi_0000000000000002", "mi_0000000000000003", "mi_0000000000000001"],
+                    all["issues"].array?.compactMap { $0["id"].string } == [
+                        "mi_0000000000000002", "mi_0000000000000003", "mi_0000000000000001",
+                    ],
                     "open first")
                 #expect(all["open"].int == 2)
             }
@@ -180,19 +196,26 @@ struct PipelineRouteTests {
         }
         let path = h.paths.fatalIssues
         try FatalIssues.report(
-            FatalIssue(condition: "executor_missing", reason: "agent binary missing", detail: "claude: not found", source: "daemon", at: h.clock.now),
+            FatalIssue(
+                condition: "executor_missing", reason: "agent binary missing", detail: "claude: not found", source: "daemon",
+                at: h.clock.now),
             path: path)
         h.clock.advance(by: 60)
         try FatalIssues.report(
-            FatalIssue(condition: "state_dir_readonly", reason: "state dir read-only", detail: "EROFS", source: "watchdog", at: h.clock.now),
+            FatalIssue(
+                condition: "state_dir_readonly", reason: "state dir read-only", detail: "EROFS", source: "watchdog",
+                at: h.clock.now),
             path: path)
         try FatalIssues.report(
-            FatalIssue(condition: "executor_missing", reason: "agent binary missing", detail: "still not found", source: "daemon", at: h.clock.now),
+            FatalIssue(
+                condition: "executor_missing", reason: "agent binary missing", detail: "still not found", source: "daemon",
+                at: h.clock.now),
             path: path)
         try await h.test { client in
             let body = try await client.getJSON("/api/agent/fatal-issues")
             #expect(body["count"].int == 2)
-            #expect(body["issues"].array?.compactMap { $0["id"].string } == ["fatal_executor_missing", "fatal_state_dir_readonly"])
+            #expect(
+                body["issues"].array?.compactMap { $0["id"].string } == ["fatal_executor_missing", "fatal_state_dir_readonly"])
             #expect(body["issues"][0]["reason"].string == "agent binary missing")
             #expect(body["issues"][0]["detail"].string == "still not found")
             #expect(body["issues"][0]["count"].int == 2)
@@ -244,7 +267,8 @@ struct PipelineRouteTests {
         try await h.failed()
         // Two open issues; a third opened an hour ago and resolved now.
         _ = try await h.store.applyFindings(
-            [Self.finding("no_progress", .low), Self.finding("stale", .high), Self.finding("flaky", .medium)], now: h.clock.now.addingTimeInterval(-3600))
+            [Self.finding("no_progress", .low), Self.finding("stale", .high), Self.finding("flaky", .medium)],
+            now: h.clock.now.addingTimeInterval(-3600))
         _ = try await h.store.applyFindings([Self.finding("no_progress", .low), Self.finding("stale", .high)], now: h.clock.now)
         try await h.test { client in
             let e = try await client.getJSON("/api/agent/effectiveness")
@@ -273,7 +297,8 @@ struct PipelineRouteTests {
             let e = try await client.getJSON("/api/agent/effectiveness")
             #expect(e["goal_proximity"].double == 1)
         }
-        _ = try await h.store.applyFindings((1...8).map { Self.finding(MonitorCondition(rawValue: "c\($0)"), .low) }, now: h.clock.now)
+        _ = try await h.store.applyFindings(
+            (1...8).map { Self.finding(MonitorCondition(rawValue: "c\($0)"), .low) }, now: h.clock.now)
         try await h.test { client in
             let e = try await client.getJSON("/api/agent/effectiveness")
             #expect(e["goal_proximity"].double == 0)

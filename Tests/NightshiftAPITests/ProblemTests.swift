@@ -55,9 +55,12 @@ struct ProblemTests {
         }
     }
 
-    @Test("an unknown route is a 404 problem", arguments: [
-        "/api/nope", "/api/agent", "/api/agent/tasks/count/extra", "/api/agent/tasks/\(unknownTaskID)/log/more", "/", "/metrics/x",
-    ])
+    @Test(
+        "an unknown route is a 404 problem",
+        arguments: [
+            "/api/nope", "/api/agent", "/api/agent/tasks/count/extra", "/api/agent/tasks/\(unknownTaskID)/log/more", "/",
+            "/metrics/x",
+        ])
     func unknownRoute(_ uri: String) async throws {
         let h = try APIHarness()
         try await h.test { client in
@@ -90,7 +93,9 @@ struct ProblemTests {
         let big = #"{"direction":""# + String(repeating: "a", count: 1024 * 1024) + #"","task_type":"impl"}"#
         try await h.test { client in
             try expectProblem(try await client.post(big), .contentTooLarge, type: "body_too_large")
-            try expectProblem(try await client.patch(t.id, #"{"decision":""# + String(repeating: "y", count: 1_100_000) + #""}"#), .contentTooLarge)
+            try expectProblem(
+                try await client.patch(t.id, #"{"decision":""# + String(repeating: "y", count: 1_100_000) + #""}"#),
+                .contentTooLarge)
             // Just under the limit is read (and then refused for the direction's length, not its size).
             let under = #"{"direction":""# + String(repeating: "a", count: 1024 * 1024 - 64) + #"","task_type":"impl"}"#
             try expectProblem(try await client.post(under), .unprocessableContent, fields: ["direction"])

@@ -9,7 +9,9 @@ struct ProjectManagerAndChatRouteTests {
     @Test("GET /api/agent/pm shows the project manager's status")
     func pmStatus() async throws {
         let h = try APIHarness()
-        h.projectManager.withLock { $0 = .object(["enabled": .bool(true), "state": .string("window_closed"), "paused": .bool(false)]) }
+        h.projectManager.withLock {
+            $0 = .object(["enabled": .bool(true), "state": .string("window_closed"), "paused": .bool(false)])
+        }
         try await h.test { client in
             let body = try await client.getJSON("/api/agent/pm")
             #expect(body["state"].string == "window_closed")
@@ -73,15 +75,19 @@ struct ProjectManagerAndChatRouteTests {
     func telegramRefusals() async throws {
         let h = try APIHarness(configure: Self.telegram)
         try await h.test { client in
-            let noSecret = try await client.send(.post, "/api/agent/telegram/webhook", json: Self.update(from: 42, text: "/status"))
+            let noSecret = try await client.send(
+                .post, "/api/agent/telegram/webhook", json: Self.update(from: 42, text: "/status"))
             try expectProblem(noSecret, .forbidden, type: "bad_secret")
             let wrong = try await client.send(
-                .post, "/api/agent/telegram/webhook", json: Self.update(from: 42, text: "/status"), headers: [Self.secretHeader: "nope"])
+                .post, "/api/agent/telegram/webhook", json: Self.update(from: 42, text: "/status"),
+                headers: [Self.secretHeader: "nope"])
             try expectProblem(wrong, .forbidden, type: "bad_secret")
             let stranger = try await client.send(
-                .post, "/api/agent/telegram/webhook", json: Self.update(from: 7, text: "/status"), headers: [Self.secretHeader: "tg-secret"])
+                .post, "/api/agent/telegram/webhook", json: Self.update(from: 7, text: "/status"),
+                headers: [Self.secretHeader: "tg-secret"])
             try expectProblem(stranger, .forbidden, type: "user_not_allowed")
-            let garbage = try await client.send(.post, "/api/agent/telegram/webhook", json: "{", headers: [Self.secretHeader: "tg-secret"])
+            let garbage = try await client.send(
+                .post, "/api/agent/telegram/webhook", json: "{", headers: [Self.secretHeader: "tg-secret"])
             try expectProblem(garbage, .badRequest)
         }
     }
@@ -112,7 +118,8 @@ struct ProjectManagerAndChatRouteTests {
         }
         try await h.test { client in
             let r = try await client.send(
-                .post, "/api/agent/telegram/webhook", json: Self.update(from: 42, text: "/status"), headers: [Self.secretHeader: "tg-secret"])
+                .post, "/api/agent/telegram/webhook", json: Self.update(from: 42, text: "/status"),
+                headers: [Self.secretHeader: "tg-secret"])
             #expect(r.status == .ok, "\(r.text)")
             #expect(try r.json()["method"].string == "sendMessage")
         }

@@ -140,7 +140,8 @@ struct TaskCreateTests {
         let h = try APIHarness()
         try await h.test { client in
             let r = try await client.post(
-                #"{"direction":"x","task_type":"impl","executor":null,"priority":null,"max_attempts":null,"context":null,"depends_on":null}"#)
+                #"{"direction":"x","task_type":"impl","executor":null,"priority":null,"max_attempts":null,"context":null,"depends_on":null}"#
+            )
             #expect(r.status == .created, "\(r.text)")
             let body = try r.json()
             #expect(body["executor"].isNull)
@@ -155,7 +156,8 @@ struct TaskCreateTests {
     func manyInvalid() async throws {
         let h = try APIHarness()
         try await h.test { client in
-            let r = try await client.post(#"{"direction":"","task_type":"nope","priority":"high","max_attempts":0,"color":"red"}"#)
+            let r = try await client.post(
+                #"{"direction":"","task_type":"nope","priority":"high","max_attempts":0,"color":"red"}"#)
             try expectProblem(r, .unprocessableContent, fields: ["direction", "task_type", "priority", "max_attempts", "color"])
         }
     }

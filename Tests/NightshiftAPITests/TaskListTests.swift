@@ -111,7 +111,8 @@ struct TaskListTests {
             ("offset=-1", "offset"), ("offset=x", "offset"), ("status=bogus", "status"), ("status=pending,bogus", "status"),
             ("status=PENDING", "status"), ("task_type=nope", "task_type"),
             // An empty filter is not "no filter": the spec's pattern forbids it.
-            ("task_type=", "task_type"), ("status=", "status"), ("task_type=impl,", "task_type"), ("status=pending,,running", "status"),
+            ("task_type=", "task_type"), ("status=", "status"), ("task_type=impl,", "task_type"),
+            ("status=pending,,running", "status"),
             ("task_type=%20", "task_type"), ("task_type=Impl", "task_type"),
         ])
     func badQuery(_ query: String, _ field: String) async throws {

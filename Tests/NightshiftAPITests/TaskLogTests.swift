@@ -39,7 +39,8 @@ struct TaskLogTests {
         let h = try APIHarness()
         let t = try await h.pending()
         try await h.test { client in
-            try expectProblem(try await client.get("/api/agent/tasks/\(t.id)/log?tail=\(tail)"), .unprocessableContent, fields: ["tail"])
+            try expectProblem(
+                try await client.get("/api/agent/tasks/\(t.id)/log?tail=\(tail)"), .unprocessableContent, fields: ["tail"])
         }
     }
 }

@@ -119,7 +119,9 @@ struct TaskPatchTests {
     }
 
     /// Sends `patch` to the task, expects a 409 problem, and checks the task did not change.
-    static func expectConflict(_ h: APIHarness, _ task: AgentTask, _ patch: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func expectConflict(
+        _ h: APIHarness, _ task: AgentTask, _ patch: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         h.clock.advance(by: 10)
         try await h.test { client in
             let before = try await client.getJSON("/api/agent/tasks/\(task.id)", sourceLocation: sourceLocation)

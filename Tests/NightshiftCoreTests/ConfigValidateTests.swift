@@ -84,14 +84,19 @@ struct ConfigValidateTests {
 
     @Test(
         "a non-loopback host needs a token",
-        arguments: ["0.0.0.0", "192.168.1.10", "::", "example.com", "127.0.0.1.example.com", "127.0.0", "127.0.0.256", "127.evil.com", "128.0.0.1"])
+        arguments: [
+            "0.0.0.0", "192.168.1.10", "::", "example.com", "127.0.0.1.example.com", "127.0.0", "127.0.0.256", "127.evil.com",
+            "128.0.0.1",
+        ])
     func nonLoopbackNeedsToken(host: String) throws {
         let error = try #require(try validationError("server: { host: \"\(host)\" }\n"))
         #expect(error.path == "server.token")
         #expect(try validationError("server: { host: \"\(host)\", token: t0k3n }\n") == nil)
     }
 
-    @Test("loopback hosts need no token", arguments: ["127.0.0.1", "localhost", "LocalHost", "::1", "[::1]", "127.0.0.2", "127.255.255.254"])
+    @Test(
+        "loopback hosts need no token",
+        arguments: ["127.0.0.1", "localhost", "LocalHost", "::1", "[::1]", "127.0.0.2", "127.255.255.254"])
     func loopbackNoToken(host: String) throws {
         #expect(try validationError("server: { host: \"\(host)\" }\n") == nil)
     }

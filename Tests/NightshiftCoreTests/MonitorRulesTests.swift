@@ -86,7 +86,9 @@ struct MonitorRulesTests {
         #expect(MonitorRules.noProgress(Self.snapshot { _ in }, Self.t).isEmpty, "nothing runnable")
         let busy = Self.snapshot {
             $0.oldestRunnableSince = Self.ago(Self.t.noProgress * 10)
-            $0.running = [.init(id: "task_0000000000000001", startedAt: Self.ago(5), leaseExpiresAt: Self.now.addingTimeInterval(30))]
+            $0.running = [
+                .init(id: "task_0000000000000001", startedAt: Self.ago(5), leaseExpiresAt: Self.now.addingTimeInterval(30))
+            ]
         }
         #expect(MonitorRules.noProgress(busy, Self.t).isEmpty, "something runs: the queue is just long")
     }
@@ -201,7 +203,9 @@ struct MonitorRulesTests {
     @Test("log_errors: components at or above the threshold, sorted by name")
     func logErrors() {
         let s = Self.snapshot {
-            $0.logErrors = ["project_manager": Self.t.logErrors, "agent_runner": Self.t.logErrors + 5, "api": Self.t.logErrors - 1]
+            $0.logErrors = [
+                "project_manager": Self.t.logErrors, "agent_runner": Self.t.logErrors + 5, "api": Self.t.logErrors - 1,
+            ]
         }
         let found = MonitorRules.logErrors(s, Self.t)
         #expect(found.map(\.subject) == ["agent_runner", "project_manager"])
@@ -212,10 +216,11 @@ struct MonitorRulesTests {
     @Test("stale_version: only when both versions are known and differ")
     func staleVersion() {
         func run(_ recorded: String?, _ current: String?) -> [Finding] {
-            MonitorRules.staleVersion(Self.snapshot {
-                $0.recordedVersion = recorded
-                $0.currentVersion = current
-            })
+            MonitorRules.staleVersion(
+                Self.snapshot {
+                    $0.recordedVersion = recorded
+                    $0.currentVersion = current
+                })
         }
         let found = run("abc/0.1.0", "def/0.1.0")
         #expect(found.map(\.condition) == ["stale_version"])
@@ -229,11 +234,14 @@ struct MonitorRulesTests {
 
     @Test("stale_version says what changed, not the same version twice")
     func staleVersionChanges() {
-        let found = MonitorRules.staleVersion(Self.snapshot {
-            $0.recordedVersion = "abc/0.1.0"
-            $0.currentVersion = "abc/0.1.0 (binary rebuilt 2030-01-01T00:00:00.000Z)"
-            $0.versionChanges = ["binary /x/nightshift rebuilt: modified 2030-01-01T00:00:00.000Z, was 2029-12-31T00:00:00.000Z at the start"]
-        })
+        let found = MonitorRules.staleVersion(
+            Self.snapshot {
+                $0.recordedVersion = "abc/0.1.0"
+                $0.currentVersion = "abc/0.1.0 (binary rebuilt 2030-01-01T00:00:00.000Z)"
+                $0.versionChanges = [
+                    "binary /x/nightshift rebuilt: modified 2030-01-01T00:00:00.000Z, was 2029-12-31T00:00:00.000Z at the start"
+                ]
+            })
         let message = found.first?.message ?? ""
         #expect(message.contains("binary /x/nightshift rebuilt") && !message.contains("abc/0.1.0"))
     }
@@ -241,8 +249,10 @@ struct MonitorRulesTests {
     @Test("backlog_error: one high issue naming file:line while the backlog does not parse")
     func backlogError() {
         #expect(MonitorRules.backlogError(Self.snapshot { _ in }).isEmpty)
-        let found = MonitorRules.evaluate(Self.snapshot { $0.backlogError = "config/backlog.md:7: item number 3 is used twice" }, Self.t)
-            .filter { $0.condition == "backlog_error" }
+        let found = MonitorRules.evaluate(
+            Self.snapshot { $0.backlogError = "config/backlog.md:7: item number 3 is used twice" }, Self.t
+        )
+        .filter { $0.condition == "backlog_error" }
         #expect(found.count == 1)
         #expect(found.first?.severity == .high && found.first?.subject == "backlog")
         #expect(found.first?.message.contains("config/backlog.md:7") == true)
@@ -250,10 +260,11 @@ struct MonitorRulesTests {
 
     @Test("api_unreachable: only when the probe ran and failed (critical, restartable)")
     func apiUnreachable() {
-        let found = MonitorRules.apiUnreachable(Self.snapshot {
-            $0.apiReachable = false
-            $0.apiProbeError = "connection refused"
-        })
+        let found = MonitorRules.apiUnreachable(
+            Self.snapshot {
+                $0.apiReachable = false
+                $0.apiProbeError = "connection refused"
+            })
         #expect(found.map(\.condition) == ["api_unreachable"])
         #expect(found.first?.subject == "api")
         #expect(found.first?.severity == .critical)
@@ -265,10 +276,11 @@ struct MonitorRulesTests {
 
     @Test("unrecoverable: database_unwritable and one executor_missing per executor, all critical and fatal")
     func unrecoverable() {
-        let found = MonitorRules.unrecoverable(Self.snapshot {
-            $0.stateWritable = false
-            $0.missingExecutors = ["claude", "codex"]
-        })
+        let found = MonitorRules.unrecoverable(
+            Self.snapshot {
+                $0.stateWritable = false
+                $0.missingExecutors = ["claude", "codex"]
+            })
         #expect(found.map(\.condition) == ["database_unwritable", "executor_missing", "executor_missing"])
         #expect(found.map(\.subject) == ["state_dir", "executor:claude", "executor:codex"])
         #expect(found.allSatisfy { $0.severity == .critical && MonitorRules.fatal.contains($0.condition) })
@@ -314,10 +326,11 @@ struct MonitorRulesTests {
             $0.missingExecutors = ["x"]
         }
         let found = MonitorRules.evaluate(s, t)
-        #expect(found.map(\.condition) == [
-            "runner_stale", "no_progress", "repeated_failures", "low_success_rate", "needs_decision_waiting", "item_blocked",
-            "disk_full", "log_errors", "stale_version", "api_unreachable", "database_unwritable", "executor_missing",
-        ])
+        #expect(
+            found.map(\.condition) == [
+                "runner_stale", "no_progress", "repeated_failures", "low_success_rate", "needs_decision_waiting", "item_blocked",
+                "disk_full", "log_errors", "stale_version", "api_unreachable", "database_unwritable", "executor_missing",
+            ])
         let keys = found.map { "\($0.condition)/\($0.subject)" }
         #expect(Set(keys).count == keys.count, "every finding is its own (condition, subject)")
         #expect(found.allSatisfy { !$0.message.isEmpty && !$0.suggestedAction.isEmpty })

@@ -12,7 +12,9 @@ struct PipelinePlanTests {
         PipelinePlan(phases: phases, maxIterations: maxIterations, templates: templates, verify: verify)
     }
 
-    static func item(_ body: String = "Add a --json flag\nso scripts can read it", title: String = "Add a --json flag", iteration: Int = 1) -> BacklogItem {
+    static func item(
+        _ body: String = "Add a --json flag\nso scripts can read it", title: String = "Add a --json flag", iteration: Int = 1
+    ) -> BacklogItem {
         var i = BacklogItem(
             entry: BacklogEntry(key: "1", position: 0, title: title, body: body, after: [], file: "b.md", line: 1),
             now: MutableNow.defaultStart)
@@ -37,7 +39,9 @@ struct PipelinePlanTests {
     }
 
     /// The fields of a `.run` step, or nil (with an issue recorded) for any other step.
-    static func run(_ step: PipelinePlan.Step, sourceLocation: SourceLocation = #_sourceLocation)
+    static func run(
+        _ step: PipelinePlan.Step, sourceLocation: SourceLocation = #_sourceLocation
+    )
         -> (phase: String, type: TaskType, executor: String?, iteration: Int, direction: String)?
     {
         guard case .run(let phase, let type, let executor, let iteration, let direction) = step else {
@@ -75,14 +79,17 @@ struct PipelinePlanTests {
     @Test("a completed phase leads to the next one, same iteration, with its summary in the direction")
     func completedLeadsToNext() throws {
         let plan = Self.plan()
-        var r = try #require(Self.run(plan.next(after: Self.ended("spec", .completed, summary: "SPEC: change report.swift"), item: Self.item())))
+        var r = try #require(
+            Self.run(plan.next(after: Self.ended("spec", .completed, summary: "SPEC: change report.swift"), item: Self.item())))
         #expect(r.phase == "impl")
         #expect(r.type == .impl)
         #expect(r.iteration == 1)
         #expect(r.direction.hasPrefix("Implement this backlog item."))
         #expect(r.direction.contains("Specification summary: SPEC: change report.swift"))
 
-        r = try #require(Self.run(plan.next(after: Self.ended("impl", .completed, iteration: 2, summary: "did it"), item: Self.item(iteration: 2))))
+        r = try #require(
+            Self.run(
+                plan.next(after: Self.ended("impl", .completed, iteration: 2, summary: "did it"), item: Self.item(iteration: 2))))
         #expect(r.phase == "test")
         #expect(r.iteration == 2)
         #expect(r.direction.contains("Implementation summary: did it"))
@@ -117,7 +124,8 @@ struct PipelinePlanTests {
     @Test("a failed test sends the item back to impl, iteration + 1, with the failure and the output tail")
     func failedTestFixLoop() throws {
         let tail = String(repeating: "x", count: 3000) + "\nAssertionError: expected 3, got 4\n"
-        let task = Self.ended("test", .failed, iteration: 1, errorClass: "exit_code", error: "agent exited with code 1", tail: tail)
+        let task = Self.ended(
+            "test", .failed, iteration: 1, errorClass: "exit_code", error: "agent exited with code 1", tail: tail)
         let r = try #require(Self.run(Self.plan().next(after: task, item: Self.item())))
         #expect(r.phase == "impl")
         #expect(r.type == .impl)
@@ -134,7 +142,8 @@ struct PipelinePlanTests {
 
     @Test("a failed review sends the item back to impl with the reviewer's feedback")
     func failedReviewFixLoop() throws {
-        let task = Self.ended("review", .failed, iteration: 2, errorClass: "review_failed", error: "needs tests", feedback: "add a test for --json")
+        let task = Self.ended(
+            "review", .failed, iteration: 2, errorClass: "review_failed", error: "needs tests", feedback: "add a test for --json")
         let r = try #require(Self.run(Self.plan().next(after: task, item: Self.item(iteration: 2))))
         #expect(r.phase == "impl")
         #expect(r.iteration == 3)
@@ -145,16 +154,20 @@ struct PipelinePlanTests {
     @Test("the task's iteration counts, not the item's; a task without one uses the item's")
     func iterationSource() throws {
         let plan = Self.plan(maxIterations: 9)
-        let fromTask = try #require(Self.run(plan.next(after: Self.ended("test", .failed, iteration: 4), item: Self.item(iteration: 1))))
+        let fromTask = try #require(
+            Self.run(plan.next(after: Self.ended("test", .failed, iteration: 4), item: Self.item(iteration: 1))))
         #expect(fromTask.iteration == 5)
-        let fromItem = try #require(Self.run(plan.next(after: Self.ended("test", .failed, iteration: nil), item: Self.item(iteration: 3))))
+        let fromItem = try #require(
+            Self.run(plan.next(after: Self.ended("test", .failed, iteration: nil), item: Self.item(iteration: 3))))
         #expect(fromItem.iteration == 4)
     }
 
     @Test("at max_iterations a failing check blocks the item with the reason and the last feedback")
     func iterationCap() throws {
         let plan = Self.plan(maxIterations: 3)
-        #expect(Self.run(plan.next(after: Self.ended("review", .failed, iteration: 2, feedback: "f"), item: Self.item(iteration: 2)))?.iteration == 3)
+        #expect(
+            Self.run(plan.next(after: Self.ended("review", .failed, iteration: 2, feedback: "f"), item: Self.item(iteration: 2)))?
+                .iteration == 3)
         let task = Self.ended("review", .failed, iteration: 3, error: "the review failed", feedback: "still no tests")
         let reason = try #require(Self.blockedReason(plan.next(after: task, item: Self.item(iteration: 3))))
         #expect(reason.contains("still failing after 3 iterations"))
@@ -180,7 +193,8 @@ struct PipelinePlanTests {
     @Test("a decision timeout blocks the item, whatever the phase")
     func decisionTimeoutBlocks() throws {
         for phase in ["spec", "review"] {
-            let task = Self.ended(phase, .failed, errorClass: "decision_timeout", error: "no decision arrived within the decision timeout")
+            let task = Self.ended(
+                phase, .failed, errorClass: "decision_timeout", error: "no decision arrived within the decision timeout")
             let reason = try #require(Self.blockedReason(Self.plan().next(after: task, item: Self.item())))
             #expect(reason.contains("no decision arrived for task \(task.id)"))
         }
@@ -229,7 +243,8 @@ struct PipelinePlanTests {
         let afterVerify = try #require(Self.run(plan.next(after: Self.ended("verify", .completed), item: Self.item())))
         #expect(afterVerify.phase == "test")
         #expect(afterVerify.executor == nil)
-        let failed = try #require(Self.run(plan.next(after: Self.ended("verify", .failed, error: "swift test failed"), item: Self.item())))
+        let failed = try #require(
+            Self.run(plan.next(after: Self.ended("verify", .failed, error: "swift test failed"), item: Self.item())))
         #expect(failed.phase == "impl")
         #expect(failed.iteration == 2)
         #expect(failed.direction.contains("verify failed: swift test failed"))
@@ -238,8 +253,12 @@ struct PipelinePlanTests {
     @Test("verify off, or no impl phase: no verify phase")
     func noVerifyPhase() {
         #expect(Self.plan(verify: false).phases == Self.phases)
-        #expect(PipelinePlan(phases: ["spec", "review"], maxIterations: 2, templates: [:], verify: true).phases == ["spec", "review"])
-        #expect(PipelinePlan(phases: ["impl", "verify", "review"], maxIterations: 2, templates: [:], verify: true).phases == ["impl", "verify", "review"])
+        #expect(
+            PipelinePlan(phases: ["spec", "review"], maxIterations: 2, templates: [:], verify: true).phases == ["spec", "review"])
+        #expect(
+            PipelinePlan(phases: ["impl", "verify", "review"], maxIterations: 2, templates: [:], verify: true).phases == [
+                "impl", "verify", "review",
+            ])
     }
 
     @Test("from config: phases, max_iterations, templates; verify_command turns verify on")
@@ -248,7 +267,9 @@ struct PipelinePlanTests {
         c.projectManager.phases = ["impl", "review"]
         c.projectManager.maxIterations = 7
         c.projectManager.templates = ["impl": "do {title}"]
-        #expect(PipelinePlan(config: c) == PipelinePlan(phases: ["impl", "review"], maxIterations: 7, templates: ["impl": "do {title}"], verify: false))
+        #expect(
+            PipelinePlan(config: c)
+                == PipelinePlan(phases: ["impl", "review"], maxIterations: 7, templates: ["impl": "do {title}"], verify: false))
         c.projectManager.verifyCommand = "swift test"
         #expect(PipelinePlan(config: c).phases == ["impl", "verify", "review"])
     }
@@ -263,7 +284,8 @@ struct PipelinePlanTests {
         ])
         let first = try #require(Self.run(plan.first(for: Self.item("body text", title: "T"))))
         #expect(first.direction == "[spec#1] T :: body text :: (none)")
-        let fix = try #require(Self.run(plan.next(after: Self.ended("test", .failed, error: "boom"), item: Self.item("b", title: "T"))))
+        let fix = try #require(
+            Self.run(plan.next(after: Self.ended("test", .failed, error: "boom"), item: Self.item("b", title: "T"))))
         #expect(fix.direction == "FIX T it=2: test failed: boom")
         // Phases without an override keep the built-in template.
         let impl = try #require(Self.run(plan.next(after: Self.ended("spec", .completed, summary: "s"), item: Self.item())))
@@ -285,7 +307,10 @@ struct PipelinePlanTests {
         #expect(r.direction.count <= TaskValidation.directionLimit)
         #expect(TaskValidation.directionLimit == 5000)
         #expect(r.direction.hasSuffix("[truncated]"))
-        let fix = try #require(Self.run(Self.plan().next(after: Self.ended("test", .failed, feedback: String(repeating: "f", count: 9000)), item: Self.item())))
+        let fix = try #require(
+            Self.run(
+                Self.plan().next(
+                    after: Self.ended("test", .failed, feedback: String(repeating: "f", count: 9000)), item: Self.item())))
         #expect(fix.direction.count <= 5000)
         let short = try #require(Self.run(Self.plan().first(for: Self.item(String(repeating: "a", count: 100)))))
         #expect(!short.direction.contains("[truncated]"))

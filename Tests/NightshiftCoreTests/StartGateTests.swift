@@ -16,22 +16,27 @@ struct StartGateTests {
     @Test("worktree_clean passes on empty porcelain and names each dirty file otherwise")
     func worktree() {
         #expect(StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: "").ok)
-        let dirty = StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: " M Sources/a.swift\n?? notes.txt\nR  old.txt -> new.txt\n")
+        let dirty = StartGate.worktreeClean(
+            repo: "/r", exitStatus: 0, porcelain: " M Sources/a.swift\n?? notes.txt\nR  old.txt -> new.txt\n")
         #expect(!dirty.ok)
         #expect(dirty.detail.contains("3 uncommitted change(s)"))
         #expect(dirty.detail.contains("Sources/a.swift"))
         #expect(dirty.detail.contains("notes.txt"))
         #expect(dirty.detail.contains("old.txt -> new.txt"))
         #expect(!dirty.remedy.isEmpty)
-        let many = StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: (1...14).map { "?? f\($0)" }.joined(separator: "\n"))
+        let many = StartGate.worktreeClean(
+            repo: "/r", exitStatus: 0, porcelain: (1...14).map { "?? f\($0)" }.joined(separator: "\n"))
         #expect(many.detail.contains("and 4 more"))
-        let notRepo = StartGate.worktreeClean(repo: "/tmp", exitStatus: 128, porcelain: "", error: "fatal: not a git repository\n")
+        let notRepo = StartGate.worktreeClean(
+            repo: "/tmp", exitStatus: 128, porcelain: "", error: "fatal: not a git repository\n")
         #expect(!notRepo.ok && notRepo.detail.contains("not a git repository"))
     }
 
     @Test("daemon_ready: no daemon passes before a start; a running one must be ready; a dead one's daemon.json fails")
     func daemon() {
-        func check(_ f: StartGate.DaemonFacts, required: Bool = false) -> StartGate.Check { StartGate.daemonReady(f, required: required) }
+        func check(_ f: StartGate.DaemonFacts, required: Bool = false) -> StartGate.Check {
+            StartGate.daemonReady(f, required: required)
+        }
         let alive = StartGate.Announced(path: "/s/daemon.json", pid: 4242, url: "http://h:1", alive: true)
         #expect(check(.init(announcement: alive, url: "http://h:1", status: 200, error: nil)).ok)
         #expect(!check(.init(announcement: alive, url: "http://h:1", status: 503, error: nil)).ok)
@@ -47,7 +52,8 @@ struct StartGateTests {
         dead.alive = false
         let leftover = check(.init(announcement: dead, url: "http://h:1", status: nil, error: "refused"))
         #expect(!leftover.ok && leftover.detail.contains("/s/daemon.json") && leftover.detail.contains("4242"))
-        let damaged = check(.init(announcementError: "cannot read /s/daemon.json: bad", url: "http://h:1", status: nil, error: nil))
+        let damaged = check(
+            .init(announcementError: "cannot read /s/daemon.json: bad", url: "http://h:1", status: nil, error: nil))
         #expect(!damaged.ok && damaged.detail.contains("/s/daemon.json"))
     }
 
@@ -57,7 +63,8 @@ struct StartGateTests {
         #expect(!StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: porcelain).ok)
         let clean = StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: porcelain, ignoring: ["config/backlog.md"])
         #expect(clean.ok && clean.detail.contains("backlog"))
-        let other = StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: porcelain + "?? notes.txt\n", ignoring: ["config/backlog.md"])
+        let other = StartGate.worktreeClean(
+            repo: "/r", exitStatus: 0, porcelain: porcelain + "?? notes.txt\n", ignoring: ["config/backlog.md"])
         #expect(!other.ok && other.detail.contains("1 uncommitted") && other.detail.contains("notes.txt"))
         let dir = StartGate.worktreeClean(repo: "/r", exitStatus: 0, porcelain: "?? backlog/3-new.md\n", ignoring: ["backlog/"])
         #expect(dir.ok)
@@ -80,7 +87,8 @@ struct StartGateTests {
                 "message": .string("m"), "resolved_at": resolved ? .string("2030-01-01T00:00:00Z") : .null,
             ])
         }
-        #expect(StartGate.noCriticalMonitorIssues([issue("low"), issue("medium"), issue("critical", resolved: true)], source: "x").ok)
+        #expect(
+            StartGate.noCriticalMonitorIssues([issue("low"), issue("medium"), issue("critical", resolved: true)], source: "x").ok)
         let c = StartGate.noCriticalMonitorIssues([issue("low"), issue("critical"), issue("HIGH")], source: "x")
         #expect(!c.ok)
         #expect(c.detail.contains("2 open critical/high"))
@@ -107,7 +115,12 @@ struct StartGateTests {
                           "expires_at": "2030-01-20T00:00:00Z", "match": "status 2"}]}
             """)
         #expect(problems.isEmpty)
-        #expect(w == [StartGate.Waiver(check: "ci_status", owner: "alice", reason: "flaky runner, fix in #12", expiresAt: Timestamp.parse("2030-01-20T00:00:00Z")!, match: "status 2")])
+        #expect(
+            w == [
+                StartGate.Waiver(
+                    check: "ci_status", owner: "alice", reason: "flaky runner, fix in #12",
+                    expiresAt: Timestamp.parse("2030-01-20T00:00:00Z")!, match: "status 2")
+            ])
         #expect(StartGate.parseWaivers(nil).waivers.isEmpty)
         #expect(Self.waivers(#"{"waivers": []}"#) == ([], []))
     }
@@ -134,7 +147,8 @@ struct StartGateTests {
         #expect(Self.waivers(#"{"waivers": {}}"#).problems.count == 1)
     }
 
-    static let failingCI = StartGate.Check(name: "ci_status", ok: false, detail: "`make test` exited with status 2", remedy: "fix it")
+    static let failingCI = StartGate.Check(
+        name: "ci_status", ok: false, detail: "`make test` exited with status 2", remedy: "fix it")
     static let clean = StartGate.Check(name: "worktree_clean", ok: true, detail: "clean")
 
     @Test("the gate passes only when no check fails; skipped checks count as passing")
@@ -151,7 +165,8 @@ struct StartGateTests {
 
     @Test("a live waiver turns the named failure into a warning; it does not touch other checks")
     func waived() {
-        let w = StartGate.Waiver(check: "ci_status", owner: "alice", reason: "flaky", expiresAt: Self.now.addingTimeInterval(3600))
+        let w = StartGate.Waiver(
+            check: "ci_status", owner: "alice", reason: "flaky", expiresAt: Self.now.addingTimeInterval(3600))
         let dirty = StartGate.Check(name: "worktree_clean", ok: false, detail: "1 uncommitted change(s): x")
         let r = StartGate.evaluate([Self.failingCI], waivers: [w], now: Self.now)
         #expect(r.passed)
@@ -172,7 +187,8 @@ struct StartGateTests {
 
     @Test("match scopes a waiver to failures whose detail contains it")
     func match() {
-        let scoped = StartGate.Waiver(check: "ci_status", owner: "a", reason: "r", expiresAt: Self.now.addingTimeInterval(60), match: "status 2")
+        let scoped = StartGate.Waiver(
+            check: "ci_status", owner: "a", reason: "r", expiresAt: Self.now.addingTimeInterval(60), match: "status 2")
         #expect(StartGate.evaluate([Self.failingCI], waivers: [scoped], now: Self.now).passed)
         var other = scoped
         other.match = "status 3"

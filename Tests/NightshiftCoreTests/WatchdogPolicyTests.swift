@@ -47,7 +47,12 @@ struct WatchdogPolicyTests {
 
     @Test("backoff doubles from 200 ms per consecutive crash, up to the ceiling")
     func backoffDoubles() {
-        var p = Self.running(at: 0, Self.settings { $0.startLimit = 100; $0.backoffMax = 1.5 })
+        var p = Self.running(
+            at: 0,
+            Self.settings {
+                $0.startLimit = 100
+                $0.backoffMax = 1.5
+            })
         var t = 0.0
         var delays: [Double] = []
         for _ in 0..<6 {
@@ -116,7 +121,12 @@ struct WatchdogPolicyTests {
 
     @Test("crashes spread wider than the window never give up")
     func crashesOutsideWindow() {
-        var p = Self.running(at: 0, Self.settings { $0.startLimit = 2; $0.startWindow = 10 })
+        var p = Self.running(
+            at: 0,
+            Self.settings {
+                $0.startLimit = 2
+                $0.startWindow = 10
+            })
         var t = 0.0
         for _ in 0..<10 {
             t += 11
@@ -270,7 +280,9 @@ struct WatchdogPolicyTests {
         }
         var spawning = P(settings: Self.settings())
         _ = spawning.handle(.launched, at: 0)
-        for e: P.Event in [.launched, .exited(.exited(1)), .probe(ok: true), .probe(ok: false), .restartRequested("r"), .backoffElapsed] {
+        for e: P.Event in [
+            .launched, .exited(.exited(1)), .probe(ok: true), .probe(ok: false), .restartRequested("r"), .backoffElapsed,
+        ] {
             #expect(spawning.handle(e, at: 0) == .none)
             #expect(spawning.phase == .spawning)
         }
@@ -281,7 +293,9 @@ struct WatchdogPolicyTests {
         }
         var backingOff = Self.running()
         _ = backingOff.handle(.exited(.exited(1)), at: 1)
-        for e: P.Event in [.launched, .spawned, .spawnFailed("x"), .exited(.exited(1)), .probe(ok: false), .restartRequested("r")] {
+        for e: P.Event in [
+            .launched, .spawned, .spawnFailed("x"), .exited(.exited(1)), .probe(ok: false), .restartRequested("r"),
+        ] {
             #expect(backingOff.handle(e, at: 1.1) == .none)
             #expect(backingOff.phase == .backingOff(until: 1.2))
         }
@@ -322,7 +336,8 @@ struct WatchdogPolicyTests {
         #expect(c.watchdog == expected)
         for (yaml, key) in [
             ("watchdog: { start_limit: 0 }", "watchdog.start_limit"), ("watchdog: { start_window: 0 }", "watchdog.start_window"),
-            ("watchdog: { health_failures: x }", "watchdog.health_failures"), ("watchdog: { backoff: { min: 1s } }", "watchdog.backoff.min"),
+            ("watchdog: { health_failures: x }", "watchdog.health_failures"),
+            ("watchdog: { backoff: { min: 1s } }", "watchdog.backoff.min"),
             ("watchdog: { restarts: 3 }", "watchdog.restarts"),
         ] {
             #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: yaml) }

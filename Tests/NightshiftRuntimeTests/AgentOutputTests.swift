@@ -1,8 +1,9 @@
 import Foundation
 import NightshiftCore
-@testable import NightshiftRuntime
 import NightshiftTesting
 import Testing
+
+@testable import NightshiftRuntime
 
 /// What an attempt's output becomes: the task log, the tail, the Claude Code result line.
 @Suite("AgentProcess: output capture", .timeLimit(.minutes(2)))
@@ -46,11 +47,14 @@ struct AgentOutputTests {
     @Test("secrets are redacted in the task log and in the tail")
     func redaction() async throws {
         let h = try RuntimeHarness()
-        let line = #"key sk-abcdefghijklmnopqrstu h Authorization: Bearer abcdefgh12345678 pw password=hunter2 url ?token=xyz123&x=1 json "api_key": "k-123456" env literal-s3cr3t-value"#
+        let line =
+            #"key sk-abcdefghijklmnopqrstu h Authorization: Bearer abcdefgh12345678 pw password=hunter2 url ?token=xyz123&x=1 json "api_key": "k-123456" env literal-s3cr3t-value"#
         try h.tmp.write(line + "\n", to: "secrets.out")
         let redactor = Redactor(secretValues: ["literal-s3cr3t-value"])
-        let run = await h.runAgent(h.launch("cat '\(h.path("secrets.out"))'; cat '\(h.path("secrets.out"))' >&2"), redactor: redactor)
-        let expected = #"key sk-[REDACTED] h Authorization: Bearer [REDACTED] pw password=[REDACTED] url ?token=[REDACTED]&x=1 json "api_key": "[REDACTED]" env [REDACTED]"#
+        let run = await h.runAgent(
+            h.launch("cat '\(h.path("secrets.out"))'; cat '\(h.path("secrets.out"))' >&2"), redactor: redactor)
+        let expected =
+            #"key sk-[REDACTED] h Authorization: Bearer [REDACTED] pw password=[REDACTED] url ?token=[REDACTED]&x=1 json "api_key": "[REDACTED]" env [REDACTED]"#
         #expect(run.outputLines == [expected, expected])
         #expect(run.report.tail == expected + "\n" + expected + "\n")
         for secret in ["abcdefghijklmnopqrstu", "abcdefgh12345678", "hunter2", "xyz123", "k-123456", "s3cr3t"] {

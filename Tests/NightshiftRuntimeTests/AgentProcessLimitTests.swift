@@ -1,8 +1,9 @@
 import Foundation
 import NightshiftCore
-@testable import NightshiftRuntime
 import NightshiftTesting
 import Testing
+
+@testable import NightshiftRuntime
 
 /// Timeouts, stalls, stops and leftovers: whatever ends an attempt, no process of its group
 /// survives it.

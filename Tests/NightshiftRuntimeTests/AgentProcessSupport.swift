@@ -1,7 +1,8 @@
 import Foundation
 import NightshiftCore
-@testable import NightshiftRuntime
 import NightshiftTesting
+
+@testable import NightshiftRuntime
 
 /// What one direct `AgentProcess.run` produced.
 struct AgentRun: Sendable {
@@ -11,7 +12,9 @@ struct AgentRun: Sendable {
     var logPath: String
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
     /// The log's lines after the header.
-    var outputLines: [String] { Array(log.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().dropLast().map(String.init)) }
+    var outputLines: [String] {
+        Array(log.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().dropLast().map(String.init))
+    }
 }
 
 extension RuntimeHarness {
@@ -31,7 +34,8 @@ extension RuntimeHarness {
 
     /// Runs an attempt directly, tracking its process group for cleanup.
     func runAgent(
-        _ launch: AgentLaunch, stopper: AttemptStopper = AttemptStopper(), redactor: Redactor = Redactor(), allowStart: Bool = true
+        _ launch: AgentLaunch, stopper: AttemptStopper = AttemptStopper(), redactor: Redactor = Redactor(),
+        allowStart: Bool = true
     ) async -> AgentRun {
         let spawned = Locked<Int32>(0)
         let report = await AgentProcess.run(launch, redactor: redactor, stopper: stopper, header: Self.header) { pid in

@@ -1,8 +1,9 @@
 import Foundation
 import NightshiftCore
-@testable import NightshiftRuntime
 import NightshiftTesting
 import Testing
+
+@testable import NightshiftRuntime
 
 /// One attempt's process run directly: exit codes, the task log, the process group and the gate.
 @Suite("AgentProcess: running an attempt", .timeLimit(.minutes(2)))

@@ -165,7 +165,8 @@ struct AgentRunnerControlTests {
             let pgid = try #require(try await h.store.get(task.id).pgid)
             // Another party requeues the task far in the future, as a rescuer would.
             _ = try await h.store.rescue(
-                id: task.id, owner: env.instanceID, reason: "taken away", errorClass: "lease_expired", retryDelay: 3600, now: Date())
+                id: task.id, owner: env.instanceID, reason: "taken away", errorClass: "lease_expired", retryDelay: 3600,
+                now: Date())
             try await waitForNoSurvivor(pgid)
             try await waitUntil("the attempt to end") { runner.activeTaskIDs.isEmpty }
             return try await h.store.get(task.id)

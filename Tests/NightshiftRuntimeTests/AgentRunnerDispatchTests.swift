@@ -100,7 +100,8 @@ struct AgentRunnerDispatchTests {
         let specs: [(String, Int, Double)] = [("low", 0, 0), ("mid-newer", 5, 3), ("high", 10, 1), ("mid-older", 5, 2)]
         var ids: [String] = []
         for (name, priority, offset) in specs {
-            ids.append(try await h.store.create(.make(direction: name, priority: priority, now: t0.addingTimeInterval(offset))).id)
+            ids.append(
+                try await h.store.create(.make(direction: name, priority: priority, now: t0.addingTimeInterval(offset))).id)
         }
         try await h.withRunner(AgentRunner(env: env)) {
             for id in ids { try await h.waitForStatus(id, [.completed, .failed]) }

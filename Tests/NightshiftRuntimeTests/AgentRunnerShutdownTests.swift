@@ -32,7 +32,9 @@ struct AgentRunnerShutdownTests {
         do {
             try await waitUntil("the agent to start") { h.exists(started) }
             await group.triggerGracefulShutdown()
-            try await waitUntil("the runner to start draining") { h.read(env.paths.componentLog("agent_runner")).contains("draining") }
+            try await waitUntil("the runner to start draining") {
+                h.read(env.paths.componentLog("agent_runner")).contains("draining")
+            }
             let late = try await env.ledger.create(.make(direction: "late", now: Date()), by: "test")
             _ = FileManager.default.createFile(atPath: go, contents: nil)
             try await RuntimeHarness.finishes("the service group to stop") { try await running.value }

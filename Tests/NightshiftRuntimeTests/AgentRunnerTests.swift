@@ -28,7 +28,8 @@ struct AgentRunnerTests {
         #expect(done.exitCode == 0)
         #expect(done.attempt == 1)
         #expect(done.errorClass == nil)
-        #expect(done.outputTail == "working on: add a test; don't break it\nid=\(task.id) type=impl attempt=1 env_id=\(task.id)\n")
+        #expect(
+            done.outputTail == "working on: add a test; don't break it\nid=\(task.id) type=impl attempt=1 env_id=\(task.id)\n")
         #expect(done.logPath == env.paths.taskLog(task.id))
         #expect(done.command == "/bin/sh \(agent) 'add a test; don'\\''t break it' '\(task.id)'")
         #expect(done.claimedBy == env.instanceID)
@@ -160,7 +161,8 @@ struct AgentRunnerTests {
         #expect(done.status == .completed)
         #expect(
             done.outputTail
-                == "type-arg=test cwd=\(workdir) flavour=mint\nstate=\(env.paths.root) result=\(env.paths.resultFile(task.id)) decision=unset\n")
+                == "type-arg=test cwd=\(workdir) flavour=mint\nstate=\(env.paths.root) result=\(env.paths.resultFile(task.id)) decision=unset\n"
+        )
     }
 
     @Test("an executor missing from runner.executors fails the task for good with executor_missing")

@@ -34,7 +34,8 @@ struct CommandTemplateTests {
     func render() throws {
         var task = AgentTask.make(id: "task_0123456789abcdef", type: .review, direction: "fix `it`; it's $(broken)\nplease")
         task.decision = "yes \"do\" it; $(rm -rf /)"
-        let command = CommandTemplate.render("printf '%s\\0' {direction} {task_id} {task_type} {decision} {direction}", task: task)
+        let command = CommandTemplate.render(
+            "printf '%s\\0' {direction} {task_id} {task_type} {decision} {direction}", task: task)
         let parts = try shellOutput(command).split(separator: 0, omittingEmptySubsequences: false).dropLast()
             .map { String(decoding: $0, as: UTF8.self) }
         #expect(parts == [task.direction, "task_0123456789abcdef", "review", "yes \"do\" it; $(rm -rf /)", task.direction])

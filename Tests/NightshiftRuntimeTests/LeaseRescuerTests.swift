@@ -1,9 +1,10 @@
 import Foundation
 import NightshiftCore
-@testable import NightshiftRuntime
 import NightshiftStore
 import NightshiftTesting
 import Testing
+
+@testable import NightshiftRuntime
 
 /// Rescue of running tasks whose daemon died or whose lease lapsed, with real orphaned processes.
 @Suite("LeaseRescuer", .timeLimit(.minutes(2)))
@@ -20,7 +21,8 @@ struct LeaseRescuerTests {
         try #require(claimed.map(\.id) == [created.id])
         let pgid = try await h.spawnSession(shell, environment: ["NIGHTSHIFT_TASK_ID": taskIDInEnv ?? created.id])
         let task = try await h.store.recordProcess(
-            id: created.id, owner: Self.deadOwner, pid: pgid, pgid: pgid, command: shell, logPath: h.paths.taskLog(created.id), now: Date())
+            id: created.id, owner: Self.deadOwner, pid: pgid, pgid: pgid, command: shell, logPath: h.paths.taskLog(created.id),
+            now: Date())
         return (task, pgid)
     }
 
@@ -113,7 +115,9 @@ struct LeaseRescuerTests {
         let h = try RuntimeHarness()
         let (task, pgid) = try await orphan(h, shell: "sleep 300 & exec sleep 300")
         let agent = try h.script("agent.sh", "echo \"rerun attempt $NIGHTSHIFT_ATTEMPT\"")
-        let env = h.environment(instanceID: "restarted-daemon") { $0.runner.executors = ["default": .init(command: h.command(agent))] }
+        let env = h.environment(instanceID: "restarted-daemon") {
+            $0.runner.executors = ["default": .init(command: h.command(agent))]
+        }
         let runner = AgentRunner(env: env)
         let rescuer = LeaseRescuer(env: env, isLive: { runner.activeTaskIDs.contains($0) })
         // The daemon's startup order: rescue first, then run.

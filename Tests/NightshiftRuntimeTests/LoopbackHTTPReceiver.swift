@@ -2,7 +2,7 @@ import Foundation
 import NightshiftRuntime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 (a port the kernel picks) that records every request and
@@ -115,9 +115,13 @@ final class LoopbackHTTPReceiver: Sendable {
             body.append(buffer[before...])
         }
         let answer = #"{"ok":true}"#
-        reply(conn, "HTTP/1.1 \(status) Reply\r\nContent-Type: application/json\r\nContent-Length: \(answer.utf8.count)\r\nConnection: close\r\n\r\n\(answer)")
+        reply(
+            conn,
+            "HTTP/1.1 \(status) Reply\r\nContent-Type: application/json\r\nContent-Length: \(answer.utf8.count)\r\nConnection: close\r\n\r\n\(answer)"
+        )
         return Request(
-            method: requestLine.first ?? "", path: requestLine.count > 1 ? requestLine[1] : "", headers: headers, body: body.prefix(length))
+            method: requestLine.first ?? "", path: requestLine.count > 1 ? requestLine[1] : "", headers: headers,
+            body: body.prefix(length))
     }
 
     private static func reply(_ conn: Int32, _ text: String) {

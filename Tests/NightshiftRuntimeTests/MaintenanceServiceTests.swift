@@ -1,9 +1,10 @@
 import Foundation
 import NightshiftCore
-@testable import NightshiftRuntime
 import NightshiftStore
 import NightshiftTesting
 import Testing
+
+@testable import NightshiftRuntime
 
 /// Housekeeping driven by a test clock: unanswered decisions and old task logs.
 @Suite("MaintenanceService")
@@ -13,7 +14,8 @@ struct MaintenanceServiceTests {
         let task = try await h.store.create(.make(direction: "ask", priority: 100, now: clock.now))
         let claimed = try await h.store.claimNext(owner: owner, limit: 1, now: clock.now, lease: 60)
         try #require(claimed.map(\.id) == [task.id])
-        return try await h.store.finish(id: task.id, owner: owner, outcome: AttemptOutcome(.needsDecision(prompt: "ok?")), now: clock.now)
+        return try await h.store.finish(
+            id: task.id, owner: owner, outcome: AttemptOutcome(.needsDecision(prompt: "ok?")), now: clock.now)
     }
 
     @Test("a decision older than decision_timeout fails with decision_timeout; a newer one keeps waiting")

@@ -52,7 +52,8 @@ final class MonitorFixture: Sendable {
             let claimed = try #require(try await h.store.claimNext(owner: "runner", limit: 1, now: clock.now, lease: 60).first)
             #expect(claimed.id == task.id)
             clock.advance(by: 1)
-            let kind: AttemptOutcome.Kind = outcome == .completed ? .completed : .failed(errorClass: "agent_error", error: "exit 1", retryDelay: nil)
+            let kind: AttemptOutcome.Kind =
+                outcome == .completed ? .completed : .failed(errorClass: "agent_error", error: "exit 1", retryDelay: nil)
             _ = try await h.store.finish(id: task.id, owner: "runner", outcome: AttemptOutcome(kind), now: clock.now)
         }
     }
@@ -84,7 +85,9 @@ final class MonitorFixture: Sendable {
 struct MonitorServiceTests {
     // MARK: Issue lifecycle
 
-    @Test("failures raise one repeated_failures issue with a stable id; it resolves with one resolutions line once successes return")
+    @Test(
+        "failures raise one repeated_failures issue with a stable id; it resolves with one resolutions line once successes return"
+    )
     func stableIssueAndResolution() async throws {
         let f = try MonitorFixture()
         let healthy = try await f.check()
@@ -236,7 +239,8 @@ struct MonitorServiceTests {
         }
         func writeVersion(_ sha: String) throws {
             try PipelineVersion(
-                gitSHA: sha, workspace: repo.path, version: VersionInfo.current, binary: "/usr/bin/nightshift", binaryModifiedAt: nil,
+                gitSHA: sha, workspace: repo.path, version: VersionInfo.current, binary: "/usr/bin/nightshift",
+                binaryModifiedAt: nil,
                 startedAt: f.clock.now, pid: 1, watchdogPID: 1, reason: "initial start"
             ).write(to: f.paths.pipelineVersion)
         }
@@ -374,7 +378,8 @@ struct MonitorServiceTests {
         // (The heal task runs and fails too, so that it is out of the way of the next claims.)
         #expect(try await f.h.store.claimNext(owner: "runner", limit: 10, now: f.clock.now, lease: 60).map(\.id) == [healID])
         _ = try await f.h.store.finish(
-            id: healID, owner: "runner", outcome: AttemptOutcome(.failed(errorClass: "agent_error", error: "x", retryDelay: nil)), now: f.clock.now)
+            id: healID, owner: "runner", outcome: AttemptOutcome(.failed(errorClass: "agent_error", error: "x", retryDelay: nil)),
+            now: f.clock.now)
         try await f.record(Array(repeating: .failed, count: 20))
         let more = try await f.check()
         #expect(more.findings.map(\.condition).sorted() == ["low_success_rate", "repeated_failures"])
@@ -458,7 +463,10 @@ struct MonitorServiceTests {
             }
             let events = requests.compactMap { $0.json }
             let openedEvents = events.filter { $0["event"] as? String == "issue_opened" }
-            #expect(openedEvents.compactMap { ($0["issue"] as? [String: Any])?["condition"] as? String }.sorted() == ["repeated_failures", "runner_stale"])
+            #expect(
+                openedEvents.compactMap { ($0["issue"] as? [String: Any])?["condition"] as? String }.sorted() == [
+                    "repeated_failures", "runner_stale",
+                ])
             #expect(openedEvents.contains { ($0["issue"] as? [String: Any])?["id"] as? String == issue.id })
             #expect(openedEvents.allSatisfy { ($0["text"] as? String)?.hasPrefix("[high] ") == true })
             #expect(events.filter { $0["event"] as? String == "issue_resolved" }.count == 2)
@@ -492,18 +500,23 @@ struct MonitorServiceTests {
             #expect(r.method == "POST")
             #expect(r.path == "/bot123:ABC/sendMessage")
             #expect(r.json?["chat_id"] as? String == "4242")
-            #expect(r.json?["text"] as? String == "[high] repeated_failures pipeline: \(issue.message)\n→ \(issue.suggestedAction)")
+            #expect(
+                r.json?["text"] as? String == "[high] repeated_failures pipeline: \(issue.message)\n→ \(issue.suggestedAction)")
 
             // A task that needs a decision is announced with the command that answers it.
             let task = try await f.h.store.create(.make(now: f.clock.now))
-            let claimed = try #require(try await f.h.store.claimNext(owner: "runner", limit: 1, now: f.clock.now, lease: 60).first)
+            let claimed = try #require(
+                try await f.h.store.claimNext(owner: "runner", limit: 1, now: f.clock.now, lease: 60).first)
             _ = try await f.env.ledger.finish(
-                id: claimed.id, owner: "runner", outcome: AttemptOutcome(.needsDecision(prompt: "merge the branch?")), now: f.clock.now)
+                id: claimed.id, owner: "runner", outcome: AttemptOutcome(.needsDecision(prompt: "merge the branch?")),
+                now: f.clock.now)
             try await RuntimeHarness.waitUntil("the needs_decision message") {
                 telegram.requests.contains { ($0.json?["text"] as? String)?.contains(task.id) == true }
             }
             let decision = try #require(telegram.requests.first { ($0.json?["text"] as? String)?.contains(task.id) == true })
-            #expect(decision.json?["text"] as? String == "Task \(task.id) needs a decision: merge the branch?\nReply: /reply \(task.id) <decision>")
+            #expect(
+                decision.json?["text"] as? String
+                    == "Task \(task.id) needs a decision: merge the branch?\nReply: /reply \(task.id) <decision>")
         }
     }
 

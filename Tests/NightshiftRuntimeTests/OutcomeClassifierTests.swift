@@ -1,9 +1,10 @@
 import Foundation
 import NightshiftCore
-@testable import NightshiftRuntime
 import NightshiftStore
 import NightshiftTesting
 import Testing
+
+@testable import NightshiftRuntime
 
 /// From what came out of an attempt to the outcome the store records (pure), and the result file.
 @Suite("OutcomeClassifier and AgentResult")
@@ -46,9 +47,11 @@ struct OutcomeClassifierTests {
 
     @Test("needs_decision asks with the trimmed prompt, or a default one")
     func needsDecision() throws {
-        let asked = try #require(classify(.exited(0), result: .success(AgentResult(status: "needs_decision", decisionPrompt: "  Ship it?\n"))))
+        let asked = try #require(
+            classify(.exited(0), result: .success(AgentResult(status: "needs_decision", decisionPrompt: "  Ship it?\n"))))
         #expect(asked.kind == .needsDecision(prompt: "Ship it?"))
-        let blank = try #require(classify(.exited(0), result: .success(AgentResult(status: "needs_decision", decisionPrompt: "  "))))
+        let blank = try #require(
+            classify(.exited(0), result: .success(AgentResult(status: "needs_decision", decisionPrompt: "  "))))
         #expect(blank.kind == .needsDecision(prompt: "The agent asked for a decision."))
     }
 
@@ -80,7 +83,8 @@ struct OutcomeClassifierTests {
 
     @Test("a Claude Code result with is_error fails with agent_error; its cost and tokens are kept")
     func claudeError() throws {
-        let line = #"{"type":"result","subtype":"error_max_turns","is_error":true,"total_cost_usd":0.5,"usage":{"input_tokens":10,"output_tokens":3}}"#
+        let line =
+            #"{"type":"result","subtype":"error_max_turns","is_error":true,"total_cost_usd":0.5,"usage":{"input_tokens":10,"output_tokens":3}}"#
         let o = try #require(classify(.exited(0), claude: line))
         #expect(o.kind == .failed(errorClass: "agent_error", error: "agent result: error_max_turns", retryDelay: 12.5))
         #expect(o.costUSD == 0.5)
@@ -97,7 +101,9 @@ struct OutcomeClassifierTests {
         #expect(fromClaude.tokensOut == 2311)
         #expect(fromClaude.summary == "Implemented the retry policy and added three tests.")
         let both = try #require(
-            classify(.exited(0), result: .success(AgentResult(summary: "mine", costUSD: 0.01, tokensIn: 5, tokensOut: 6)), claude: claudeFixtureLine))
+            classify(
+                .exited(0), result: .success(AgentResult(summary: "mine", costUSD: 0.01, tokensIn: 5, tokensOut: 6)),
+                claude: claudeFixtureLine))
         #expect(both.summary == "mine")
         #expect(both.costUSD == 0.01)
         #expect(both.tokensIn == 5)
@@ -145,14 +151,17 @@ struct OutcomeClassifierTests {
         #expect(
             try read.get()
                 == AgentResult(
-                    status: "needs_decision", decisionPrompt: "Which?", summary: "s", verdict: "pass", feedback: "f", costUSD: 0.12,
+                    status: "needs_decision", decisionPrompt: "Which?", summary: "s", verdict: "pass", feedback: "f",
+                    costUSD: 0.12,
                     tokensIn: 1000, tokensOut: 200))
         #expect(try AgentResult.read(path: try tmp.write("{}", to: "empty.json"))?.get() == AgentResult())
     }
 
-    @Test("AgentResult.read: broken JSON, a non-object or a wrong type is an error", arguments: [
-        "{not json", "[1, 2]", #"{"cost_usd": "a lot"}"#, #"{"tokens_in": 1.5}"#, "\"just a string\"",
-    ])
+    @Test(
+        "AgentResult.read: broken JSON, a non-object or a wrong type is an error",
+        arguments: [
+            "{not json", "[1, 2]", #"{"cost_usd": "a lot"}"#, #"{"tokens_in": 1.5}"#, "\"just a string\"",
+        ])
     func readInvalid(_ text: String) throws {
         let tmp = try TemporaryDirectory()
         let read = try #require(AgentResult.read(path: try tmp.write(text, to: "bad.json")))

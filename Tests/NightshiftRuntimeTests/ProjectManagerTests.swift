@@ -14,7 +14,8 @@ struct ProjectManagerTests {
     static let threeItems = "# Backlog\n\n1. Add a --json flag\n2. Retry webhooks\n3. Reject repeated keys\n"
 
     /// An agent that passes every phase and leaves a summary naming the phase and the item.
-    static let passingAgent = #"printf '{"summary":"%s of item %s"}' "$NIGHTSHIFT_TASK_TYPE" "$NIGHTSHIFT_BACKLOG_ITEM" > "$NIGHTSHIFT_RESULT_FILE""#
+    static let passingAgent =
+        #"printf '{"summary":"%s of item %s"}' "$NIGHTSHIFT_TASK_TYPE" "$NIGHTSHIFT_BACKLOG_ITEM" > "$NIGHTSHIFT_RESULT_FILE""#
 
     /// Checks that `tasks` (one item's, oldest first) ran `expected` phases in order, each the
     /// child of the one before, and each started only after its parent finished.
@@ -104,10 +105,13 @@ struct ProjectManagerTests {
 
     @Test("dependency order: item 2 (after: 1) starts only after item 1 is done; item 3 does not wait")
     func dependencyOrder() async throws {
-        let h = try PMHarness(backlog: "1. Build the parser\n2. Use the parser (after: 1)\n3. Unrelated docs\n", agent: Self.passingAgent)
+        let h = try PMHarness(
+            backlog: "1. Build the parser\n2. Use the parser (after: 1)\n3. Unrelated docs\n", agent: Self.passingAgent)
         let items = try await h.run(h.projectManager()) { try await h.waitUntilSettled() }
         #expect(items.allSatisfy { $0.state == .done })
-        let one = items[0], two = items[1], three = items[2]
+        let one = items[0]
+        let two = items[1]
+        let three = items[2]
         let oneDone = try #require(one.finishedAt)
         let twoStarted = try #require(two.startedAt)
         #expect(twoStarted >= oneDone)
@@ -238,7 +242,10 @@ struct ProjectManagerTests {
         #expect(state["backlog"] as? String == h.backlogPath)
         let inFlight = try #require(state["in_flight"] as? [[String: Any]])
         #expect(inFlight.map { $0["key"] as? String } == ["1", "2"])
-        #expect(inFlight.allSatisfy { $0["phase"] as? String == "spec" && $0["iteration"] as? Int == 1 && $0["task_status"] as? String == "pending" })
+        #expect(
+            inFlight.allSatisfy {
+                $0["phase"] as? String == "spec" && $0["iteration"] as? Int == 1 && $0["task_status"] as? String == "pending"
+            })
         #expect((state["items"] as? [Any])?.count == 3)
         let mode = try FileManager.default.attributesOfItem(atPath: h.paths.projectManagerState)[.posixPermissions] as? Int
         #expect(mode.map { $0 & 0o077 } == 0, "the view is private to the operator")
@@ -257,10 +264,12 @@ struct ProjectManagerTests {
         let h = try PMHarness(backlog: Self.threeItems, agent: agent) { $0.projectManager.parallelItems = 1 }
         let pm = h.projectManager()
         try await h.run(pm) {
-            try await RuntimeHarness.waitUntil("item 1's spec to run") { FileManager.default.fileExists(atPath: h.shared + "/spec-running") }
+            try await RuntimeHarness.waitUntil("item 1's spec to run") {
+                FileManager.default.fileExists(atPath: h.shared + "/spec-running")
+            }
             try await pm.pause()
             let spec = try await h.store.get(try #require(try await h.item("1").currentTaskID))
-            FileManager.default.createFile(atPath: h.shared + "/go", contents: nil)
+            _ = FileManager.default.createFile(atPath: h.shared + "/go", contents: nil)
             try await h.waitForStatus(spec.id, [.completed])
             // A pass after the phase ended, while paused: nothing new.
             let pass = try await pm.runOnce()
@@ -378,12 +387,17 @@ struct ProjectManagerWorktreeTests {
                 #expect(t.status == .completed)
                 let cwd = (try? String(contentsOfFile: h.shared + "/cwd-\(t.id)", encoding: .utf8))?
                     .trimmingCharacters(in: .whitespacesAndNewlines)
-                #expect(cwd.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path } == URL(fileURLWithPath: worktree).resolvingSymlinksInPath().path)
+                #expect(
+                    cwd.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
+                        == URL(fileURLWithPath: worktree).resolvingSymlinksInPath().path)
             }
             let committed = tasks.filter { $0.taskType != .test }
             let log = try PMGit.lines(["log", "--reverse", "--format=%s", "main..\(branch)"], in: repo)
             #expect(log == committed.map { "[nightshift] \($0.taskType) \($0.id): \(item.title)" })
-            #expect(try PMGit.lines(["ls-tree", "-r", "--name-only", branch], in: repo) == ["README.md", "impl.txt", "review.txt", "spec.txt"])
+            #expect(
+                try PMGit.lines(["ls-tree", "-r", "--name-only", branch], in: repo) == [
+                    "README.md", "impl.txt", "review.txt", "spec.txt",
+                ])
             for type in ["spec", "impl", "review"] {
                 #expect(try PMGit.run(["show", "\(branch):\(type).txt"], in: repo) == "\(item.key) \(type)")
             }
@@ -469,7 +483,8 @@ struct ProjectManagerWorktreeTests {
 extension ProjectManager.Status {
     /// The encoded `state` and `backlog_error` (the fields are internal; tests read the JSON).
     var json: [String: Any] {
-        (try? JSONEncoder.nightshift().encode(self)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+        (try? JSONEncoder.nightshift().encode(self)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            ?? [:]
     }
     var stateText: String? { json["state"] as? String }
     var backlogErrorText: String? { json["backlog_error"] as? String }

@@ -15,7 +15,10 @@ struct RedactorTests {
             ("sk-ant-api03-abcdefghijklmnop_QRS", "sk-[REDACTED]"),
             ("Authorization: Bearer abcdefgh12345678", "Authorization: Bearer [REDACTED]"),
             ("authorization: bearer eyJhbGciOi.J9xyz.abc-_~+/=", "authorization: bearer [REDACTED]"),
-            ("curl -H 'Authorization: Bearer demo-token-abcdef123456' https://x", "curl -H 'Authorization: Bearer [REDACTED]' https://x"),
+            (
+                "curl -H 'Authorization: Bearer demo-token-abcdef123456' https://x",
+                "curl -H 'Authorization: Bearer [REDACTED]' https://x"
+            ),
             ("password=hunter2", "password=[REDACTED]"),
             ("GET /v1?token=xyz123&x=1", "GET /v1?token=[REDACTED]&x=1"),
             (#"{"api_key": "k-123456", "n": 1}"#, #"{"api_key": "[REDACTED]", "n": 1}"#),
@@ -88,7 +91,8 @@ struct RedactorTests {
         var config = NightshiftConfig()
         config.runner.redactEnv = ["MY_SECRET", "UNSET_ONE"]
         config.server.token = "api-token-123"
-        config.runner.executors["claude"] = .init(command: "claude -p {direction}", env: ["MY_SECRET": "from-executor-env", "PLAIN": "visible-value"])
+        config.runner.executors["claude"] = .init(
+            command: "claude -p {direction}", env: ["MY_SECRET": "from-executor-env", "PLAIN": "visible-value"])
         let r = ServiceEnvironment.redactor(for: config, environment: ["MY_SECRET": "from-process-env"])
         #expect(r.redact("a from-process-env b") == "a [REDACTED] b")
         #expect(r.redact("a from-executor-env b") == "a [REDACTED] b")

@@ -92,7 +92,8 @@ struct RotatingLogTests {
         let logs = ComponentLogs(
             paths: paths, maxBytes: 1 << 20, backups: 2, redactor: Redactor(secretValues: ["literal-secret-1"]), echo: false)
         let logger = logs.logger("agent_runner")
-        logger.info("agent printed sk-abcdefghijklmnopqrstuv and literal-secret-1", metadata: ["task.id": "task_00000000000000ee"])
+        logger.info(
+            "agent printed sk-abcdefghijklmnopqrstuv and literal-secret-1", metadata: ["task.id": "task_00000000000000ee"])
         logger.warning("retrying", metadata: ["url": "https://x/?token=abc123&y=2"])
         logger.debug("below the level")
         let text = read(paths.componentLog("agent_runner"))

@@ -23,7 +23,9 @@ struct EventConformanceTests {
                 let c = try await s.claim(owner: owner, limit: 10, now: f.now, lease: 60)
                 return c.value.first { $0.id == task.id }.map { Changes($0, entries: c.entries) }
             case .succeed:
-                return one(try await s.finish([FinishRequest(id: task.id, owner: owner, outcome: AttemptOutcome(.completed))], now: f.now))
+                return one(
+                    try await s.finish(
+                        [FinishRequest(id: task.id, owner: owner, outcome: AttemptOutcome(.completed))], now: f.now))
             case .fail:
                 let outcome = AttemptOutcome(.failed(errorClass: "agent_error", error: "final", retryDelay: nil))
                 return one(try await s.finish([FinishRequest(id: task.id, owner: owner, outcome: outcome)], now: f.now))
@@ -83,7 +85,8 @@ struct EventConformanceTests {
         let t = try #require(created.value.first)
         #expect(created.entries.map(\.event.kind) == [.created])
         _ = try #require(try await f.claimOne())
-        _ = try await f.store.recordStart(id: t.id, owner: StoreFixture.owner, pid: 4242, pgid: 4242, command: "x", logPath: "/l", now: f.now)
+        _ = try await f.store.recordStart(
+            id: t.id, owner: StoreFixture.owner, pid: 4242, pgid: 4242, command: "x", logPath: "/l", now: f.now)
         _ = try await f.finish(t.id, .failed(errorClass: "exit_code", error: "agent exited with code 1", retryDelay: 1))
         f.clock.advance(by: 2)
         _ = try #require(try await f.claimOne())
@@ -110,7 +113,7 @@ struct EventConformanceTests {
     @Test("events are pruned by age; ids stay monotonic after a prune", arguments: TaskStoreFactory.all)
     func prune(_ factory: TaskStoreFactory) async throws {
         let f = try await factory.make()
-        try await f.createMany(3)
+        _ = try await f.createMany(3)
         let before = try await f.store.lastEventID()
         f.clock.advance(by: 3600)
         #expect(try await f.store.pruneEvents(before: f.now.addingTimeInterval(-60)) == 3)

@@ -109,7 +109,8 @@ struct FinishConformanceTests {
         let before = try await f.store.get(t.id)
         f.clock.advance(by: 1)
         let results = try await f.store.finish(
-            [FinishRequest(id: t.id, owner: "someone-else", outcome: AttemptOutcome(.completed))], now: f.now).value
+            [FinishRequest(id: t.id, owner: "someone-else", outcome: AttemptOutcome(.completed))], now: f.now
+        ).value
         #expect(results.count == 1)
         let error = try #require(results.first.flatMap { failure($0) })
         #expect(error.code == .lostClaim)

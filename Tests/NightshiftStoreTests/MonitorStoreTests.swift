@@ -20,7 +20,9 @@ struct MonitorStoreTests {
 
     var now: Date { clock.now }
 
-    static func finding(_ condition: MonitorCondition, _ subject: String = "pipeline", severity: Severity = .high, message: String = "m") -> Finding {
+    static func finding(
+        _ condition: MonitorCondition, _ subject: String = "pipeline", severity: Severity = .high, message: String = "m"
+    ) -> Finding {
         Finding(condition: condition, subject: subject, severity: severity, message: message, suggestedAction: "do something")
     }
 
@@ -69,7 +71,9 @@ struct MonitorStoreTests {
         let id = try #require(first.opened.first?.id)
         var last = first
         for n in 2...5 {
-            last = try await check([Self.finding("repeated_failures", severity: n == 5 ? .critical : .medium, message: "\(n + 2) failed")])
+            last = try await check([
+                Self.finding("repeated_failures", severity: n == 5 ? .critical : .medium, message: "\(n + 2) failed")
+            ])
             #expect(last.opened.isEmpty)
             #expect(last.continued.map(\.id) == [id])
             #expect(last.continued.first?.count == n)
@@ -143,7 +147,9 @@ struct MonitorStoreTests {
             "INSERT INTO monitor_issues (id, condition, subject, severity, message, suggested_action, first_seen, last_seen, count) VALUES ('mi_bad', 'x', 'y', 'urgent', 'm', 'a', 1, 1, 1);"
         )
         #expect(badSeverity.status != 0, "severity is CHECKed")
-        #expect(try sqlite3("SELECT COUNT(*) FROM monitor_issues WHERE resolved_at IS NULL;").output.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        #expect(
+            try sqlite3("SELECT COUNT(*) FROM monitor_issues WHERE resolved_at IS NULL;").output.trimmingCharacters(
+                in: .whitespacesAndNewlines) == "2")
     }
 
     // MARK: Listing
@@ -155,7 +161,8 @@ struct MonitorStoreTests {
         try await check([])  // r2 resolves
         try await check([Self.finding("low", severity: .low), Self.finding("high1", severity: .high)])
         try await check([
-            Self.finding("low", severity: .low), Self.finding("high1", severity: .high), Self.finding("crit", severity: .critical),
+            Self.finding("low", severity: .low), Self.finding("high1", severity: .high),
+            Self.finding("crit", severity: .critical),
             Self.finding("med", severity: .medium), Self.finding("high2", severity: .high),
         ])
         let open = try await store.monitorIssues(includeResolved: false, limit: 100)
@@ -163,7 +170,10 @@ struct MonitorStoreTests {
         let all = try await store.monitorIssues(includeResolved: true, limit: 100)
         #expect(all.map(\.condition) == ["crit", "high1", "high2", "med", "low", "r2", "r1"])
         #expect(all.prefix(5).allSatisfy(\.isOpen) && all.suffix(2).allSatisfy { !$0.isOpen })
-        #expect(try await store.monitorIssues(includeResolved: true, limit: 6).map(\.condition) == ["crit", "high1", "high2", "med", "low", "r2"])
+        #expect(
+            try await store.monitorIssues(includeResolved: true, limit: 6).map(\.condition) == [
+                "crit", "high1", "high2", "med", "low", "r2",
+            ])
         #expect(try await store.monitorIssues(includeResolved: true, limit: 3).map(\.condition) == ["crit", "high1", "high2"])
     }
 
@@ -177,7 +187,8 @@ struct MonitorStoreTests {
         let task = try #require(first)
         #expect(task.taskType == .heal && task.status == .pending)
         #expect(try await store.get(task.id).direction == "fix it")
-        let second = try await store.fileHealTask(issueID: id, task: .make(type: .heal, direction: "fix it again", now: now)).value
+        let second = try await store.fileHealTask(issueID: id, task: .make(type: .heal, direction: "fix it again", now: now))
+            .value
         #expect(second == nil)
         #expect(try await store.countByStatus()[.pending] == 1, "the second call created nothing")
 
@@ -190,9 +201,13 @@ struct MonitorStoreTests {
         let reopened = try await check([Self.finding("repeated_failures")])
         let newID = try #require(reopened.opened.first?.id)
         #expect(reopened.opened.first?.healTaskID == nil)
-        #expect(try await store.fileHealTask(issueID: id, task: .make(type: .heal, now: now)).value == nil, "never for a resolved issue")
+        #expect(
+            try await store.fileHealTask(issueID: id, task: .make(type: .heal, now: now)).value == nil,
+            "never for a resolved issue")
         #expect(try await store.fileHealTask(issueID: "mi_doesnotexist000", task: .make(type: .heal, now: now)).value == nil)
-        #expect(try await store.fileHealTask(issueID: newID, task: .make(type: .heal, now: now)).value != nil, "the new occurrence gets its own")
+        #expect(
+            try await store.fileHealTask(issueID: newID, task: .make(type: .heal, now: now)).value != nil,
+            "the new occurrence gets its own")
         #expect(try await store.countByStatus()[.pending] == 2)
     }
 
@@ -272,7 +287,8 @@ struct MonitorStoreTests {
         let asked = try await store.create(.make(priority: 100, now: now))
         _ = try await store.claimNext(owner: owner, limit: 1, now: now, lease: 60)
         let askedAt = now.addingTimeInterval(1)
-        _ = try await store.finish(id: asked.id, owner: owner, outcome: AttemptOutcome(.needsDecision(prompt: "which way?")), now: askedAt)
+        _ = try await store.finish(
+            id: asked.id, owner: owner, outcome: AttemptOutcome(.needsDecision(prompt: "which way?")), now: askedAt)
         clock.advance(by: 5)
         // One runs with a lease.
         let runningTask = try await store.create(.make(priority: 100, now: now))
@@ -284,8 +300,11 @@ struct MonitorStoreTests {
         _ = try await store.claimNext(owner: owner, limit: 1, now: now, lease: 60)
         let retriedAt = now
         _ = try await store.finish(
-            id: retried.id, owner: owner, outcome: AttemptOutcome(.failed(errorClass: "agent_error", error: "x", retryDelay: 300)), now: now)
-        #expect(try await store.taskHealth(now: now, recent: 10).oldestRunnableSince == nil, "a pending task in its backoff is not runnable")
+            id: retried.id, owner: owner,
+            outcome: AttemptOutcome(.failed(errorClass: "agent_error", error: "x", retryDelay: 300)), now: now)
+        #expect(
+            try await store.taskHealth(now: now, recent: 10).oldestRunnableSince == nil,
+            "a pending task in its backoff is not runnable")
         let afterBackoff = try await store.taskHealth(now: retriedAt.addingTimeInterval(301), recent: 1)
         #expect(afterBackoff.oldestRunnableSince == retriedAt.addingTimeInterval(300), "runnable since its backoff passed")
         #expect(afterBackoff.recentOutcomes == [.failed], "`recent` limits the outcomes")

@@ -52,7 +52,8 @@ struct NotFoundConformanceTests {
     func finishBatchUnknown(_ factory: TaskStoreFactory) async throws {
         let f = try await factory.make()
         let results = try await f.store.finish(
-            [FinishRequest(id: Self.unknown, owner: StoreFixture.owner, outcome: AttemptOutcome(.completed))], now: f.now).value
+            [FinishRequest(id: Self.unknown, owner: StoreFixture.owner, outcome: AttemptOutcome(.completed))], now: f.now
+        ).value
         #expect(results.count == 1)
         #expect(failure(results[0])?.code == .notFound)
     }

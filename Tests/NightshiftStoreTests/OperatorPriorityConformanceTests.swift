@@ -57,12 +57,15 @@ struct OperatorPriorityConformanceTests {
         #expect(try await f.store.get(t.id) == before)
     }
 
-    @Test("a priority out of range is invalid and the transition does not happen", arguments: TaskStoreFactory.all, Change.allCases)
+    @Test(
+        "a priority out of range is invalid and the transition does not happen", arguments: TaskStoreFactory.all, Change.allCases)
     func outOfRange(_ factory: TaskStoreFactory, _ change: Change) async throws {
         let f = try await factory.make()
         let t = try await f.task(in: change.from)
         let before = try await f.store.get(t.id)
-        let error = await storeError { try await change.apply(f.store, t.id, priority: TaskValidation.priorityRange.upperBound + 1, now: f.now) }
+        let error = await storeError {
+            try await change.apply(f.store, t.id, priority: TaskValidation.priorityRange.upperBound + 1, now: f.now)
+        }
         #expect(error?.code == .invalid)
         #expect(error?.field == "priority")
         #expect(try await f.store.get(t.id) == before)

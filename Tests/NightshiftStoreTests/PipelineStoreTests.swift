@@ -31,7 +31,8 @@ struct PipelineStoreTests {
     func editAndAppend() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let edited = try await f.importBacklog("1. Add a --json flag\n2. Retry webhooks up to 3 times\n   with backoff\n3. Reject repeated keys\n")
+        let edited = try await f.importBacklog(
+            "1. Add a --json flag\n2. Retry webhooks up to 3 times\n   with backoff\n3. Reject repeated keys\n")
         #expect(edited.updated == ["2"])
         #expect(edited.added.isEmpty)
         #expect(edited.unchanged == 2)
@@ -85,8 +86,12 @@ struct PipelineStoreTests {
         #expect(try await f.store.startableItems(parallel: 2).map(\.key) == ["3"])
         #expect(try await f.store.startItem(key: "3", parallel: 2, workdir: nil, branch: nil, now: f.now).value != nil)
         #expect(try await f.store.startableItems(parallel: 2).isEmpty)
-        #expect(try await f.store.startItem(key: "4", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil, "no slot left")
-        #expect(try await f.store.startItem(key: "2", parallel: 5, workdir: nil, branch: nil, now: f.now).value == nil, "item 1 is not done")
+        #expect(
+            try await f.store.startItem(key: "4", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil, "no slot left"
+        )
+        #expect(
+            try await f.store.startItem(key: "2", parallel: 5, workdir: nil, branch: nil, now: f.now).value == nil,
+            "item 1 is not done")
 
         for _ in 0..<4 { try await f.runCurrent("1") }
         #expect(try await f.item("1").state == .done)
@@ -98,7 +103,10 @@ struct PipelineStoreTests {
     func startItemOnce() async throws {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
-        let task = try #require(try await f.store.startItem(key: "2", parallel: 2, workdir: "/wt/2-retry-webhooks", branch: "nightshift/2-retry-webhooks", now: f.now).value)
+        let task = try #require(
+            try await f.store.startItem(
+                key: "2", parallel: 2, workdir: "/wt/2-retry-webhooks", branch: "nightshift/2-retry-webhooks", now: f.now
+            ).value)
         #expect(task.status == .pending)
         #expect(task.taskType == .spec)
         #expect(task.phase == "spec")
@@ -133,7 +141,9 @@ struct PipelineStoreTests {
         let store = f.store
         let now = f.now
         let results = try await withThrowingTaskGroup(of: AgentTask?.self) { group in
-            for _ in 0..<8 { group.addTask { try await store.startItem(key: "1", parallel: 8, workdir: nil, branch: nil, now: now).value } }
+            for _ in 0..<8 {
+                group.addTask { try await store.startItem(key: "1", parallel: 8, workdir: nil, branch: nil, now: now).value }
+            }
             var out: [AgentTask?] = []
             for try await r in group { out.append(r) }
             return out
@@ -151,7 +161,9 @@ struct PipelineStoreTests {
         let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value)
         let claimed = try await f.claimAll()
         #expect(claimed.map(\.id) == [spec.id])
-        let finished = try await f.store.finish(id: spec.id, owner: PMStoreFixture.owner, outcome: PMStoreFixture.completed(summary: "SPEC-SUMMARY"), now: f.clock.advance(by: 1))
+        let finished = try await f.store.finish(
+            id: spec.id, owner: PMStoreFixture.owner, outcome: PMStoreFixture.completed(summary: "SPEC-SUMMARY"),
+            now: f.clock.advance(by: 1))
         #expect(finished.status == .completed)
 
         // The finish returned with the next task already in place.
@@ -203,7 +215,8 @@ struct PipelineStoreTests {
         let f = try PMStoreFixture()
         try await f.importBacklog(Self.threeItems)
         let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value)
-        let requeued = try await f.runCurrent("1", AttemptOutcome(.failed(errorClass: "exit_code", error: "exit 1", retryDelay: 0)))
+        let requeued = try await f.runCurrent(
+            "1", AttemptOutcome(.failed(errorClass: "exit_code", error: "exit 1", retryDelay: 0)))
         #expect(requeued.status == .pending)
         #expect(try await f.tasks(of: "1").map(\.id) == [spec.id])
         #expect(try await f.item("1").state == .active)
@@ -232,7 +245,10 @@ struct PipelineStoreTests {
         for _ in 0..<3 { try await f.runCurrent("1") }
         #expect(try await f.item("1").state == .done)
         let tasks = try await f.tasks(of: "1")
-        #expect(tasks.map { "\($0.phase ?? "")\($0.iteration ?? 0)" } == ["spec1", "impl1", "test1", "review1", "impl2", "test2", "review2"])
+        #expect(
+            tasks.map { "\($0.phase ?? "")\($0.iteration ?? 0)" } == [
+                "spec1", "impl1", "test1", "review1", "impl2", "test2", "review2",
+            ])
     }
 
     @Test("max_iterations bounds the fix loop: the item is blocked with the reason")
@@ -285,7 +301,9 @@ struct PipelineStoreTests {
         #expect(waiting.state == .active)
         #expect(waiting.currentTaskID == spec.id)
         #expect(waiting.lastSummary == "paused summary")
-        #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil, "no new item while paused")
+        #expect(
+            try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil,
+            "no new item while paused")
         #expect(try await f.store.reconcileItems(now: f.now).value.isEmpty, "still paused")
 
         try await f.store.setPipelineValue(PipelineKeys.paused, nil)
@@ -309,7 +327,8 @@ struct PipelineStoreTests {
         _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         _ = try await f.claimAll()
         f.clock.advance(by: 60)  // the running task outlives the window
-        let spec = try await f.store.finish(id: try await f.current("1").id, owner: PMStoreFixture.owner, outcome: PMStoreFixture.completed(), now: f.now)
+        let spec = try await f.store.finish(
+            id: try await f.current("1").id, owner: PMStoreFixture.owner, outcome: PMStoreFixture.completed(), now: f.now)
         #expect(spec.status == .completed, "a running task still finishes after the window")
         #expect(try await f.tasks(of: "1").count == 1)
         #expect(try await f.store.startItem(key: "2", parallel: 2, workdir: nil, branch: nil, now: f.now).value == nil)
@@ -432,7 +451,8 @@ struct PipelineStoreTests {
         // The index covers open tasks only: once the item's task has ended, it no longer counts.
         try await f.store.setPipelineValue(PipelineKeys.paused, "1")
         try await f.runCurrent("1")
-        let extra = try await f.store.create(AgentTask.make(type: .impl, backlogItem: "1", phase: "impl", iteration: 1, now: f.now))
+        let extra = try await f.store.create(
+            AgentTask.make(type: .impl, backlogItem: "1", phase: "impl", iteration: 1, now: f.now))
         #expect(extra.backlogItem == "1")
     }
 
@@ -441,7 +461,9 @@ struct PipelineStoreTests {
         let tmp = try TemporaryDirectory()
         let store = try SQLiteTaskStore(path: tmp.path("db.sqlite"))
         _ = try await store.importBacklog(try BacklogParser.parseNumbered("1. a", file: "b"), now: Date())
-        await #expect(throws: StoreError.self) { _ = try await store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: Date()).value }
+        await #expect(throws: StoreError.self) {
+            _ = try await store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: Date()).value
+        }
         #expect(try await store.reconcileItems(now: Date()).value.isEmpty)
     }
 }

@@ -28,10 +28,11 @@ struct TestingHelpersTests {
     func waiting() async {
         #expect(await waitFor(timeout: 0.05) { false } == false)
         var calls = 0
-        #expect(await waitFor(timeout: 5) {
-            calls += 1
-            return calls >= 3
-        })
+        #expect(
+            await waitFor(timeout: 5) {
+                calls += 1
+                return calls >= 3
+            })
         #expect(calls == 3)
     }
 }

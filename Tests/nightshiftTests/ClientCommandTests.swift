@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The client commands against a real daemon, and against none.
@@ -53,13 +53,19 @@ struct ClientCommandTests {
         let created = try NightshiftBinary.run(["tasks", "create", "--type", "impl", "ask me"] + url)
         #expect(created.status == 0)
         let id = try #require(created.out.split(separator: " ").dropFirst().first.map(String.init))
-        #expect(await waitFor { (try? NightshiftBinary.run(["tasks", "show", id, "--json"] + url).out.contains("\"needs_decision\"")) == true })
+        #expect(
+            await waitFor {
+                (try? NightshiftBinary.run(["tasks", "show", id, "--json"] + url).out.contains("\"needs_decision\"")) == true
+            })
         let status = try NightshiftBinary.run(["status"] + url)
         #expect(status.status == 0)
         #expect(status.out.contains("ship it?"))
         let decided = try NightshiftBinary.run(["tasks", "decide", id, "yes"] + url)
         #expect(decided.status == 0)
-        #expect(await waitFor { (try? NightshiftBinary.run(["tasks", "show", id, "--json"] + url).out.contains("\"completed\"")) == true })
+        #expect(
+            await waitFor {
+                (try? NightshiftBinary.run(["tasks", "show", id, "--json"] + url).out.contains("\"completed\"")) == true
+            })
         let log = try NightshiftBinary.run(["tasks", "log", id] + url)
         #expect(log.out.contains("decided: yes"))
         #expect(!log.out.contains("supersecretvalue123"))
@@ -70,14 +76,20 @@ struct ClientCommandTests {
 
         let failing = try NightshiftBinary.run(["tasks", "create", "--type", "test", "break [fail]"] + url)
         let failID = try #require(failing.out.split(separator: " ").dropFirst().first.map(String.init))
-        #expect(await waitFor { (try? NightshiftBinary.run(["tasks", "show", failID, "--json"] + url).out.contains("\"failed\"")) == true })
+        #expect(
+            await waitFor {
+                (try? NightshiftBinary.run(["tasks", "show", failID, "--json"] + url).out.contains("\"failed\"")) == true
+            })
         let listed = try NightshiftBinary.run(["tasks", "list", "--status", "failed"] + url)
         #expect(listed.out.contains(failID))
         #expect(try NightshiftBinary.run(["tasks", "retry", failID] + url).status == 0)
 
         let slow = try NightshiftBinary.run(["tasks", "create", "--type", "impl", "--executor", "slow", "wait"] + url)
         let slowID = try #require(slow.out.split(separator: " ").dropFirst().first.map(String.init))
-        #expect(await waitFor { (try? NightshiftBinary.run(["tasks", "show", slowID, "--json"] + url).out.contains("\"running\"")) == true })
+        #expect(
+            await waitFor {
+                (try? NightshiftBinary.run(["tasks", "show", slowID, "--json"] + url).out.contains("\"running\"")) == true
+            })
         #expect(try NightshiftBinary.run(["tasks", "cancel", slowID] + url).status == 0)
         let shown = try NightshiftBinary.run(["tasks", "show", slowID, "--json"] + url).out
         #expect(shown.contains("\"cancelled\""))

@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `nightshift serve` as a real process: startup, refusal, graceful stop, crash and restart.
@@ -37,11 +37,13 @@ struct DaemonLifecycleTests {
             let daemon = try DaemonProcess(stateDir: state, arguments: ["--config", config])
             #expect(await daemon.waitUntilReady())
             for i in 0..<5 {
-                let reply = await HTTP.send("POST", daemon.url + "/api/agent/tasks", json: #"{"direction":"job \#(i)","task_type":"impl"}"#)
+                let reply = await HTTP.send(
+                    "POST", daemon.url + "/api/agent/tasks", json: #"{"direction":"job \#(i)","task_type":"impl"}"#)
                 #expect(reply?.status == 201)
                 ids.append(try #require(reply?.json?["id"] as? String))
             }
-            #expect(await waitFor { await HTTP.get(daemon.url + "/api/agent/tasks?status=completed")?.json?["total"] as? Int == 5 })
+            #expect(
+                await waitFor { await HTTP.get(daemon.url + "/api/agent/tasks?status=completed")?.json?["total"] as? Int == 5 })
             daemon.signal(SIGTERM)
             #expect(await daemon.waitForExit() == 0)
             #expect(!FileManager.default.fileExists(atPath: dir.path("state/daemon.json")))
@@ -70,7 +72,8 @@ struct DaemonLifecycleTests {
         let state = dir.path("state")
         let first = try DaemonProcess(stateDir: state, arguments: ["--config", config])
         #expect(await first.waitUntilReady())
-        let created = await HTTP.send("POST", first.url + "/api/agent/tasks", json: #"{"direction":"long job","task_type":"impl"}"#)
+        let created = await HTTP.send(
+            "POST", first.url + "/api/agent/tasks", json: #"{"direction":"long job","task_type":"impl"}"#)
         let id = try #require(created?.json?["id"] as? String)
         #expect(await waitFor { (try? String(contentsOfFile: pids, encoding: .utf8))?.isEmpty == false })
         let agentPID = try #require(Int32((try String(contentsOfFile: pids, encoding: .utf8)).split(separator: "\n")[0]))
@@ -83,7 +86,8 @@ struct DaemonLifecycleTests {
         let second = try DaemonProcess(stateDir: state, arguments: ["--config", config])
         #expect(await second.waitUntilReady())
         #expect(await waitFor { Self.liveMembers(ofGroup: orphan).isEmpty })
-        #expect(await waitFor { await HTTP.get(second.url + "/api/agent/tasks/\(id)")?.json?["status"] as? String == "completed" })
+        #expect(
+            await waitFor { await HTTP.get(second.url + "/api/agent/tasks/\(id)")?.json?["status"] as? String == "completed" })
         let task = try #require(await HTTP.get(second.url + "/api/agent/tasks/\(id)")?.json)
         #expect(task["attempt"] as? Int == 2)
         second.signal(SIGTERM)
@@ -118,14 +122,16 @@ struct DaemonLifecycleTests {
         let open = try NightshiftBinary.run(["serve", "--config", config, "--host", "0.0.0.0", "--state-dir", dir.path("state")])
         #expect(open.status == 2)
         let noToken = try NightshiftBinary.run(
-            ["serve", "--host", "0.0.0.0", "--state-dir", dir.path("state")], environment: ["NIGHTSHIFT_CONFIG": try dir.write("{}\n", to: "empty.yaml")])
+            ["serve", "--host", "0.0.0.0", "--state-dir", dir.path("state")],
+            environment: ["NIGHTSHIFT_CONFIG": try dir.write("{}\n", to: "empty.yaml")])
         #expect(noToken.status == 2)
         #expect(noToken.err.contains("server.token"))
     }
 
     /// The process group of `pid`, from /proc.
     static func processGroup(of pid: Int32) -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")")
+        else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 2 ? Int32(fields[2]) : nil
     }

@@ -5,7 +5,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `scripts/demo_agent.sh`'s `[review-fail]`: the review → impl fix loop the RUNBOOK documents,
@@ -22,7 +22,8 @@ struct DemoAgentReviewFailTests {
         p.arguments = [script, direction]
         var env = ProcessInfo.processInfo.environment
         for (k, v) in [
-            "NIGHTSHIFT_TASK_TYPE": type, "NIGHTSHIFT_BACKLOG_ITEM": item, "NIGHTSHIFT_STATE_DIR": state, "NIGHTSHIFT_RESULT_FILE": result,
+            "NIGHTSHIFT_TASK_TYPE": type, "NIGHTSHIFT_BACKLOG_ITEM": item, "NIGHTSHIFT_STATE_DIR": state,
+            "NIGHTSHIFT_RESULT_FILE": result,
             "DEMO_AGENT_SPEED": "0", "NIGHTSHIFT_DECISION": "",
         ] { env[k] = v }
         p.environment = env
@@ -30,7 +31,8 @@ struct DemoAgentReviewFailTests {
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
-        return try #require(try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: result))) as? [String: Any])
+        return try #require(
+            try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: result))) as? [String: Any])
     }
 
     @Test("the first review of each item fails, later ones pass; other task types ignore the marker")
@@ -71,20 +73,23 @@ struct DemoAgentReviewFailTests {
         let url = ["--url", daemon.url]
         let list = try NightshiftBinary.run(["tasks", "list", "--limit", "100"] + url, environment: ["COLUMNS": "300"])
         let page = try #require(
-            try JSONSerialization.jsonObject(with: Data(try NightshiftBinary.run(["tasks", "list", "--json", "--limit", "100"] + url).out.utf8))
+            try JSONSerialization.jsonObject(
+                with: Data(try NightshiftBinary.run(["tasks", "list", "--json", "--limit", "100"] + url).out.utf8))
                 as? [String: Any])
         let secondReview = try #require(
-            (page["tasks"] as? [[String: Any]])?.first { $0["phase"] as? String == "review" && $0["iteration"] as? Int == 2 }?["id"] as? String)
+            (page["tasks"] as? [[String: Any]])?.first { $0["phase"] as? String == "review" && $0["iteration"] as? Int == 2 }?[
+                "id"] as? String)
         let shown = try NightshiftBinary.run(["tasks", "show", secondReview] + url)
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit() == 0)
 
         let store = try SQLiteTaskStore(stateDir: state)
         let tasks = try await store.list(TaskQuery(limit: 100)).tasks.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
-        #expect(tasks.map { "\($0.phase ?? "-")/\($0.iteration ?? 0)/\($0.status.rawValue)" } == [
-            "spec/1/completed", "impl/1/completed", "test/1/completed", "review/1/failed",
-            "impl/2/completed", "test/2/completed", "review/2/completed",
-        ])
+        #expect(
+            tasks.map { "\($0.phase ?? "-")/\($0.iteration ?? 0)/\($0.status.rawValue)" } == [
+                "spec/1/completed", "impl/1/completed", "test/1/completed", "review/1/failed",
+                "impl/2/completed", "test/2/completed", "review/2/completed",
+            ])
         #expect(tasks.count == 7)
         guard tasks.count == 7 else { return }
         #expect(tasks[3].errorClass == "review_failed" && tasks[3].error == "tests do not cover the error path")

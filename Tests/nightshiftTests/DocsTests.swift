@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// README's and RUNBOOK's examples checked against what the code prints and serves.
@@ -11,7 +11,9 @@ import Glibc
 struct DocsTests {
     static let root = NightshiftBinary.packageRoot
 
-    static func read(_ path: String) throws -> String { try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8) }
+    static func read(_ path: String) throws -> String {
+        try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+    }
 
     /// Every match of `pattern`'s first capture group in `text`.
     static func captures(_ pattern: String, in text: String) throws -> [String] {
@@ -23,7 +25,8 @@ struct DocsTests {
 
     @Test("the config-error example is what serve prints for that value at that line of config/nightshift.yaml")
     func configErrorExample() throws {
-        let pattern = #"`(nightshift: config error: runner\.workers: must be a whole number, got "two" \(config/nightshift\.yaml:\d+\))`"#
+        let pattern =
+            #"`(nightshift: config error: runner\.workers: must be a whole number, got "two" \(config/nightshift\.yaml:\d+\))`"#
         let readme = try Self.captures(pattern, in: try Self.read("README.md"))
         let runbook = try Self.captures(pattern, in: try Self.read("docs/RUNBOOK.md"))
         let example = try #require(readme.first, "README.md shows the example")
@@ -33,7 +36,8 @@ struct DocsTests {
         var lines = try Self.read("config/nightshift.yaml").components(separatedBy: "\n")
         let runner = try #require(lines.firstIndex(of: "runner:"))
         let workers = try #require(lines[runner...].firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix("workers:") })
-        lines[workers] = lines[workers].replacingOccurrences(of: #"workers:\s*\S+"#, with: "workers: two", options: .regularExpression)
+        lines[workers] = lines[workers].replacingOccurrences(
+            of: #"workers:\s*\S+"#, with: "workers: two", options: .regularExpression)
         let dir = try TemporaryDirectory(prefix: "nightshift-docs")
         try dir.write(lines.joined(separator: "\n"), to: "config/nightshift.yaml")
         let r = try NightshiftBinary.run(["serve", "--config", "config/nightshift.yaml"], cwd: dir.url.path)
@@ -45,7 +49,10 @@ struct DocsTests {
     func drainTime() async throws {
         // The number of seconds each text gives running attempts to finish.
         let serveHelp = try NightshiftBinary.run(["serve", "--help"], environment: ["COLUMNS": "400"]).out
-        let texts = ["serve --help": serveHelp, "README.md": try Self.read("README.md"), "docs/RUNBOOK.md": try Self.read("docs/RUNBOOK.md")]
+        let texts = [
+            "serve --help": serveHelp, "README.md": try Self.read("README.md"),
+            "docs/RUNBOOK.md": try Self.read("docs/RUNBOOK.md"),
+        ]
         var documented: Set<String> = []
         for (name, text) in texts {
             let found = try Self.captures(#"attempts\s+(?:get\s+)?up\s+to\s+(\d+)\s+s\s+to\s+finish"#, in: text)
@@ -59,29 +66,40 @@ struct DocsTests {
         let release = dir.path("release")
         let agent = try dir.write("while [ ! -f \"\(release)\" ]; do sleep 0.05; done\n", to: "agent.sh")
         let config = try dir.write(
-            "runner: { executors: { default: { command: \"/bin/sh \(agent)\" } } }\nproject_manager: { backlog: \"\" }\n", to: "nightshift.yaml")
+            "runner: { executors: { default: { command: \"/bin/sh \(agent)\" } } }\nproject_manager: { backlog: \"\" }\n",
+            to: "nightshift.yaml")
         let daemon = try DaemonProcess(stateDir: dir.path("state"), arguments: ["--config", config])
         #expect(await daemon.waitUntilReady(), "\(daemon.stderr)")
         let created = try NightshiftBinary.run(["tasks", "create", "--type", "impl", "wait", "--url", daemon.url])
         let id = try #require(created.out.split(separator: " ").dropFirst().first.map(String.init))
-        #expect(await waitFor { (try? NightshiftBinary.run(["tasks", "show", id, "--json", "--url", daemon.url]).out.contains("\"running\"")) == true })
+        #expect(
+            await waitFor {
+                (try? NightshiftBinary.run(["tasks", "show", id, "--json", "--url", daemon.url]).out.contains("\"running\""))
+                    == true
+            })
         daemon.signal(SIGTERM)
         let log = dir.path("state/agent_runner.log")
         var said: [String] = []
-        #expect(await waitFor {
-            said = (try? Self.captures(#"draining 1 running attempt\(s\) for up to (\d+)s"#, in: String(contentsOfFile: log, encoding: .utf8))) ?? []
-            return !said.isEmpty
-        })
+        #expect(
+            await waitFor {
+                said =
+                    (try? Self.captures(
+                        #"draining 1 running attempt\(s\) for up to (\d+)s"#, in: String(contentsOfFile: log, encoding: .utf8)))
+                    ?? []
+                return !said.isEmpty
+            })
         _ = FileManager.default.createFile(atPath: release, contents: nil)
         #expect(await daemon.waitForExit() == 0)
-        #expect(said.first.map { [$0] } == documented.first.map { [$0] }, "the runner drains for \(said), the docs say \(documented)")
+        #expect(
+            said.first.map { [$0] } == documented.first.map { [$0] }, "the runner drains for \(said), the docs say \(documented)")
     }
 
     @Test("every RUNBOOK section a script cites exists, with the step it names")
     func scriptCitationsResolve() throws {
         let runbook = try Self.read("docs/RUNBOOK.md")
         let headings = runbook.components(separatedBy: "\n").filter { $0.hasPrefix("## ") }.map { String($0.dropFirst(3)) }
-        let scripts = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("scripts").path).filter { $0.hasSuffix(".sh") }
+        let scripts = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("scripts").path).filter
+        { $0.hasSuffix(".sh") }
         var cited = 0
         for script in scripts {
             let text = try Self.read("scripts/" + script)
@@ -91,7 +109,9 @@ struct DocsTests {
                 let section = String(text[Range(m.range(at: 1), in: text)!])
                 #expect(headings.contains(section), "\(script) cites RUNBOOK \"\(section)\", which has no such section")
                 guard let stepRange = Range(m.range(at: 2), in: text), let step = Int(text[stepRange]) else { continue }
-                let body = runbook.components(separatedBy: "\n## " + section + "\n").dropFirst().first?.components(separatedBy: "\n## ").first ?? ""
+                let body =
+                    runbook.components(separatedBy: "\n## " + section + "\n").dropFirst().first?.components(separatedBy: "\n## ")
+                    .first ?? ""
                 #expect(body.contains("\n\(step). "), "\(script) cites step \(step) of \"\(section)\"")
             }
         }
@@ -101,7 +121,8 @@ struct DocsTests {
     @Test("the RUNBOOK's endpoints table lists exactly the operations of api/openapi.yaml")
     func endpointsTable() throws {
         let runbook = try Self.read("docs/RUNBOOK.md")
-        let section = try #require(runbook.components(separatedBy: "\n## Endpoints\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let section = try #require(
+            runbook.components(separatedBy: "\n## Endpoints\n").dropFirst().first?.components(separatedBy: "\n## ").first)
         let table = Set(try Self.captures(#"^\| `((?:GET|POST|PATCH|PUT|DELETE) /[^`]*)` \|"#, in: section))
         // The contract's operations: a path at two spaces, its methods at four.
         var contract: Set<String> = []
@@ -114,7 +135,9 @@ struct DocsTests {
             if line.hasPrefix("components:") { path = "" }
         }
         #expect(contract.count >= 20, "read the contract: \(contract)")
-        #expect(table.subtracting(contract).isEmpty, "in the RUNBOOK but not the contract: \(table.subtracting(contract).sorted())")
-        #expect(contract.subtracting(table).isEmpty, "in the contract but not the RUNBOOK: \(contract.subtracting(table).sorted())")
+        #expect(
+            table.subtracting(contract).isEmpty, "in the RUNBOOK but not the contract: \(table.subtracting(contract).sorted())")
+        #expect(
+            contract.subtracting(table).isEmpty, "in the contract but not the RUNBOOK: \(contract.subtracting(table).sorted())")
     }
 }

@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `scripts/ensure_effective_pipeline.sh` against a live daemon: 0 when healthy, 1 with the
@@ -40,7 +40,9 @@ struct EnsureEffectiveScriptTests {
         #expect(try Self.run(["--bogus"]).status == 64)
     }
 
-    @Test("exit 0 when healthy; non-zero with the issue as a required action when an open high issue exists; 2 when the daemon is down")
+    @Test(
+        "exit 0 when healthy; non-zero with the issue as a required action when an open high issue exists; 2 when the daemon is down"
+    )
     func againstLiveDaemon() async throws {
         let dir = try TemporaryDirectory(prefix: "nightshift-ensure")
         let shared = dir.path("shared")
@@ -66,10 +68,11 @@ struct EnsureEffectiveScriptTests {
         let body = #"{"direction":"work","task_type":"impl"}"#
         #expect(await HTTP.send("POST", daemon.url + "/api/agent/tasks", json: body)?.status == 201)
         var healthy: (status: Int32, out: String, err: String) = (-1, "", "")
-        #expect(await waitFor {
-            healthy = (try? Self.run(args)) ?? healthy
-            return healthy.status == 0 && healthy.out.contains("1 completed in the last hour")
-        }, "\(healthy.out)\(healthy.err)")
+        #expect(
+            await waitFor {
+                healthy = (try? Self.run(args)) ?? healthy
+                return healthy.status == 0 && healthy.out.contains("1 completed in the last hour")
+            }, "\(healthy.out)\(healthy.err)")
         #expect(healthy.out.contains("[ok] API reachable"))
         for endpoint in ["metrics", "monitor-issues", "effectiveness", "pipeline-status"] {
             #expect(healthy.out.contains("[ok] \(endpoint) endpoint"), "\(endpoint)")
@@ -84,10 +87,11 @@ struct EnsureEffectiveScriptTests {
         _ = FileManager.default.createFile(atPath: shared + "/fail", contents: nil)
         for _ in 0..<2 { #expect(await HTTP.send("POST", daemon.url + "/api/agent/tasks", json: body)?.status == 201) }
         var failing: (status: Int32, out: String, err: String) = (-1, "", "")
-        #expect(await waitFor {
-            failing = (try? Self.run(args)) ?? failing
-            return failing.status == 1
-        }, "\(failing.out)\(failing.err)")
+        #expect(
+            await waitFor {
+                failing = (try? Self.run(args)) ?? failing
+                return failing.status == 1
+            }, "\(failing.out)\(failing.err)")
         #expect(failing.out.contains("! [high] repeated_failures pipeline"), "\(failing.out)")
         #expect(failing.out.contains("success rate:    33%"))
         #expect(failing.out.hasSuffix("ATTENTION NEEDED\n"))

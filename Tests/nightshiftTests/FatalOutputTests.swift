@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How `nightshift fatal` and `nightshift status` show fatal issues: each once, with its output
@@ -17,7 +17,8 @@ struct FatalOutputTests {
         let tail = (1...25).map { "daemon output line \($0)" }.joined(separator: "\n") + "\n"
         let issue: [String: Any] = [
             "id": "fatal_crash_loop", "condition": "crash_loop", "reason": "crash_loop",
-            "detail": "the daemon was started 5 times within 1m and ended each time (last: exit 1); the watchdog stopped restarting it",
+            "detail":
+                "the daemon was started 5 times within 1m and ended each time (last: exit 1); the watchdog stopped restarting it",
             "source": "watchdog", "at": "2026-01-02T03:04:05.000Z", "last_seen": "2026-01-02T03:04:05.000Z", "count": 1,
             "context": ["output_tail": tail, "log": "/var/log/watchdog.log", "exit_status": "exit 1"],
         ]
@@ -33,9 +34,13 @@ struct FatalOutputTests {
         let r = try NightshiftBinary.run(["fatal", "--state-dir", state], environment: Self.cleanEnvironment)
         #expect(r.status == 1)
         let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines.first == "2026-01-02T03:04:05.000Z  crash_loop  (watchdog, seen 1×, last 2026-01-02T03:04:05.000Z)", "\(r.out)")
+        #expect(
+            lines.first == "2026-01-02T03:04:05.000Z  crash_loop  (watchdog, seen 1×, last 2026-01-02T03:04:05.000Z)", "\(r.out)")
         #expect(r.out.components(separatedBy: "crash_loop").count == 2, "the condition once, not again as the reason: \(r.out)")
-        #expect(lines.contains("  → the daemon was started 5 times within 1m and ended each time (last: exit 1); the watchdog stopped restarting it"))
+        #expect(
+            lines.contains(
+                "  → the daemon was started 5 times within 1m and ended each time (last: exit 1); the watchdog stopped restarting it"
+            ))
         #expect(lines.contains("  log: /var/log/watchdog.log"))
         #expect(lines.contains("  output tail (last 20 of 25 lines; --json has all):"), "\(r.out)")
         #expect(lines.contains("    daemon output line 25") && lines.contains("    daemon output line 6"))
@@ -62,7 +67,8 @@ struct FatalOutputTests {
         #expect(await daemon.waitUntilReady(), "\(daemon.stderr)")
         let status = try NightshiftBinary.run(["status", "--url", daemon.url])
         #expect(status.status == 0, "status reports, it does not fail: \(status.err)")
-        #expect(status.out.contains("\nfatal (1)\n  state_file_unreadable (reader, seen 1×): cannot read \(file): "), "\(status.out)")
+        #expect(
+            status.out.contains("\nfatal (1)\n  state_file_unreadable (reader, seen 1×): cannot read \(file): "), "\(status.out)")
         let viaAPI = try NightshiftBinary.run(["fatal", "--url", daemon.url])
         #expect(viaAPI.status == 1)
         #expect(viaAPI.out.contains("state_file_unreadable") && viaAPI.out.contains(file), "\(viaAPI.out)")
@@ -70,7 +76,10 @@ struct FatalOutputTests {
         // A readable file: status lists the issue once; fatal through the API shows its tail.
         try Self.crashLoopFile(file)
         let listed = try NightshiftBinary.run(["status", "--url", daemon.url])
-        #expect(listed.out.contains("\nfatal (1)\n  crash_loop (watchdog, seen 1×)\n  → what to do, and output tails: nightshift fatal\n"), "\(listed.out)")
+        #expect(
+            listed.out.contains(
+                "\nfatal (1)\n  crash_loop (watchdog, seen 1×)\n  → what to do, and output tails: nightshift fatal\n"),
+            "\(listed.out)")
         let shown = try NightshiftBinary.run(["fatal", "--url", daemon.url])
         #expect(shown.status == 1)
         #expect(shown.out.contains("  output tail (last 20 of 25 lines; --json has all):\n"), "\(shown.out)")

@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `nightshift gate` against a real temporary git repository and a real daemon.
@@ -45,7 +45,10 @@ struct GateTests {
             }
         }
 
-        struct CLIError: Error { var message: String; init(_ m: String) { message = m } }
+        struct CLIError: Error {
+            var message: String
+            init(_ m: String) { message = m }
+        }
 
         @discardableResult
         static func git(_ args: [String], in dir: String) throws -> String {
@@ -64,17 +67,23 @@ struct GateTests {
 
         /// Runs the gate; `url` defaults to the daemon's (or a port nobody listens on); with
         /// `discover` no URL is given and the gate finds the daemon through the state dir.
-        func gate(json: Bool = false, url: String? = nil, discover: Bool = false, extra: [String] = []) throws -> (status: Int32, out: String, err: String) {
+        func gate(
+            json: Bool = false, url: String? = nil, discover: Bool = false, extra: [String] = []
+        ) throws -> (status: Int32, out: String, err: String) {
             let target = url ?? daemon?.url ?? "http://127.0.0.1:9"
             return try NightshiftBinary.run(
-                ["gate", "--repo", repo, "--config", config, "--state-dir", state, "--waivers", waivers] + (discover ? [] : ["--url", target])
+                ["gate", "--repo", repo, "--config", config, "--state-dir", state, "--waivers", waivers]
+                    + (discover ? [] : ["--url", target])
                     + (json ? ["--json"] : []) + extra)
         }
 
         /// The gate's JSON report.
-        func report(discover: Bool = false) throws -> (status: Int32, passed: Bool, checks: [String: [String: Any]], problems: [[String: Any]]) {
+        func report(
+            discover: Bool = false
+        ) throws -> (status: Int32, passed: Bool, checks: [String: [String: Any]], problems: [[String: Any]]) {
             let r = try gate(json: true, discover: discover)
-            let o = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "not JSON: \(r.out) \(r.err)")
+            let o = try #require(
+                try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "not JSON: \(r.out) \(r.err)")
             var checks: [String: [String: Any]] = [:]
             for c in o["checks"] as? [[String: Any]] ?? [] { checks[c["name"] as? String ?? ""] = c }
             return (r.status, o["passed"] as? Bool ?? false, checks, o["waiver_problems"] as? [[String: Any]] ?? [])
@@ -99,7 +108,10 @@ struct GateTests {
         let r = try f.report()
         #expect(r.status == 0)
         #expect(r.passed)
-        #expect(r.checks.keys.sorted() == ["ci_status", "daemon_ready", "no_critical_monitor_issues", "no_fatal_issues", "worktree_clean"])
+        #expect(
+            r.checks.keys.sorted() == [
+                "ci_status", "daemon_ready", "no_critical_monitor_issues", "no_fatal_issues", "worktree_clean",
+            ])
         for name in ["worktree_clean", "daemon_ready", "no_fatal_issues", "no_critical_monitor_issues"] {
             #expect(r.checks[name]?["status"] as? String == "pass", "\(name): \(r.checks[name] ?? [:])")
         }
@@ -163,7 +175,8 @@ struct GateTests {
         #expect(r.out.contains("x [critical] c/s: m"))
         // Resolved, or only medium: passes.
         try Data(
-            #"{"issues":[{"id":"x","condition":"c","subject":"s","severity":"critical","message":"m","resolved_at":"2030-01-01T00:00:00Z"},{"id":"y","condition":"c","subject":"s","severity":"medium","message":"m","resolved_at":null}]}"#.utf8
+            #"{"issues":[{"id":"x","condition":"c","subject":"s","severity":"critical","message":"m","resolved_at":"2030-01-01T00:00:00Z"},{"id":"y","condition":"c","subject":"s","severity":"medium","message":"m","resolved_at":null}]}"#
+                .utf8
         ).write(to: URL(fileURLWithPath: f.stateFile("monitor_issues.json")))
         #expect(try f.gate().status == 0)
     }
@@ -171,12 +184,14 @@ struct GateTests {
     @Test("fails on an open high monitor issue raised by the running daemon's monitor")
     func highMonitorIssueLive() async throws {
         // Any free space is below this threshold: the monitor opens disk_low (high).
-        let f = try await Fixture(config: "monitor: { interval: 200ms, auto_recover: false, thresholds: { disk_min_free: 1000000GiB } }")
+        let f = try await Fixture(
+            config: "monitor: { interval: 200ms, auto_recover: false, thresholds: { disk_min_free: 1000000GiB } }")
         let url = try #require(f.daemon?.url)
-        #expect(await waitFor(timeout: 30) {
-            let issues = await HTTP.get(url + "/api/agent/monitor-issues")?.json?["issues"] as? [[String: Any]] ?? []
-            return issues.contains { $0["condition"] as? String == "disk_low" }
-        })
+        #expect(
+            await waitFor(timeout: 30) {
+                let issues = await HTTP.get(url + "/api/agent/monitor-issues")?.json?["issues"] as? [[String: Any]] ?? []
+                return issues.contains { $0["condition"] as? String == "disk_low" }
+            })
         let r = try f.report()
         #expect(r.status == 1)
         let check = try #require(r.checks["no_critical_monitor_issues"])
@@ -210,8 +225,13 @@ struct GateTests {
         #expect(r.status == 1 && !r.passed)
         #expect(r.checks["worktree_clean"]?["status"] as? String == "fail")
         #expect(r.problems.count == 2)
-        #expect(r.problems.contains { ($0["owner"] as? String) == "alice" && ($0["problem"] as? String)?.contains("expired") == true })
-        #expect(r.problems.contains { ($0["owner"] as? String) == "bob" && ($0["problem"] as? String)?.contains("missing reason") == true })
+        #expect(
+            r.problems.contains { ($0["owner"] as? String) == "alice" && ($0["problem"] as? String)?.contains("expired") == true }
+        )
+        #expect(
+            r.problems.contains {
+                ($0["owner"] as? String) == "bob" && ($0["problem"] as? String)?.contains("missing reason") == true
+            })
         let text = try f.gate()
         #expect(text.out.contains("waivers ignored:"))
         await f.stop()
@@ -219,11 +239,13 @@ struct GateTests {
 
     @Test("daemon_ready fails when the daemon is down and gate.require_daemon; ci_status runs gate.ci_command")
     func daemonDownAndCI() async throws {
-        let f = try await Fixture(config: "gate: { ci_command: \"echo 2 tests failed; exit 3\", require_daemon: true }", startDaemon: false)
+        let f = try await Fixture(
+            config: "gate: { ci_command: \"echo 2 tests failed; exit 3\", require_daemon: true }", startDaemon: false)
         let r = try f.report()
         #expect(r.status == 1)
         #expect(r.checks["daemon_ready"]?["status"] as? String == "fail")
-        #expect((r.checks["daemon_ready"]?["detail"] as? String)?.contains("cannot reach the daemon at http://127.0.0.1:9") == true)
+        #expect(
+            (r.checks["daemon_ready"]?["detail"] as? String)?.contains("cannot reach the daemon at http://127.0.0.1:9") == true)
         #expect(r.checks["ci_status"]?["status"] as? String == "fail")
         #expect((r.checks["ci_status"]?["detail"] as? String)?.contains("2 tests failed") == true)
         // With nothing written yet, the state dir has no issues.
@@ -239,13 +261,17 @@ struct GateTests {
         try Fixture.git(["commit", "-q", "-m", "backlog"], in: f.repo)
         let config = try f.dir.write("project_manager: { backlog: \"\(f.repo)/config/backlog.md\" }\n", to: "inrepo.yaml")
         try Data("1. First item\n2. Appended tonight\n".utf8).write(to: URL(fileURLWithPath: f.repo + "/config/backlog.md"))
-        let r = try NightshiftBinary.run(["gate", "--repo", f.repo, "--config", config, "--state-dir", f.state, "--waivers", f.waivers])
+        let r = try NightshiftBinary.run([
+            "gate", "--repo", f.repo, "--config", config, "--state-dir", f.state, "--waivers", f.waivers,
+        ])
         #expect(r.status == 0, "\(r.out) \(r.err)")
         #expect(r.out.hasPrefix("start gate: PASS"))
         #expect(r.out.contains("no daemon running"))
         // Anything else still counts.
         try Data("x".utf8).write(to: URL(fileURLWithPath: f.repo + "/stray.txt"))
-        let dirty = try NightshiftBinary.run(["gate", "--repo", f.repo, "--config", config, "--state-dir", f.state, "--waivers", f.waivers])
+        let dirty = try NightshiftBinary.run([
+            "gate", "--repo", f.repo, "--config", config, "--state-dir", f.state, "--waivers", f.waivers,
+        ])
         #expect(dirty.status == 1 && dirty.out.contains("stray.txt") && !dirty.out.contains("config/backlog.md"))
     }
 
@@ -263,7 +289,8 @@ struct GateTests {
         try gone.run()
         gone.waitUntilExit()
         try Data(
-            #"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:9", "port": 9, "started_at": "2030-01-01T00:00:00.000Z", "state_dir": "x"}"#.utf8
+            #"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:9", "port": 9, "started_at": "2030-01-01T00:00:00.000Z", "state_dir": "x"}"#
+                .utf8
         ).write(to: URL(fileURLWithPath: f.stateFile("daemon.json")))
         let dead = try f.report(discover: true)
         #expect(dead.status == 1)

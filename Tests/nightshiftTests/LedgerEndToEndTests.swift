@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The task ledger through the real daemon: a live SSE client sees every task's history in
@@ -39,7 +39,9 @@ struct LedgerEndToEndTests {
         await HTTP.get(url + "/api/agent/tasks/\(id)/events")?.json?["events"] as? [[String: Any]] ?? []
     }
 
-    @Test("a two-item backlog with a failing review: every task's history over SSE, in order, resumed with Last-Event-ID; the union is the event table")
+    @Test(
+        "a two-item backlog with a failing review: every task's history over SSE, in order, resumed with Last-Event-ID; the union is the event table"
+    )
     func backlogOverSSE() async throws {
         let dir = try TemporaryDirectory()
         let backlog = try dir.write("1. Write the greeting\n2. Add the farewell [review-fail]\n", to: "backlog.md")
@@ -70,7 +72,10 @@ struct LedgerEndToEndTests {
         let second = try LoopbackStream(port: Self.port(daemon.url))
         try second.sendGET("/api/agent/events", headers: ["Last-Event-ID": "\(lastID)"])
         let pmLog = state + "/project_manager.log"
-        #expect(await waitFor(timeout: 120) { ((try? String(contentsOfFile: pmLog, encoding: .utf8)) ?? "").contains("backlog finished") })
+        #expect(
+            await waitFor(timeout: 120) {
+                ((try? String(contentsOfFile: pmLog, encoding: .utf8)) ?? "").contains("backlog finished")
+            })
         let total = try #require(await HTTP.get(daemon.url + "/api/agent/tasks?limit=100")?.json?["tasks"] as? [[String: Any]])
         // 4 phases for item 1; item 2: spec, impl, test, review (fails), impl, test, review.
         #expect(total.count == 11, "\(total.map { "\($0["phase"] ?? "") \($0["status"] ?? "")" })")
@@ -119,11 +124,19 @@ struct LedgerEndToEndTests {
             """, to: "nightshift.yaml")
         let daemon = try DaemonProcess(stateDir: dir.path("state"), arguments: ["--config", config])
         #expect(await daemon.waitUntilReady())
-        let r = await HTTP.send("POST", daemon.url + "/api/agent/tasks", json: #"{"task_type":"impl","direction":"flaky [fail-once]","max_attempts":3}"#)
+        let r = await HTTP.send(
+            "POST", daemon.url + "/api/agent/tasks",
+            json: #"{"task_type":"impl","direction":"flaky [fail-once]","max_attempts":3}"#)
         let id = try #require(r?.json?["id"] as? String)
-        #expect(await waitFor(timeout: 60) { await HTTP.get(daemon.url + "/api/agent/tasks/\(id)")?.json?["status"] as? String == "completed" })
+        #expect(
+            await waitFor(timeout: 60) {
+                await HTTP.get(daemon.url + "/api/agent/tasks/\(id)")?.json?["status"] as? String == "completed"
+            })
         let events = await Self.history(daemon.url, id)
-        #expect(events.map { $0["kind"] as? String ?? "" } == ["created", "claimed", "started", "finished", "claimed", "started", "finished"])
+        #expect(
+            events.map { $0["kind"] as? String ?? "" } == [
+                "created", "claimed", "started", "finished", "claimed", "started", "finished",
+            ])
         #expect(events.map { ($0["attempt"] as? NSNumber)?.intValue ?? -1 } == [0, 1, 1, 1, 2, 2, 2])
         let retry = try #require(events[3]["detail"] as? [String: Any])
         #expect(events[3]["to_status"] as? String == "pending")
@@ -141,7 +154,9 @@ struct LedgerEndToEndTests {
         #expect(await daemon.waitForExit() == 0)
     }
 
-    @Test("a second SIGTERM during the drain tears the agents down at once; the daemon exits 0 and the task is left for the rescuer")
+    @Test(
+        "a second SIGTERM during the drain tears the agents down at once; the daemon exits 0 and the task is left for the rescuer"
+    )
     func secondSignal() async throws {
         let dir = try TemporaryDirectory()
         let marker = dir.path("agent.pid")
@@ -160,10 +175,14 @@ struct LedgerEndToEndTests {
         let r = await HTTP.send("POST", daemon.url + "/api/agent/tasks", json: #"{"task_type":"impl","direction":"long job"}"#)
         let id = try #require(r?.json?["id"] as? String)
         #expect(await waitFor(timeout: 30) { FileManager.default.fileExists(atPath: marker) })
-        let agentPID = try #require(Int32((try String(contentsOfFile: marker, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let agentPID = try #require(
+            Int32((try String(contentsOfFile: marker, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
         daemon.signal(SIGTERM)
         let log = dir.path("state/agent_runner.log")
-        #expect(await waitFor(timeout: 30) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("draining 1 running attempt(s) for up to 1h") })
+        #expect(
+            await waitFor(timeout: 30) {
+                ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("draining 1 running attempt(s) for up to 1h")
+            })
         #expect(daemon.process.isRunning)
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit(timeout: 30) == 0)

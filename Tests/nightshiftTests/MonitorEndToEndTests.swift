@@ -3,10 +3,10 @@ import NightshiftTesting
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The monitor through the real binary: a daemon with a 200 ms check interval and an agent that
@@ -58,7 +58,8 @@ struct MonitorEndToEndTests {
     }
 
     static func createTask(_ url: String, _ direction: String) async throws -> String {
-        let body = String(data: try JSONSerialization.data(withJSONObject: ["direction": direction, "task_type": "impl"]), encoding: .utf8)!
+        let body = String(
+            data: try JSONSerialization.data(withJSONObject: ["direction": direction, "task_type": "impl"]), encoding: .utf8)!
         let reply = try #require(await HTTP.send("POST", url + "/api/agent/tasks", json: body))
         #expect(reply.status == 201)
         return try #require(reply.json?["id"] as? String)
@@ -74,7 +75,9 @@ struct MonitorEndToEndTests {
 
     // MARK: Issue lifecycle
 
-    @Test("failures raise one issue whose id is stable across checks; it resolves once successes return; `nightshift issues` shows it")
+    @Test(
+        "failures raise one issue whose id is stable across checks; it resolves once successes return; `nightshift issues` shows it"
+    )
     func stableIssue() async throws {
         let s = try Self.setup()
         let daemon = try DaemonProcess(stateDir: s.state, arguments: ["--config", s.config])
@@ -86,7 +89,8 @@ struct MonitorEndToEndTests {
         for id in failed { #expect(await waitFor { await Self.status(url, id) == "failed" }, "task \(id) failed") }
 
         var issueID = ""
-        #expect(await waitFor { (await Self.issues(url))?.contains { $0["condition"] as? String == "repeated_failures" } == true })
+        #expect(
+            await waitFor { (await Self.issues(url))?.contains { $0["condition"] as? String == "repeated_failures" } == true })
         let first = try #require(await Self.issues(url))
         #expect(first.map { $0["condition"] as? String } == ["repeated_failures"], "only the failures are a problem: \(first)")
         let issue = try #require(first.first)
@@ -96,27 +100,35 @@ struct MonitorEndToEndTests {
         let firstCount = issue["count"] as? Int ?? 0
 
         // Several checks later it is the same issue, seen more often.
-        #expect(await waitFor {
-            guard let now = await Self.issues(url), now.count == 1, let c = now.first?["count"] as? Int else { return false }
-            return c >= firstCount + 3
-        })
+        #expect(
+            await waitFor {
+                guard let now = await Self.issues(url), now.count == 1, let c = now.first?["count"] as? Int else { return false }
+                return c >= firstCount + 3
+            })
         let later = try #require(await Self.issues(url))
         #expect(later.map { $0["id"] as? String } == [issueID])
         #expect(later.first?["first_seen"] as? String == issue["first_seen"] as? String)
 
         let listed = try NightshiftBinary.run(["issues", "--url", url])
         #expect(listed.status == 0)
-        #expect(listed.out.contains(issueID) && listed.out.contains("repeated_failures") && listed.out.contains("open ×"), "\(listed.out)")
+        #expect(
+            listed.out.contains(issueID) && listed.out.contains("repeated_failures") && listed.out.contains("open ×"),
+            "\(listed.out)")
         let asJSON = try NightshiftBinary.run(["issues", "--json", "--url", url])
         #expect(asJSON.out.contains(issueID))
 
         // Pipeline status and the report show it as needing attention.
         let status = try #require(await HTTP.get(url + "/api/agent/pipeline-status")?.json)
-        #expect(await waitFor { ((await HTTP.get(url + "/api/agent/pipeline-status"))?.json?["attention"] as? [String])?.isEmpty == false })
+        #expect(
+            await waitFor {
+                ((await HTTP.get(url + "/api/agent/pipeline-status"))?.json?["attention"] as? [String])?.isEmpty == false
+            })
         #expect((status["components"] as? [String: Any])?["monitor"] != nil)
-        #expect(await waitFor {
-            (try? String(contentsOfFile: s.state + "/pipeline_status_report.txt", encoding: .utf8))?.contains("repeated_failures") == true
-        })
+        #expect(
+            await waitFor {
+                (try? String(contentsOfFile: s.state + "/pipeline_status_report.txt", encoding: .utf8))?.contains(
+                    "repeated_failures") == true
+            })
 
         // Successes return: the issue resolves, with one resolutions line.
         _ = FileManager.default.createFile(atPath: s.ok, contents: nil)
@@ -155,9 +167,14 @@ struct MonitorEndToEndTests {
         var text: String { json["text"] as? String ?? "" }
     }
 
-    static func telegram(_ url: String, _ text: String, from user: Int = 111, secret: String? = "tg-secret") async throws -> WebReply {
+    static func telegram(
+        _ url: String, _ text: String, from user: Int = 111, secret: String? = "tg-secret"
+    ) async throws -> WebReply {
         let update: [String: Any] = [
-            "update_id": 1, "message": ["message_id": 7, "from": ["id": user, "is_bot": false], "chat": ["id": user, "type": "private"], "text": text],
+            "update_id": 1,
+            "message": [
+                "message_id": 7, "from": ["id": user, "is_bot": false], "chat": ["id": user, "type": "private"], "text": text,
+            ],
         ]
         var request = URLRequest(url: URL(string: url + "/api/agent/telegram/webhook")!, timeoutInterval: 10)
         request.httpMethod = "POST"
@@ -171,12 +188,15 @@ struct MonitorEndToEndTests {
             json: (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
     }
 
-    @Test("the Telegram webhook: secret header and allow-list enforced; /reply unblocks a task; /status, /tasks, /task, /attention, help")
+    @Test(
+        "the Telegram webhook: secret header and allow-list enforced; /reply unblocks a task; /status, /tasks, /task, /attention, help"
+    )
     func telegramWebhook() async throws {
-        let s = try Self.setup(extra: """
-            notify:
-              telegram: { secret: "tg-secret", allowed_user_ids: ["111"] }
-            """)
+        let s = try Self.setup(
+            extra: """
+                notify:
+                  telegram: { secret: "tg-secret", allowed_user_ids: ["111"] }
+                """)
         _ = FileManager.default.createFile(atPath: s.ok, contents: nil)
         let daemon = try DaemonProcess(stateDir: s.state, arguments: ["--config", s.config])
         #expect(await daemon.waitUntilReady(), "\(daemon.stderr)")
@@ -218,10 +238,11 @@ struct MonitorEndToEndTests {
         #expect(one.text.contains("Question: ship it?") && one.text.contains("/reply \(id) <decision>"))
 
         var attention = ""
-        #expect(await waitFor {
-            attention = (try? await Self.telegram(url, "/attention").text) ?? ""
-            return attention.contains("waiting for a decision")
-        }, "\(attention)")
+        #expect(
+            await waitFor {
+                attention = (try? await Self.telegram(url, "/attention").text) ?? ""
+                return attention.contains("waiting for a decision")
+            }, "\(attention)")
         #expect(attention.hasPrefix("Needs attention:"))
 
         let help = try await Self.telegram(url, "hello bot")
@@ -273,7 +294,8 @@ struct MonitorEndToEndTests {
         let api = try #require(await HTTP.get(daemon.url + "/api/agent/fatal-issues")?.json?["issues"] as? [[String: Any]])
         #expect(api.map { $0["condition"] as? String } == ["executor_missing"])
         let open = try #require(await Self.issues(daemon.url))
-        #expect(open.contains { $0["condition"] as? String == "executor_missing" && $0["subject"] as? String == "executor:ghost" })
+        #expect(
+            open.contains { $0["condition"] as? String == "executor_missing" && $0["subject"] as? String == "executor:ghost" })
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit() == 0)
 

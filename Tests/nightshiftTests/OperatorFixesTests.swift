@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Issue 9 through the real binary, as an operator meets it: a taken port, the watchdog's
@@ -24,7 +24,9 @@ struct OperatorFixesTests {
             addr.sin_port = 0
             var len = socklen_t(MemoryLayout<sockaddr_in>.size)
             let ok = withUnsafeMutablePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &len) == 0 }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &len) == 0
+                }
             }
             guard ok else { throw POSIXError(.EADDRINUSE) }
             port = Int(UInt16(bigEndian: addr.sin_port))
@@ -57,7 +59,8 @@ struct OperatorFixesTests {
         try Data("1. An item that must not be imported\n".utf8).write(to: URL(fileURLWithPath: dir.path("backlog.md")))
         let config = try Self.config(dir, backlog: dir.path("backlog.md"))
         let r = try NightshiftBinary.run(
-            ["serve", "--config", config, "--state-dir", dir.path("state"), "--port", "\(taken.port)"], environment: ["NIGHTSHIFT_LOG_STDERR": "1"])
+            ["serve", "--config", config, "--state-dir", dir.path("state"), "--port", "\(taken.port)"],
+            environment: ["NIGHTSHIFT_LOG_STDERR": "1"])
         #expect(r.status == 2)
         let lines = r.err.split(separator: "\n")
         #expect(lines.count == 1, "\(r.err)")
@@ -74,14 +77,16 @@ struct OperatorFixesTests {
         let config = try Self.config(dir)
         let state = dir.path("state")
         let r = try NightshiftBinary.run(
-            ["watchdog", "--config", config, "--state-dir", state, "--port", "\(taken.port)"], environment: ["NIGHTSHIFT_LOG_STDERR": "0"])
+            ["watchdog", "--config", config, "--state-dir", state, "--port", "\(taken.port)"],
+            environment: ["NIGHTSHIFT_LOG_STDERR": "0"])
         #expect(r.status == 2, "\(r.err)")
         #expect(r.err.contains("refused to start") && r.err.contains("\(taken.port)"), "\(r.err)")
         let log = Self.read(state + "/watchdog.log")
         #expect(log.components(separatedBy: "starting the daemon").count - 1 == 1, "\(log)")
         let fatal = Self.read(state + "/fatal_issues.json")
         #expect(fatal.contains("daemon_refused_to_start"))
-        let version = try #require(try JSONSerialization.jsonObject(with: Data(Self.read(state + "/pipeline_version.json").utf8)) as? [String: Any])
+        let version = try #require(
+            try JSONSerialization.jsonObject(with: Data(Self.read(state + "/pipeline_version.json").utf8)) as? [String: Any])
         #expect(version["watchdog_pid"] is NSNull && version["pid"] is NSNull && version["stopped_at"] is String, "\(version)")
     }
 
@@ -110,7 +115,9 @@ struct OperatorFixesTests {
         #expect(version["stopped_at"] is String)
     }
 
-    @Test("a malformed backlog edit is logged once and raised as one backlog_error issue naming file:line; progress is logged at INFO")
+    @Test(
+        "a malformed backlog edit is logged once and raised as one backlog_error issue naming file:line; progress is logged at INFO"
+    )
     func backlogErrorOnce() async throws {
         let dir = try TemporaryDirectory()
         let backlog = dir.path("backlog.md")
@@ -128,10 +135,13 @@ struct OperatorFixesTests {
 
         // An edit that breaks line 2 (a number used twice).
         try Data("1. Write the greeting\n1. Second\n".utf8).write(to: URL(fileURLWithPath: backlog))
-        #expect(await waitFor(timeout: 30) {
-            let issues = await HTTP.get(daemon.url + "/api/agent/monitor-issues")?.json?["issues"] as? [[String: Any]] ?? []
-            return issues.contains { $0["condition"] as? String == "backlog_error" && ($0["message"] as? String)?.contains("backlog.md:2") == true }
-        })
+        #expect(
+            await waitFor(timeout: 30) {
+                let issues = await HTTP.get(daemon.url + "/api/agent/monitor-issues")?.json?["issues"] as? [[String: Any]] ?? []
+                return issues.contains {
+                    $0["condition"] as? String == "backlog_error" && ($0["message"] as? String)?.contains("backlog.md:2") == true
+                }
+            })
         // Three more project-manager passes (each rewrites project_manager_state.json) log nothing new.
         let stateFile = dir.path("state/project_manager_state.json")
         func updatedAt() -> String? {

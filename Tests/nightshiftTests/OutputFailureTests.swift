@@ -3,7 +3,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The daemon never dies of its own output: a closed output pipe (`serve | head`), output
@@ -82,10 +82,11 @@ struct OutputFailureTests {
             let r = await d.create("after the pipe closed \(n)")
             #expect(r?.status == 201)
         }
-        #expect(await waitFor(timeout: 30) {
-            let counts = await HTTP.get(d.url + "/api/agent/tasks/count")?.json?["by_status"] as? [String: Any]
-            return counts?["completed"] as? Int == 5
-        })
+        #expect(
+            await waitFor(timeout: 30) {
+                let counts = await HTTP.get(d.url + "/api/agent/tasks/count")?.json?["by_status"] as? [String: Any]
+                return counts?["completed"] as? Int == 5
+            })
         #expect(d.process.isRunning)
         #expect(await HTTP.get(d.url + "/api/health")?.status == 200)
         let metrics = String(decoding: await HTTP.get(d.url + "/metrics")?.body ?? Data(), as: UTF8.self)
@@ -107,7 +108,9 @@ struct OutputFailureTests {
         #expect(await d.stop() == 0)
     }
 
-    @Test("when the state dir's disk fills: reads answer, new work gets a 503 that says so, disk_full is recorded once, the running task's outcome lands once space returns")
+    @Test(
+        "when the state dir's disk fills: reads answer, new work gets a 503 that says so, disk_full is recorded once, the running task's outcome lands once space returns"
+    )
     func stateDirDiskFills() async throws {
         let dir = try TemporaryDirectory()
         let mount = dir.path("small")
@@ -118,7 +121,8 @@ struct OutputFailureTests {
         defer { _ = try? NightshiftBinary.shell("umount -l \(mount)") }
         let state = mount + "/state"
         let go = dir.path("go")
-        let config = try Self.config(dir, agent: "/bin/sh -c 'while [ ! -f \(go) ]; do sleep 0.05; done; echo done waiting; exit 0'")
+        let config = try Self.config(
+            dir, agent: "/bin/sh -c 'while [ ! -f \(go) ]; do sleep 0.05; done; echo done waiting; exit 0'")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: state + "/out.log", contents: nil)
         let out = try #require(FileHandle(forWritingAtPath: state + "/out.log"))
@@ -129,17 +133,19 @@ struct OutputFailureTests {
 
         // Fill the disk to the last byte.
         let filler = mount + "/filler"
-        _ = try NightshiftBinary.shell("dd if=/dev/zero of=\(filler) bs=1M 2>/dev/null; dd if=/dev/zero of=\(filler).tail bs=4k 2>/dev/null; true")
+        _ = try NightshiftBinary.shell(
+            "dd if=/dev/zero of=\(filler) bs=1M 2>/dev/null; dd if=/dev/zero of=\(filler).tail bs=4k 2>/dev/null; true")
         #expect(await HTTP.get(d.url + "/api/health")?.status == 200)
         #expect(await HTTP.get(d.url + "/api/agent/tasks")?.status == 200)
         let refused = await d.create("new work on a full disk")
         #expect(refused?.status == 503)
         #expect(refused?.json?["type"] as? String == "disk_full")
         #expect((refused?.json?["detail"] as? String)?.contains("MiB free") == true)
-        #expect(await waitFor(timeout: 30) {
-            let fatal = await HTTP.get(d.url + "/api/agent/fatal-issues")?.json?["issues"] as? [[String: Any]] ?? []
-            return fatal.contains { $0["condition"] as? String == "disk_full" }
-        })
+        #expect(
+            await waitFor(timeout: 30) {
+                let fatal = await HTTP.get(d.url + "/api/agent/fatal-issues")?.json?["issues"] as? [[String: Any]] ?? []
+                return fatal.contains { $0["condition"] as? String == "disk_full" }
+            })
         // The agent ends while nothing can be written; its outcome waits for space.
         _ = FileManager.default.createFile(atPath: go, contents: nil)
         #expect(await HTTP.get(d.url + "/api/health")?.status == 200)

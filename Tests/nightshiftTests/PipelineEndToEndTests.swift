@@ -5,7 +5,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The backlog pipeline through the real `nightshift` binary: a temp config whose backlog is a
@@ -44,7 +44,8 @@ struct PipelineEndToEndTests {
         try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
         let agent = try dir.write("#!/bin/sh\n" + gatedAgent + "\n", to: "agent.sh")
         let backlog = try dir.write(
-            "# Tonight\n\n" + (1...items).map { "\($0). Backlog item number \($0)" }.joined(separator: "\n") + "\n", to: "backlog.md")
+            "# Tonight\n\n" + (1...items).map { "\($0). Backlog item number \($0)" }.joined(separator: "\n") + "\n",
+            to: "backlog.md")
         let config = try dir.write(
             """
             runner:
@@ -63,13 +64,19 @@ struct PipelineEndToEndTests {
         return Setup(dir: dir, config: config, state: dir.path("state"), shared: shared, backlog: backlog)
     }
 
-    static func hold(_ s: Setup, _ type: String) { _ = FileManager.default.createFile(atPath: s.shared + "/hold-\(type)", contents: nil) }
+    static func hold(_ s: Setup, _ type: String) {
+        _ = FileManager.default.createFile(atPath: s.shared + "/hold-\(type)", contents: nil)
+    }
 
-    static func release(_ s: Setup, _ type: String) throws { try FileManager.default.removeItem(atPath: s.shared + "/hold-\(type)") }
+    static func release(_ s: Setup, _ type: String) throws {
+        try FileManager.default.removeItem(atPath: s.shared + "/hold-\(type)")
+    }
 
     static func pmJSON(_ url: String) async -> [String: Any]? { await HTTP.get(url + "/api/agent/pm")?.json }
 
-    static func doneCount(_ url: String) async -> Int? { (await pmJSON(url)?["items_by_state"] as? [String: Any])?["done"] as? Int }
+    static func doneCount(_ url: String) async -> Int? {
+        (await pmJSON(url)?["items_by_state"] as? [String: Any])?["done"] as? Int
+    }
 
     static func count(_ url: String, _ status: String) async -> Int {
         ((await HTTP.get(url + "/api/agent/tasks/count"))?.json?["by_status"] as? [String: Any])?[status] as? Int ?? 0
@@ -83,9 +90,13 @@ struct PipelineEndToEndTests {
     }
 
     /// Every item is done, ran each phase once in order, and no (item, phase, iteration) repeats.
-    static func expectCleanRun(_ items: [BacklogItem], _ tasks: [AgentTask], count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectCleanRun(
+        _ items: [BacklogItem], _ tasks: [AgentTask], count: Int, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(items.count == count, sourceLocation: sourceLocation)
-        #expect(items.allSatisfy { $0.state == .done }, "states: \(items.map { "\($0.key)=\($0.state)" })", sourceLocation: sourceLocation)
+        #expect(
+            items.allSatisfy { $0.state == .done }, "states: \(items.map { "\($0.key)=\($0.state)" })",
+            sourceLocation: sourceLocation)
         var seen = Set<String>()
         for t in tasks {
             let key = "\(t.backlogItem ?? "-")/\(t.phase ?? "-")/\(t.iteration ?? 0)"
@@ -98,7 +109,8 @@ struct PipelineEndToEndTests {
             #expect(mine.allSatisfy { $0.status == .completed }, sourceLocation: sourceLocation)
             for (parent, child) in zip(mine, mine.dropFirst()) {
                 #expect(child.parentID == parent.id, sourceLocation: sourceLocation)
-                #expect((child.startedAt ?? .distantPast) >= (parent.finishedAt ?? .distantFuture), sourceLocation: sourceLocation)
+                #expect(
+                    (child.startedAt ?? .distantPast) >= (parent.finishedAt ?? .distantFuture), sourceLocation: sourceLocation)
             }
         }
     }
@@ -108,7 +120,8 @@ struct PipelineEndToEndTests {
     static func handOffDelays(_ tasks: [AgentTask]) -> [Double] {
         let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0) })
         return tasks.compactMap { child in
-            guard let pid = child.parentID, let parent = byID[pid], let finished = parent.finishedAt, let started = child.startedAt,
+            guard let pid = child.parentID, let parent = byID[pid], let finished = parent.finishedAt,
+                let started = child.startedAt,
                 child.createdAt == finished, child.attempt == 1
             else { return nil }
             return started.timeIntervalSince(finished)
@@ -159,9 +172,12 @@ struct PipelineEndToEndTests {
             #expect(await daemon.waitUntilReady(), "stderr: \(daemon.stderr)")
             #expect(
                 await waitFor(timeout: 60) {
-                    let running = (await HTTP.get(daemon.url + "/api/agent/tasks?status=running&limit=100"))?.json?["tasks"] as? [[String: Any]] ?? []
+                    let running =
+                        (await HTTP.get(daemon.url + "/api/agent/tasks?status=running&limit=100"))?.json?["tasks"]
+                        as? [[String: Any]] ?? []
                     let ids = running.compactMap { $0["id"] as? String }
-                    guard ids.count == 2, ids.allSatisfy({ FileManager.default.fileExists(atPath: s.shared + "/waiting-\($0)") }) else { return false }
+                    guard ids.count == 2, ids.allSatisfy({ FileManager.default.fileExists(atPath: s.shared + "/waiting-\($0)") })
+                    else { return false }
                     killedRunning = Set(ids)
                     return true
                 })
@@ -236,7 +252,9 @@ struct PipelineEndToEndTests {
             #expect(killed?.attempt == 2, "the killed attempt was rescued and run once more")
         }
         // The killed attempt and its rerun are the only repeated runs of any task.
-        let runs = ((try? String(contentsOfFile: s.shared + "/runs", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) ?? "" }
+        let runs = ((try? String(contentsOfFile: s.shared + "/runs", encoding: .utf8)) ?? "").split(separator: "\n").map {
+            $0.split(separator: " ").first.map(String.init) ?? ""
+        }
         let repeated = Dictionary(grouping: runs, by: { $0 }).filter { $0.value.count > 1 }.keys
         #expect(Set(repeated) == killedRunning)
     }

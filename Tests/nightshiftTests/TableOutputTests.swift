@@ -4,14 +4,15 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The client commands' tables against a real daemon: they fit the width ($COLUMNS, else 100
 /// when stdout is not a terminal), mark a cut with …, and `--json` keeps the full text.
 @Suite("table output", .serialized, .timeLimit(.minutes(3)))
 struct TableOutputTests {
-    static let prompt = "Should the migration rewrite every row of the orders table tonight, or wait for the maintenance window on Sunday? END-OF-PROMPT"
+    static let prompt =
+        "Should the migration rewrite every row of the orders table tonight, or wait for the maintenance window on Sunday? END-OF-PROMPT"
 
     static func run(_ args: [String], columns: String) throws -> (status: Int32, out: String, err: String) {
         var env = DaemonDiscoveryTests.cleanEnvironment
@@ -43,17 +44,23 @@ struct TableOutputTests {
         let daemon = try DaemonProcess(stateDir: dir.path("state"), arguments: ["--config", config])
         #expect(await daemon.waitUntilReady(), "\(daemon.stderr)")
         let url = ["--url", daemon.url]
-        let direction = "Rewrite the importer so that every malformed row is reported with its line number and the reason, then END-OF-DIRECTION"
+        let direction =
+            "Rewrite the importer so that every malformed row is reported with its line number and the reason, then END-OF-DIRECTION"
         let created = try NightshiftBinary.run(["tasks", "create", "--type", "impl", direction] + url)
         let id = try #require(created.out.split(separator: " ").dropFirst().first.map(String.init), "\(created.err)")
-        #expect(await waitFor { (try? NightshiftBinary.run(["tasks", "show", id, "--json"] + url).out.contains("\"needs_decision\"")) == true })
+        #expect(
+            await waitFor {
+                (try? NightshiftBinary.run(["tasks", "show", id, "--json"] + url).out.contains("\"needs_decision\"")) == true
+            })
 
         // Not a terminal and no $COLUMNS: 100 columns.
         let list = try Self.run(["tasks", "list"] + url, columns: "")
         #expect(list.status == 0)
         #expect(Self.widest(list.out) <= 100, "\(list.out)")
         let header = try #require(list.out.split(separator: "\n").first)
-        #expect(header.hasPrefix("ID  ") && header.contains("  ITEM  PHASE  CREATED  ") && header.hasSuffix("  DIRECTION"), "\(header)")
+        #expect(
+            header.hasPrefix("ID  ") && header.contains("  ITEM  PHASE  CREATED  ") && header.hasSuffix("  DIRECTION"),
+            "\(header)")
         let row = try #require(list.out.split(separator: "\n").first { $0.hasPrefix(id) })
         #expect(row.hasSuffix("…") && !row.contains("END-OF-DIRECTION"), "\(row)")
         #expect(row.contains("  -     impl   "), "no backlog item; outside the pipeline the phase column shows the type: \(row)")
@@ -78,8 +85,12 @@ struct TableOutputTests {
         let at = try #require(lines.firstIndex { $0.contains("executor_missing") }, "\(issues.out)")
         #expect(lines.indices.contains(at + 1) && lines[at + 1].hasPrefix("    → "), "\(issues.out)")
         let action = try #require(
-            (try JSONSerialization.jsonObject(with: Data(try Self.run(["issues", "--json"] + url, columns: "").out.utf8)) as? [String: Any])
-                .flatMap { ($0["issues"] as? [[String: Any]])?.first { $0["condition"] as? String == "executor_missing" }?["suggested_action"] as? String })
+            (try JSONSerialization.jsonObject(with: Data(try Self.run(["issues", "--json"] + url, columns: "").out.utf8))
+                as? [String: Any])
+                .flatMap {
+                    ($0["issues"] as? [[String: Any]])?.first { $0["condition"] as? String == "executor_missing" }?[
+                        "suggested_action"] as? String
+                })
         let wideIssues = try Self.run(["issues"] + url, columns: "400")
         #expect(wideIssues.out.contains("    → " + action), "\(wideIssues.out)")
 

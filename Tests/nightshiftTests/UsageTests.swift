@@ -10,8 +10,10 @@ struct UsageTests {
     /// Every command, as typed.
     static let commands: [[String]] = [
         [], ["serve"], ["watchdog"], ["status"], ["tasks"], ["tasks", "list"], ["tasks", "show"], ["tasks", "create"],
-        ["tasks", "decide"], ["tasks", "cancel"], ["tasks", "retry"], ["tasks", "log"], ["pm"], ["pm", "status"], ["pm", "pause"],
-        ["pm", "resume"], ["issues"], ["fatal"], ["gate"], ["bench"], ["bench", "store"], ["bench", "runner"], ["bench", "monitor"],
+        ["tasks", "decide"], ["tasks", "cancel"], ["tasks", "retry"], ["tasks", "log"], ["pm"], ["pm", "status"],
+        ["pm", "pause"],
+        ["pm", "resume"], ["issues"], ["fatal"], ["gate"], ["bench"], ["bench", "store"], ["bench", "runner"],
+        ["bench", "monitor"],
         ["bench", "watchdog"],
     ]
 
@@ -25,13 +27,17 @@ struct UsageTests {
     func usageErrorsAgreeWithHelp() throws {
         let gateHelp = try NightshiftBinary.run(["gate", "--help"], environment: ["COLUMNS": "300"])
         #expect(gateHelp.status == 0)
-        let documented = try #require(Self.documentedUsageCode(gateHelp.out), "gate --help names its bad-usage code: \(gateHelp.out)")
+        let documented = try #require(
+            Self.documentedUsageCode(gateHelp.out), "gate --help names its bad-usage code: \(gateHelp.out)")
         #expect(Self.documentedUsageCode(try NightshiftBinary.run(["--help"], environment: ["COLUMNS": "300"]).out) == documented)
 
         let cases: [([String], String)] = [
             (["gate", "--bogus"], "nightshift: unknown option '--bogus' (see: nightshift gate --help)"),
             (["tasks", "show"], "nightshift: missing expected argument '<id>' (see: nightshift tasks show --help)"),
-            (["tasks", "list", "--limit", "many"], "nightshift: the value 'many' is invalid for '--limit <limit>' (see: nightshift tasks list --help)"),
+            (
+                ["tasks", "list", "--limit", "many"],
+                "nightshift: the value 'many' is invalid for '--limit <limit>' (see: nightshift tasks list --help)"
+            ),
             (["frobnicate"], "nightshift: unexpected argument 'frobnicate' (see: nightshift --help)"),
             (["fatal", "--url"], "nightshift: missing value for '--url <url>' (see: nightshift fatal --help)"),
         ]

@@ -4,7 +4,7 @@ import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `nightshift watchdog` as a real process supervising a real `serve`: crash, restart request,
@@ -88,7 +88,8 @@ struct WatchdogTests {
 
     /// Alive and not a zombie.
     static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")")
+        else { return false }
         let state = stat[stat.index(after: close)...].split(separator: " ").first
         return state != "Z" && state != "X"
     }
@@ -97,7 +98,9 @@ struct WatchdogTests {
     static func groupMembers(_ pgid: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             return fields.count > 2 && Int32(fields[2]) == pgid && fields[0] != "Z" && fields[0] != "X"
         }
@@ -122,7 +125,8 @@ struct WatchdogTests {
     func killedDaemonComesBack() async throws {
         let dir = try TemporaryDirectory()
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: try Self.writeConfig(dir))
-        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
+        let first = try #require(
+            await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         let version = try #require(Self.readJSON(watchdog.file("pipeline_version.json")))
         #expect((version["pid"] as? NSNumber)?.int32Value == first.pid)
         #expect((version["watchdog_pid"] as? NSNumber)?.int32Value == watchdog.pid)
@@ -152,11 +156,13 @@ struct WatchdogTests {
     func restartRequest() async throws {
         let dir = try TemporaryDirectory()
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: try Self.writeConfig(dir))
-        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
+        let first = try #require(
+            await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         let request = watchdog.file("restart_requested.json")
         // Written the way the monitor writes it: a temp file renamed into place.
         let tmp = watchdog.file(".restart.tmp")
-        try Data(#"{"reason":"stale_version: test","at":"2030-01-01T00:00:00Z","requested_by":"test"}"#.utf8).write(to: URL(fileURLWithPath: tmp))
+        try Data(#"{"reason":"stale_version: test","at":"2030-01-01T00:00:00Z","requested_by":"test"}"#.utf8).write(
+            to: URL(fileURLWithPath: tmp))
         #expect(rename(tmp, request) == 0)
 
         #expect(await waitFor(timeout: 5) { !FileManager.default.fileExists(atPath: request) })
@@ -185,7 +191,8 @@ struct WatchdogTests {
         let dir = try TemporaryDirectory()
         let config = try Self.writeConfig(dir, watchdog: "health_timeout: 300ms, health_failures: 2, stop_timeout: 500ms")
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: config)
-        let first = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
+        let first = try #require(
+            await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         // Hung detection starts once the watchdog has seen the daemon answer.
         #expect(await waitFor(timeout: 10) { watchdog.log.contains("(pid \(first.pid)) answers /api/health") })
         kill(first.pid, SIGSTOP)
@@ -204,11 +211,14 @@ struct WatchdogTests {
         // (A taken port is exit 2, which the watchdog does not retry: see OperatorFixesTests.)
         let state = dir.path("state")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        try Data(String(repeating: "not a database ", count: 100).utf8).write(to: URL(fileURLWithPath: state + "/nightshift.sqlite"))
+        try Data(String(repeating: "not a database ", count: 100).utf8).write(
+            to: URL(fileURLWithPath: state + "/nightshift.sqlite"))
         let config = try Self.writeConfig(dir)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: NightshiftBinary.path)
-        process.arguments = ["watchdog", "--config", config, "--state-dir", state, "--port", "0", "--start-limit", "3", "--start-window", "60s"]
+        process.arguments = [
+            "watchdog", "--config", config, "--state-dir", state, "--port", "0", "--start-limit", "3", "--start-window", "60s",
+        ]
         var env = ProcessInfo.processInfo.environment
         env["NIGHTSHIFT_LOG_STDERR"] = "0"
         process.environment = env
@@ -243,7 +253,8 @@ struct WatchdogTests {
     func sigtermLeavesNothing() async throws {
         let dir = try TemporaryDirectory()
         let watchdog = try WatchdogProcess(stateDir: dir.path("state"), config: try Self.writeConfig(dir))
-        let daemon = try #require(await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
+        let daemon = try #require(
+            await watchdog.waitForDaemon(), "no daemon; watchdog stderr: \(watchdog.stderr) log: \(watchdog.log)")
         #expect(Self.groupMembers(daemon.pid).contains(daemon.pid))  // the daemon leads its own group
         #expect(Self.descendants(ofWatchdog: watchdog.pid).contains(daemon.pid))
 

@@ -155,7 +155,9 @@ public struct Redactor: Sendable {
                 let c = s[j]
                 if c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "&") || c == UInt8(ascii: ",")
                     || c == UInt8(ascii: ";") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") || c == UInt8(ascii: "}")
-                { break }
+                {
+                    break
+                }
                 j += 1
             }
         }

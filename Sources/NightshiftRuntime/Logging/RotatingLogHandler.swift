@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NightshiftCore
+import Synchronization
 
 /// A swift-log handler that writes one redacted line per message to a rotating component log
 /// (`agent_runner.log`, `monitor.log`, ...), and optionally echoes it to stderr.
@@ -13,7 +14,10 @@ public struct RotatingLogHandler: LogHandler {
     let echo: Bool
     let repeats: RepeatFilter?
 
-    public init(label: String, file: RotatingFile?, redactor: Redactor, echo: Bool, level: Logger.Level = .info, repeats: RepeatFilter? = nil) {
+    public init(
+        label: String, file: RotatingFile?, redactor: Redactor, echo: Bool, level: Logger.Level = .info,
+        repeats: RepeatFilter? = nil
+    ) {
         self.label = label
         self.file = file
         self.redactor = redactor
@@ -36,8 +40,11 @@ public struct RotatingLogHandler: LogHandler {
         }
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line = redactor.redact("\(Timestamp.format(Date())) \(event.level.rawValue.uppercased()) [\(label)] \(message)\(meta)") + "\n"
+        let meta =
+            merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let line =
+            redactor.redact("\(Timestamp.format(Date())) \(event.level.rawValue.uppercased()) [\(label)] \(message)\(meta)")
+            + "\n"
         file?.append(line)
         if echo { StandardStreams.writeError(line) }
     }
@@ -102,8 +109,6 @@ public final class ComponentLogs: Sendable {
         return logger
     }
 }
-
-import Synchronization
 
 /// Lets a repeated warning or error through once per `window`, then with how often it repeated.
 public final class RepeatFilter: Sendable {

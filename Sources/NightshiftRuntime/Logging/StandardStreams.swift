@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes to stdout and stderr that can never stop the process. `FileHandle.write` traps on
@@ -45,7 +45,9 @@ public enum StandardStreams {
         let why = String(cString: strerror(errno))
         dropped.add(1, ordering: .relaxed)
         if !reported.exchange(true, ordering: .relaxed) {
-            onFirstDrop?("cannot write to \(fd == STDERR_FILENO ? "stderr" : "stdout") (\(why)); dropping such lines from now on (counted in /metrics as nightshift_dropped_output_lines_total)")
+            onFirstDrop?(
+                "cannot write to \(fd == STDERR_FILENO ? "stderr" : "stdout") (\(why)); dropping such lines from now on (counted in /metrics as nightshift_dropped_output_lines_total)"
+            )
         }
     }
 }

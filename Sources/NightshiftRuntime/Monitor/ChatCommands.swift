@@ -24,7 +24,8 @@ public struct ChatCommands: Sendable {
 
     /// The reply to one message from `user` (recorded as who decided, e.g. `telegram:42`).
     public func handle(_ text: String, from user: String = "chat") async -> String {
-        let words = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let words = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", omittingEmptySubsequences: true)
+            .map(String.init)
         guard let first = words.first else { return Self.help }
         let command = first.split(separator: "@").first.map(String.init) ?? first  // "/status@MyBot"
         do {
@@ -39,7 +40,8 @@ public struct ChatCommands: Sendable {
                 return try await reply(words[1], words.dropFirst(2).joined(separator: " "), by: user)
             case "/attention":
                 let items = await attention()
-                return items.isEmpty ? "Nothing needs attention." : "Needs attention:\n" + items.map { "• \($0)" }.joined(separator: "\n")
+                return items.isEmpty
+                    ? "Nothing needs attention." : "Needs attention:\n" + items.map { "• \($0)" }.joined(separator: "\n")
             default:
                 return Self.help
             }
@@ -68,15 +70,20 @@ public struct ChatCommands: Sendable {
         }
         let page = try await env.store.list(query)
         if page.tasks.isEmpty { return "No tasks." }
-        return page.tasks.map { "\($0.id) \($0.taskType) \($0.status.rawValue): \($0.direction.prefix(50))" }.joined(separator: "\n")
+        return page.tasks.map { "\($0.id) \($0.taskType) \($0.status.rawValue): \($0.direction.prefix(50))" }.joined(
+            separator: "\n")
             + "\n(\(page.tasks.count) of \(page.total))"
     }
 
     func task(_ id: String) async throws -> String {
         guard TaskID.isValid(id) else { return "\(id) is not a task id" }
         let t = try await env.store.get(id)
-        var lines = ["\(t.id) \(t.taskType) \(t.status.rawValue), attempt \(t.attempt)/\(t.maxAttempts)", String(t.direction.prefix(300))]
-        if let p = t.decisionPrompt, t.status == .needsDecision { lines.append("Question: \(p)\nReply: /reply \(t.id) <decision>") }
+        var lines = [
+            "\(t.id) \(t.taskType) \(t.status.rawValue), attempt \(t.attempt)/\(t.maxAttempts)", String(t.direction.prefix(300)),
+        ]
+        if let p = t.decisionPrompt, t.status == .needsDecision {
+            lines.append("Question: \(p)\nReply: /reply \(t.id) <decision>")
+        }
         if let e = t.error { lines.append("Error: \(e)") }
         if let s = t.summary { lines.append("Summary: \(s)") }
         return lines.joined(separator: "\n")

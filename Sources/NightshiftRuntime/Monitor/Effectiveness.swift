@@ -67,7 +67,9 @@ public struct Effectiveness: Encodable, Sendable, Equatable {
     }
 
     /// The same, over `recent` (the newest finished tasks, at most `window`) already read.
-    static func compute(store: any TaskStore & MonitorStore & PipelineStore, now: Date, recent samples: [FinishedSample]) async throws -> Effectiveness {
+    static func compute(
+        store: any TaskStore & MonitorStore & PipelineStore, now: Date, recent samples: [FinishedSample]
+    ) async throws -> Effectiveness {
         // Throughput is counted in the database: reading every task of the last day as rows
         // made each check cost time proportional to the day's work.
         let completed = try await store.completedCounts(since: [now.addingTimeInterval(-3600), now.addingTimeInterval(-86400)])

@@ -31,7 +31,9 @@ extension Monitor {
             let age = s.heartbeats[name].map { now.timeIntervalSince($0) }
             let alive = name == "monitor" ? true : age.map { $0 <= configuration.thresholds.heartbeatStale } ?? false
             // Right after a start a service may not have beaten yet: that is "starting", not dead.
-            let starting = !alive && age == nil && now.timeIntervalSince(s.watchingSince ?? .distantPast) <= configuration.thresholds.heartbeatStale
+            let starting =
+                !alive && age == nil
+                && now.timeIntervalSince(s.watchingSince ?? .distantPast) <= configuration.thresholds.heartbeatStale
             services[name] = .init(alive: alive, starting: starting, lastBeatAgeSeconds: age.map { ($0 * 10).rounded() / 10 })
         }
         var well: [String] = []
@@ -39,7 +41,9 @@ extension Monitor {
         if let rate = eff.successRate, rate >= configuration.thresholds.minSuccessRate {
             well.append("\(Int((rate * 100).rounded()))% of recent tasks succeeded")
         }
-        if eff.throughput.completedLastHour > 0 { well.append("\(eff.throughput.completedLastHour) task(s) completed in the last hour") }
+        if eff.throughput.completedLastHour > 0 {
+            well.append("\(eff.throughput.completedLastHour) task(s) completed in the last hour")
+        }
         if let b = eff.backlogProgress, b.done > 0 { well.append("\(b.done) of \(b.total) backlog item(s) done") }
         if s.apiReachable == true { well.append("the API answers") }
         if services.filter({ !$0.value.alive && !$0.value.starting }).isEmpty {
@@ -53,10 +57,12 @@ extension Monitor {
             overall: .init(status: open.isEmpty ? "ok" : "attention", goingWell: well, needsAttention: attention),
             layer0Goal: .init(goalProximity: eff.goalProximity, backlogProgress: eff.backlogProgress),
             layer1Orchestration: .init(
-                services: services, workers: env.config.runner.workers, running: s.running.count, pending: s.counts[.pending] ?? 0,
+                services: services, workers: env.config.runner.workers, running: s.running.count,
+                pending: s.counts[.pending] ?? 0,
                 projectManagerState: pm.map { $0.state }, itemsInFlight: pm.map { $0.inFlight.count } ?? 0),
             layer2Execution: .init(
-                apiReachable: s.apiReachable, throughput: eff.throughput, durationSeconds: metrics.durationSeconds, successRate: eff.successRate),
+                apiReachable: s.apiReachable, throughput: eff.throughput, durationSeconds: metrics.durationSeconds,
+                successRate: eff.successRate),
             layer3Attention: .init(openIssues: open, resolvedSinceLast: changes.resolved, needsDecision: s.waiting.map(\.id)))
     }
 }

@@ -3,7 +3,7 @@ import NightshiftCore
 import NightshiftStore
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 extension Monitor {
@@ -11,7 +11,8 @@ extension Monitor {
     func makeSnapshot() async throws -> MonitorSnapshot {
         let now = env.now()
         var s = MonitorSnapshot(now: now)
-        let health = try await store.taskHealth(now: now, recent: max(configuration.thresholds.successWindow, configuration.thresholds.repeatedFailures))
+        let health = try await store.taskHealth(
+            now: now, recent: max(configuration.thresholds.successWindow, configuration.thresholds.repeatedFailures))
         s.counts = health.counts
         s.oldestRunnableSince = health.oldestRunnableSince
         s.running = health.running
@@ -58,7 +59,9 @@ extension Monitor {
             try? handle.seek(toOffset: size - toRead)
             let data = toRead > 0 ? handle.readData(ofLength: Int(toRead)) : Data()
             logOffsets.withLock { $0[name] = size }
-            let count = data.split(separator: 0x0A).filter { $0.range(of: Data(" ERROR [".utf8)) != nil || $0.range(of: Data(" CRITICAL [".utf8)) != nil }.count
+            let count = data.split(separator: 0x0A).filter {
+                $0.range(of: Data(" ERROR [".utf8)) != nil || $0.range(of: Data(" CRITICAL [".utf8)) != nil
+            }.count
             if count > 0 { out[name] = count }
         }
         return out
@@ -71,7 +74,8 @@ extension Monitor {
             let recorded = try? JSONDecoder().decode([String: JSONValue].self, from: data)
         else { return (nil, nil, []) }
         // The repository whose HEAD was recorded (the watchdog names it), else the daemon's.
-        let configured = env.config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : env.config.runner.workspace
+        let configured =
+            env.config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : env.config.runner.workspace
         let dir = recorded["workspace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? configured
         let recordedSHA = recorded["git_sha"]?.stringValue ?? "unknown"
         // A HEAD that cannot be read now (git missing, not a repository) is no evidence of new
@@ -83,12 +87,16 @@ extension Monitor {
         var now = "\(currentSHA)/\(VersionInfo.current)"
         var changes: [String] = []
         if currentSHA != recordedSHA { changes.append("git HEAD of \(dir) moved from \(recordedSHA) to \(currentSHA)") }
-        if VersionInfo.current != recordedVersion { changes.append("nightshift version \(recordedVersion) → \(VersionInfo.current)") }
-        if let binary = recorded["binary"]?.stringValue, let then = recorded["binary_modified_at"]?.stringValue.flatMap(Timestamp.parse),
+        if VersionInfo.current != recordedVersion {
+            changes.append("nightshift version \(recordedVersion) → \(VersionInfo.current)")
+        }
+        if let binary = recorded["binary"]?.stringValue,
+            let then = recorded["binary_modified_at"]?.stringValue.flatMap(Timestamp.parse),
             let modified = PipelineVersion.modificationTime(of: binary), Timestamp.format(modified) != Timestamp.format(then)
         {
             now += " (binary rebuilt \(Timestamp.format(modified)))"
-            changes.append("binary \(binary) rebuilt: modified \(Timestamp.format(modified)), was \(Timestamp.format(then)) at the start")
+            changes.append(
+                "binary \(binary) rebuilt: modified \(Timestamp.format(modified)), was \(Timestamp.format(then)) at the start")
         }
         return (was, now, changes)
     }
@@ -108,7 +116,9 @@ extension Monitor {
     static func programExists(_ command: String) -> Bool {
         let words = command.split(separator: " ").map(String.init).drop { $0.contains("=") && !$0.hasPrefix("/") }
         guard let first = words.first else { return false }
-        if ["cd", "exec", "env", "set", "export", "if", "for", "(", "{", "[", "test", "true", "false", "echo", "printf", "sleep"].contains(first) || first.hasPrefix("$") {
+        if ["cd", "exec", "env", "set", "export", "if", "for", "(", "{", "[", "test", "true", "false", "echo", "printf", "sleep"]
+            .contains(first) || first.hasPrefix("$")
+        {
             return true
         }
         if first.contains("/") { return FileManager.default.isExecutableFile(atPath: first) }

@@ -65,7 +65,8 @@ public final class Monitor: Service, Sendable {
     }
 
     public convenience init(
-        env: ServiceEnvironment, store: some TaskStore & MonitorStore & PipelineStore, notifier: Notifier?, projectManager: ProjectManager?,
+        env: ServiceEnvironment, store: some TaskStore & MonitorStore & PipelineStore, notifier: Notifier?,
+        projectManager: ProjectManager?,
         apiURL: Locked<String?>
     ) {
         self.init(env: env, store: store as Store, notifier: notifier, projectManager: projectManager, apiURL: apiURL)
@@ -84,13 +85,17 @@ public final class Monitor: Service, Sendable {
             }
         }
         defer { decisions.cancel() }
-        await runPeriodically(every: configuration.interval, logger: logger, what: "monitor check") { _ = try await self.runOnce() }
+        await runPeriodically(every: configuration.interval, logger: logger, what: "monitor check") {
+            _ = try await self.runOnce()
+        }
     }
 
     func alertDecision(_ task: AgentTask) {
-        notifier?.send(Alert(
-            event: "needs_decision", at: env.now(),
-            text: "Task \(task.id) needs a decision: \(task.decisionPrompt ?? "")\nReply: /reply \(task.id) <decision>", taskID: task.id))
+        notifier?.send(
+            Alert(
+                event: "needs_decision", at: env.now(),
+                text: "Task \(task.id) needs a decision: \(task.decisionPrompt ?? "")\nReply: /reply \(task.id) <decision>",
+                taskID: task.id))
     }
 
     /// One check.
@@ -131,7 +136,9 @@ public final class Monitor: Service, Sendable {
             }
             appendLine(lines, to: env.paths.monitorResolutions)
         }
-        for i in changes.opened { logger.warning("opened \(i.id) [\(i.severity.rawValue)] \(i.condition) \(i.subject): \(i.message)") }
+        for i in changes.opened {
+            logger.warning("opened \(i.id) [\(i.severity.rawValue)] \(i.condition) \(i.subject): \(i.message)")
+        }
     }
 
     /// Appends whole lines with one write (O_APPEND), so a reader never sees half a line.
@@ -145,7 +152,9 @@ public final class Monitor: Service, Sendable {
     }
 
     func requestRestartIfHelpful(_ findings: [Finding], now: Date) async throws -> RestartRequest? {
-        guard configuration.autoRecover, let f = findings.first(where: { MonitorRules.restartable.contains($0.condition) }) else { return nil }
+        guard configuration.autoRecover, let f = findings.first(where: { MonitorRules.restartable.contains($0.condition) }) else {
+            return nil
+        }
         if let last = try await store.pipelineValue(Self.lastRestartKey).flatMap(Double.init),
             now.timeIntervalSince1970 - last < configuration.restartCooldown
         {
@@ -176,7 +185,9 @@ public final class Monitor: Service, Sendable {
                 if isNew { logger.critical("fatal: \(f.condition): \(f.message)") }
             } catch {
                 fatalState.withLock { $0.unwritten[f.condition] = issue }
-                if isNew { logger.critical("fatal: \(f.condition): \(f.message) (fatal_issues.json cannot be written yet: \(error))") }
+                if isNew {
+                    logger.critical("fatal: \(f.condition): \(f.message) (fatal_issues.json cannot be written yet: \(error))")
+                }
             }
             fatalState.withLock { _ = $0.logged.insert(f.condition) }
         }
@@ -187,7 +198,9 @@ public final class Monitor: Service, Sendable {
     }
 
     /// Fatal issues found but not yet written to fatal_issues.json (the disk is full).
-    public var unwrittenFatal: [FatalIssue] { fatalState.value.unwritten.values.sorted { $0.condition.rawValue < $1.condition.rawValue } }
+    public var unwrittenFatal: [FatalIssue] {
+        fatalState.value.unwritten.values.sorted { $0.condition.rawValue < $1.condition.rawValue }
+    }
 
     /// One heal task per open issue that a task could fix, never one per check.
     func fileHealTasks(now: Date) async throws -> [String] {
@@ -197,7 +210,8 @@ public final class Monitor: Service, Sendable {
         where issue.healTaskID == nil && issue.severity >= .medium && !skip.contains(issue.condition) {
             let task = AgentTask(
                 taskType: .heal,
-                direction: "Investigate and fix a pipeline problem found by the monitor.\n\nProblem (\(issue.condition), \(issue.subject)): \(issue.message)\nSuggested action: \(issue.suggestedAction)",
+                direction:
+                    "Investigate and fix a pipeline problem found by the monitor.\n\nProblem (\(issue.condition), \(issue.subject)): \(issue.message)\nSuggested action: \(issue.suggestedAction)",
                 maxAttempts: env.config.runner.maxAttempts, context: ["monitor_issue": .string(issue.id)], now: now)
             if let created = try await env.ledger.fileHealTask(in: store, issueID: issue.id, task: task) {
                 filed.append(created.id)
@@ -218,13 +232,17 @@ public final class Monitor: Service, Sendable {
                 return false
             }
             if recent { continue }
-            notifier.send(Alert(
-                event: "issue_opened", at: now, text: "[\(issue.severity.rawValue)] \(issue.condition) \(issue.subject): \(issue.message)\n→ \(issue.suggestedAction)",
-                issue: issue))
+            notifier.send(
+                Alert(
+                    event: "issue_opened", at: now,
+                    text:
+                        "[\(issue.severity.rawValue)] \(issue.condition) \(issue.subject): \(issue.message)\n→ \(issue.suggestedAction)",
+                    issue: issue))
             notified.append(issue.id)
         }
         for issue in changes.resolved where issue.notifiedAt != nil {
-            notifier.send(Alert(event: "issue_resolved", at: now, text: "resolved: \(issue.condition) \(issue.subject)", issue: issue))
+            notifier.send(
+                Alert(event: "issue_resolved", at: now, text: "resolved: \(issue.condition) \(issue.subject)", issue: issue))
         }
         try? await store.markNotified(issueIDs: notified, at: now)
     }

@@ -5,7 +5,7 @@ import NightshiftCore
 import ServiceLifecycle
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Something a human should hear about.
@@ -52,7 +52,9 @@ public final class Notifier: Service, Sendable {
         (queue, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingNewest(1000))
     }
 
-    public var isConfigured: Bool { !config.webhooks.isEmpty || (!config.telegram.token.isEmpty && !config.telegram.chatIds.isEmpty) }
+    public var isConfigured: Bool {
+        !config.webhooks.isEmpty || (!config.telegram.token.isEmpty && !config.telegram.chatIds.isEmpty)
+    }
 
     public func send(_ alert: Alert) {
         guard isConfigured else { return }
@@ -79,7 +81,9 @@ public final class Notifier: Service, Sendable {
         let body = (try? JSONEncoder.nightshift().encode(alert)) ?? Data()
         for url in config.webhooks {
             var headers = ["Content-Type": "application/json"]
-            if !config.webhookSecret.isEmpty { headers[Self.signatureHeader] = Self.signature(body: body, secret: config.webhookSecret) }
+            if !config.webhookSecret.isEmpty {
+                headers[Self.signatureHeader] = Self.signature(body: body, secret: config.webhookSecret)
+            }
             await post(url, body: body, headers: headers, what: "webhook")
         }
         let tg = config.telegram
@@ -87,7 +91,9 @@ public final class Notifier: Service, Sendable {
             let base = tg.apiBase.isEmpty ? "https://api.telegram.org" : tg.apiBase
             for chat in tg.chatIds {
                 let message = (try? JSONSerialization.data(withJSONObject: ["chat_id": chat, "text": alert.text])) ?? Data()
-                await post("\(base)/bot\(tg.token)/sendMessage", body: message, headers: ["Content-Type": "application/json"], what: "telegram")
+                await post(
+                    "\(base)/bot\(tg.token)/sendMessage", body: message, headers: ["Content-Type": "application/json"],
+                    what: "telegram")
             }
         }
     }

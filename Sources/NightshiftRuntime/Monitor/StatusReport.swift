@@ -93,7 +93,9 @@ public struct StatusReport: Encodable, Sendable {
             "success \(rate)", "done/h \(layer2Execution.throughput.completedLastHour)",
             "open issues \(layer3Attention.openIssues.count)", "goal \(layer0Goal.goalProximity)",
         ]
-        if !overall.needsAttention.isEmpty { parts.append("attention: " + overall.needsAttention.prefix(3).joined(separator: "; ")) }
+        if !overall.needsAttention.isEmpty {
+            parts.append("attention: " + overall.needsAttention.prefix(3).joined(separator: "; "))
+        }
         return parts.joined(separator: " | ")
     }
 
@@ -106,20 +108,30 @@ public struct StatusReport: Encodable, Sendable {
         lines += overall.needsAttention.isEmpty ? ["  (nothing)"] : overall.needsAttention.map { "  ! \($0)" }
         lines.append("")
         if let b = layer0Goal.backlogProgress {
-            lines.append("Goal: proximity \(layer0Goal.goalProximity); backlog \(b.done)/\(b.total) done, \(b.active) active, \(b.blocked) blocked, \(b.queued) queued")
+            lines.append(
+                "Goal: proximity \(layer0Goal.goalProximity); backlog \(b.done)/\(b.total) done, \(b.active) active, \(b.blocked) blocked, \(b.queued) queued"
+            )
         } else {
             lines.append("Goal: proximity \(layer0Goal.goalProximity)")
         }
         let o = layer1Orchestration
-        lines.append("Orchestration: \(o.running)/\(o.workers) workers busy, \(o.pending) pending, PM \(o.projectManagerState ?? "n/a"), \(o.itemsInFlight) item(s) in flight")
+        lines.append(
+            "Orchestration: \(o.running)/\(o.workers) workers busy, \(o.pending) pending, PM \(o.projectManagerState ?? "n/a"), \(o.itemsInFlight) item(s) in flight"
+        )
         for (name, s) in o.services.sorted(by: { $0.key < $1.key }) {
             let state = s.alive ? "alive" : s.starting ? "starting (no beat yet)" : "NOT ALIVE"
             lines.append("  \(name): \(state)\(s.lastBeatAgeSeconds.map { ", last beat \(Int($0))s ago" } ?? "")")
         }
         let e = layer2Execution
-        lines.append("Execution: API \(e.apiReachable.map { $0 ? "reachable" : "UNREACHABLE" } ?? "not probed"), \(e.throughput.completedLastHour) done last hour, \(e.throughput.completedLastDay) last day, p50 \(e.durationSeconds.p50.map { "\(Int($0))s" } ?? "n/a")")
-        lines.append("Attention: \(layer3Attention.openIssues.count) open issue(s), \(layer3Attention.resolvedSinceLast.count) resolved since the last check, \(layer3Attention.needsDecision.count) waiting for a decision")
-        for i in layer3Attention.openIssues { lines.append("  [\(i.severity.rawValue)] \(i.id) \(i.condition) \(i.subject): \(i.message) → \(i.suggestedAction)") }
+        lines.append(
+            "Execution: API \(e.apiReachable.map { $0 ? "reachable" : "UNREACHABLE" } ?? "not probed"), \(e.throughput.completedLastHour) done last hour, \(e.throughput.completedLastDay) last day, p50 \(e.durationSeconds.p50.map { "\(Int($0))s" } ?? "n/a")"
+        )
+        lines.append(
+            "Attention: \(layer3Attention.openIssues.count) open issue(s), \(layer3Attention.resolvedSinceLast.count) resolved since the last check, \(layer3Attention.needsDecision.count) waiting for a decision"
+        )
+        for i in layer3Attention.openIssues {
+            lines.append("  [\(i.severity.rawValue)] \(i.id) \(i.condition) \(i.subject): \(i.message) → \(i.suggestedAction)")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -151,7 +151,8 @@ public final class ProjectManager: Service, Sendable {
         defer { env.health.setRunning("project_manager", false) }
         let events = env.events.subscribe()
         let watcher = Task {
-            for await change in events where [.finished, .cancelled, .rescued, .retried, .decided, .expired].contains(change.kind) {
+            for await change in events
+            where [.finished, .cancelled, .rescued, .retried, .decided, .expired].contains(change.kind) {
                 self.wake.signal()
             }
         }
@@ -215,10 +216,13 @@ public final class ProjectManager: Service, Sendable {
                 }
             }
             if let task = try await env.ledger.startItem(
-                in: pipeline, key: item.key, parallel: configuration.parallelItems, workdir: workdir, branch: branch, now: env.now())
+                in: pipeline, key: item.key, parallel: configuration.parallelItems, workdir: workdir, branch: branch,
+                now: env.now())
             {
                 result.started.append(item.key)
-                logger.info("started item \(item.key) \"\(item.title)\" with \(task.phase ?? task.taskType.rawValue)", metadata: ["task.id": "\(task.id)"])
+                logger.info(
+                    "started item \(item.key) \"\(item.title)\" with \(task.phase ?? task.taskType.rawValue)",
+                    metadata: ["task.id": "\(task.id)"])
             }
         }
         try await cleanWorktrees()
@@ -249,7 +253,8 @@ public final class ProjectManager: Service, Sendable {
                 logger.info("\(label) done", metadata: meta)
             case .blocked where before?.state != .blocked:
                 logger.info("\(label) blocked: \(item.blockedReason ?? "no reason recorded")", metadata: meta)
-            case .active where before != nil && before?.state != .queued && (before?.phase != now.phase || before?.iteration != now.iteration):
+            case .active
+            where before != nil && before?.state != .queued && (before?.phase != now.phase || before?.iteration != now.iteration):
                 let from = before?.phase.map { "\($0) → " } ?? ""
                 let iteration = now.iteration > 1 ? " (iteration \(now.iteration))" : ""
                 logger.info("\(label) phase \(from)\(now.phase ?? "?")\(iteration)", metadata: meta)
@@ -281,7 +286,9 @@ public final class ProjectManager: Service, Sendable {
         let summary = try await pipeline.importBacklog(parsed.entries, now: env.now())
         backlogState.withLock { $0 = (parsed.fingerprint, nil, env.now()) }
         if !summary.added.isEmpty || !summary.updated.isEmpty {
-            logger.info("imported the backlog: \(summary.added.count) new, \(summary.updated.count) changed, \(summary.unchanged) unchanged")
+            logger.info(
+                "imported the backlog: \(summary.added.count) new, \(summary.updated.count) changed, \(summary.unchanged) unchanged"
+            )
         }
         return nil
     }
@@ -331,13 +338,17 @@ public final class ProjectManager: Service, Sendable {
     public func status() async throws -> Status {
         let items = try await pipeline.items()
         let paused = try await pipeline.pipelineValue(PipelineKeys.paused) == "1"
-        let windowEnd = try await pipeline.pipelineValue(PipelineKeys.windowEndsAt).flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
+        let windowEnd = try await pipeline.pipelineValue(PipelineKeys.windowEndsAt).flatMap(Double.init).map(
+            Date.init(timeIntervalSince1970:))
         var byState = Dictionary(uniqueKeysWithValues: ItemState.allCases.map { ($0.rawValue, 0) })
         for i in items { byState[i.state.rawValue, default: 0] += 1 }
         var inFlight: [Status.InFlight] = []
         for i in items where i.state == .active {
             let taskStatus = try? await i.currentTaskID.asyncMap { try await env.store.get($0).status.rawValue }
-            inFlight.append(.init(key: i.key, title: i.title, phase: i.phase, iteration: i.iteration, currentTaskID: i.currentTaskID, taskStatus: taskStatus ?? nil, branch: i.branch))
+            inFlight.append(
+                .init(
+                    key: i.key, title: i.title, phase: i.phase, iteration: i.iteration, currentTaskID: i.currentTaskID,
+                    taskStatus: taskStatus ?? nil, branch: i.branch))
         }
         let now = env.now()
         let state: String
@@ -356,7 +367,9 @@ public final class ProjectManager: Service, Sendable {
         return Status(
             enabled: isEnabled, backlog: configuration.backlog, state: state, paused: paused, windowEndsAt: windowEnd,
             itemsByState: byState, inFlight: inFlight,
-            blocked: items.filter { $0.state == .blocked }.map { .init(key: $0.key, title: $0.title, reason: $0.blockedReason ?? "") },
+            blocked: items.filter { $0.state == .blocked }.map {
+                .init(key: $0.key, title: $0.title, reason: $0.blockedReason ?? "")
+            },
             backlogError: b.error, lastImportAt: b.importedAt, updatedAt: now, items: items)
     }
 }

@@ -35,7 +35,10 @@ public struct Workspace: Sendable {
         }
         let out = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         guard case .exited(0) = result.terminationStatus else {
-            throw Failure(description: "git \(arguments.joined(separator: " ")) failed in \(dir): \(out.isEmpty ? "\(result.terminationStatus)" : out)")
+            throw Failure(
+                description:
+                    "git \(arguments.joined(separator: " ")) failed in \(dir): \(out.isEmpty ? "\(result.terminationStatus)" : out)"
+            )
         }
         return out
     }
@@ -55,7 +58,10 @@ public struct Workspace: Sendable {
         let dirty = try await Self.git(["status", "--porcelain", "--untracked-files=normal"], in: repository)
         if !dirty.isEmpty {
             let files = dirty.split(separator: "\n").prefix(10).map { String($0.dropFirst(3)) }
-            throw Failure(description: "runner.workspace: \(repository) has uncommitted changes (\(files.joined(separator: ", "))); commit or stash them first")
+            throw Failure(
+                description:
+                    "runner.workspace: \(repository) has uncommitted changes (\(files.joined(separator: ", "))); commit or stash them first"
+            )
         }
     }
 
@@ -80,7 +86,10 @@ public struct Workspace: Sendable {
         try await git(["add", "-A"], in: worktree)
         if try await git(["status", "--porcelain"], in: worktree).isEmpty { return false }
         try await git(
-            ["-c", "user.name=Nightshift", "-c", "user.email=nightshift@localhost", "commit", "--no-verify", "-q", "-m", message], in: worktree)
+            [
+                "-c", "user.name=Nightshift", "-c", "user.email=nightshift@localhost", "commit", "--no-verify", "-q", "-m",
+                message,
+            ], in: worktree)
         return true
     }
 

@@ -5,7 +5,7 @@ import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How one attempt's process is to be run.
@@ -87,18 +87,23 @@ public enum AgentProcess {
         do {
             sink = try TaskOutputSink(logPath: launch.logPath, redactor: redactor, tailLimit: launch.tailBytes)
         } catch {
-            return AttemptReport(end: .spawnFailed("\(error)"), tail: "", claudeResultLine: nil, outputBytes: 0, killedLeftovers: false)
+            return AttemptReport(
+                end: .spawnFailed("\(error)"), tail: "", claudeResultLine: nil, outputBytes: 0, killedLeftovers: false)
         }
         sink.note(header)
         var outFDs: [Int32] = [0, 0]
         var gateFDs: [Int32] = [0, 0]
         guard makePipe(&outFDs) else {
-            return AttemptReport(end: .spawnFailed("pipe: \(String(cString: strerror(errno)))"), tail: sink.finish(), claudeResultLine: nil, outputBytes: 0, killedLeftovers: false)
+            return AttemptReport(
+                end: .spawnFailed("pipe: \(String(cString: strerror(errno)))"), tail: sink.finish(), claudeResultLine: nil,
+                outputBytes: 0, killedLeftovers: false)
         }
         guard makePipe(&gateFDs) else {
             close(outFDs[0])
             close(outFDs[1])
-            return AttemptReport(end: .spawnFailed("pipe: \(String(cString: strerror(errno)))"), tail: sink.finish(), claudeResultLine: nil, outputBytes: 0, killedLeftovers: false)
+            return AttemptReport(
+                end: .spawnFailed("pipe: \(String(cString: strerror(errno)))"), tail: sink.finish(), claudeResultLine: nil,
+                outputBytes: 0, killedLeftovers: false)
         }
         let pump = OutputPump(fd: outFDs[0])
         pump.start(sink: sink)
@@ -112,7 +117,9 @@ public enum AgentProcess {
         var options = PlatformOptions()
         options.createSession = true
         // Backstop only: if this task is cancelled the library still tears the group down.
-        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .milliseconds(Int64(launch.killGrace * 1000)))]
+        options.teardownSequence = [
+            .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .milliseconds(Int64(launch.killGrace * 1000)))
+        ]
 
         let environment = keyed
         let platformOptions = options

@@ -21,8 +21,10 @@ public struct AgentResult: Decodable, Sendable, Equatable {
         case tokensOut = "tokens_out"
     }
 
-    public init(status: String? = nil, decisionPrompt: String? = nil, summary: String? = nil, verdict: String? = nil,
-                feedback: String? = nil, costUSD: Double? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil) {
+    public init(
+        status: String? = nil, decisionPrompt: String? = nil, summary: String? = nil, verdict: String? = nil,
+        feedback: String? = nil, costUSD: Double? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil
+    ) {
         self.status = status
         self.decisionPrompt = decisionPrompt
         self.summary = summary
@@ -80,7 +82,9 @@ public struct ClaudeCodeResult: Decodable, Sendable, Equatable {
     }
 
     public static func parse(_ line: String) -> ClaudeCodeResult? {
-        guard let r = try? JSONDecoder().decode(ClaudeCodeResult.self, from: Data(line.utf8)), r.type == "result" else { return nil }
+        guard let r = try? JSONDecoder().decode(ClaudeCodeResult.self, from: Data(line.utf8)), r.type == "result" else {
+            return nil
+        }
         return r
     }
 

@@ -14,7 +14,12 @@ extension AgentRunner {
         }()
         let executorName = CommandTemplate.executorName(for: task, config: env.config)
         guard let executor = config.executors[executorName] else {
-            await record(task, AttemptOutcome(.failed(errorClass: .executorMissing, error: "no executor named \(executorName) in runner.executors", retryDelay: nil)), log: log)
+            await record(
+                task,
+                AttemptOutcome(
+                    .failed(
+                        errorClass: .executorMissing, error: "no executor named \(executorName) in runner.executors",
+                        retryDelay: nil)), log: log)
             return
         }
         let command = CommandTemplate.render(executor.command, task: task)
@@ -37,14 +42,16 @@ extension AgentRunner {
             taskID: task.id, command: command, environment: environment, workingDirectory: workdir,
             logPath: env.paths.taskLog(task.id), timeout: config.taskTimeout, stallTimeout: config.stallTimeout,
             killGrace: config.killGrace, tailBytes: config.outputTailBytes)
-        let header = "=== \(Timestamp.format(env.now())) attempt \(task.attempt)/\(task.maxAttempts) \(task.taskType) executor=\(executorName) ==="
+        let header =
+            "=== \(Timestamp.format(env.now())) attempt \(task.attempt)/\(task.maxAttempts) \(task.taskType) executor=\(executorName) ==="
         let ledger = env.ledger
         let owner = env.instanceID
         let now = env.now
         log.info("starting attempt \(task.attempt) of \(task.taskType) task")
         let report = await AgentProcess.run(launch, redactor: env.redactor, stopper: stopper, header: header) { pid in
             do {
-                _ = try await ledger.recordStart(id: task.id, owner: owner, pid: pid, command: command, logPath: launch.logPath, now: now())
+                _ = try await ledger.recordStart(
+                    id: task.id, owner: owner, pid: pid, command: command, logPath: launch.logPath, now: now())
                 return true
             } catch {
                 log.warning("not starting the agent: \(error)")
@@ -55,8 +62,9 @@ extension AgentRunner {
         let delay = RetryPolicy(base: config.retryBackoff.base, max: config.retryBackoff.max)
             .delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
         let result = AgentResult.read(path: resultPath)
-        guard var outcome = OutcomeClassifier.classify(
-            report: report, result: result, retryDelay: delay, limits: (config.taskTimeout, config.stallTimeout))
+        guard
+            var outcome = OutcomeClassifier.classify(
+                report: report, result: result, retryDelay: delay, limits: (config.taskTimeout, config.stallTimeout))
         else {
             log.info("attempt stopped: \(stopper.stopReason ?? "stopped")")
             return
@@ -69,7 +77,9 @@ extension AgentRunner {
 
     /// Auto-commit: the completed task's changes become one commit on the item's branch, before
     /// the next phase can start in the same worktree.
-    func commitChanges(_ task: AgentTask, workdir: String, outcome: AttemptOutcome, retryDelay: Double, log: Logger) async -> AttemptOutcome {
+    func commitChanges(
+        _ task: AgentTask, workdir: String, outcome: AttemptOutcome, retryDelay: Double, log: Logger
+    ) async -> AttemptOutcome {
         let title = task.context["backlog_title"]?.stringValue ?? String(task.direction.prefix(60))
         let message = "[nightshift] \(task.taskType) \(task.id): \(title)"
         do {
@@ -116,7 +126,12 @@ extension AgentRunner {
             let updated = try await finishRetrying(task, outcome, log: log)
             switch updated.status {
             case .pending:
-                log.warning("attempt failed, retrying", metadata: ["error_class": "\(updated.errorClass ?? "")", "not_before": "\(updated.notBefore.map(Timestamp.format) ?? "")"])
+                log.warning(
+                    "attempt failed, retrying",
+                    metadata: [
+                        "error_class": "\(updated.errorClass ?? "")",
+                        "not_before": "\(updated.notBefore.map(Timestamp.format) ?? "")",
+                    ])
                 wakeAt(updated.notBefore)
             case .failed:
                 log.error("task failed: \(updated.error ?? "")", metadata: ["error_class": "\(updated.errorClass ?? "")"])

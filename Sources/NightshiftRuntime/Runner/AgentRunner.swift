@@ -117,7 +117,9 @@ public final class AgentRunner: Service, Sendable {
         guard running > 0 else { return }
         logger.info("draining \(running) running attempt(s) for up to \(ConfigValues.formatDuration(configuration.drainTimeout))")
         let deadline = Task {
-            if configuration.drainTimeout > 0 { try? await Task.sleep(for: .milliseconds(Int64(configuration.drainTimeout * 1000))) }
+            if configuration.drainTimeout > 0 {
+                try? await Task.sleep(for: .milliseconds(Int64(configuration.drainTimeout * 1000)))
+            }
             guard !Task.isCancelled else { return }
             for a in self.active.value.values { a.stopper.stop("shutdown") }
         }
@@ -149,7 +151,8 @@ public final class AgentRunner: Service, Sendable {
             env.health.beat("agent_runner", at: env.now())
             guard !ids.isEmpty else { continue }
             do {
-                let lost = try await env.store.heartbeat(ids: ids, owner: env.instanceID, now: env.now(), lease: configuration.lease)
+                let lost = try await env.store.heartbeat(
+                    ids: ids, owner: env.instanceID, now: env.now(), lease: configuration.lease)
                 for id in lost {
                     logger.warning("lease lost; stopping the attempt", metadata: ["task.id": "\(id)"])
                     active.value[id]?.stopper.stop("lease lost")

@@ -1,3 +1,4 @@
+import Foundation
 import NightshiftCore
 
 /// Resolves an executor's command template for one task.
@@ -23,5 +24,3 @@ public enum CommandTemplate {
         task.executor ?? config.runner.executorFor[task.taskType.rawValue] ?? "default"
     }
 }
-
-import Foundation

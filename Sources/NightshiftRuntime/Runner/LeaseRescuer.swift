@@ -40,7 +40,9 @@ public final class LeaseRescuer: Service, Sendable {
     }
 
     public func run() async throws {
-        await runPeriodically(every: configuration.interval, logger: logger, what: "rescue check") { _ = try await self.runOnce() }
+        await runPeriodically(every: configuration.interval, logger: logger, what: "rescue check") {
+            _ = try await self.runOnce()
+        }
     }
 
     /// One check: rescue every task that lost its owner.
@@ -55,11 +57,13 @@ public final class LeaseRescuer: Service, Sendable {
                 await ProcessGroup.terminate(pgid, grace: configuration.killGrace)
                 result.killedGroups.append(pgid)
             }
-            let reason = orphaned
+            let reason =
+                orphaned
                 ? "the daemon that ran this attempt (\(owner)) is gone; rescued and requeued"
                 : "the lease lapsed at \(task.leaseExpiresAt.map(Timestamp.format) ?? "?"); rescued and requeued"
             // An orphan did nothing wrong: run it again at once. A lapsed lease backs off.
-            let delay = orphaned ? 0 : configuration.retryBackoff.delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
+            let delay =
+                orphaned ? 0 : configuration.retryBackoff.delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
             do {
                 let updated = try await env.ledger.rescue(
                     id: task.id, owner: owner, reason: reason, errorClass: orphaned ? .orphaned : .leaseExpired,
@@ -69,7 +73,8 @@ public final class LeaseRescuer: Service, Sendable {
                 } else {
                     result.failed.append(task.id)
                 }
-                logger.warning("rescued task: \(reason)", metadata: ["task.id": "\(task.id)", "status": "\(updated.status.rawValue)"])
+                logger.warning(
+                    "rescued task: \(reason)", metadata: ["task.id": "\(task.id)", "status": "\(updated.status.rawValue)"])
             } catch let error as StoreError where error.code == .lostClaim {
                 continue  // finished or cancelled meanwhile: nothing to rescue
             }

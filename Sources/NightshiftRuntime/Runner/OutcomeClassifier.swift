@@ -14,7 +14,8 @@ public enum OutcomeClassifier {
     }
 
     public static func classify(
-        report: AttemptReport, result: Result<AgentResult, ResultFileError>?, retryDelay: Double, limits: (timeout: Double, stall: Double)
+        report: AttemptReport, result: Result<AgentResult, ResultFileError>?, retryDelay: Double,
+        limits: (timeout: Double, stall: Double)
     ) -> AttemptOutcome? {
         let claude = report.claudeResultLine.flatMap(ClaudeCodeResult.parse)
         var file: AgentResult?
@@ -26,7 +27,8 @@ public enum OutcomeClassifier {
         }
         let summary = file?.summary ?? claude?.result.map { String($0.prefix(2000)) }
         var outcome = AttemptOutcome(
-            .completed, exitCode: nil, outputTail: report.tail, summary: summary, verdict: file?.verdict.flatMap { ["pass", "fail"].contains($0) ? $0 : nil },
+            .completed, exitCode: nil, outputTail: report.tail, summary: summary,
+            verdict: file?.verdict.flatMap { ["pass", "fail"].contains($0) ? $0 : nil },
             feedback: file?.feedback, costUSD: file?.costUSD ?? claude?.cost, tokensIn: file?.tokensIn ?? claude?.tokensIn,
             tokensOut: file?.tokensOut ?? claude?.usage?.outputTokens)
         switch report.end {
@@ -35,25 +37,32 @@ public enum OutcomeClassifier {
             if code != 0 {
                 let said = lastLines(report.tail)
                 outcome.kind = .failed(
-                    errorClass: .exitCode, error: "agent exited with code \(code)\(said.isEmpty ? "" : ": \(said)")", retryDelay: retryDelay)
+                    errorClass: .exitCode, error: "agent exited with code \(code)\(said.isEmpty ? "" : ": \(said)")",
+                    retryDelay: retryDelay)
             } else if let fileError {
                 outcome.kind = .failed(errorClass: .badResult, error: fileError, retryDelay: retryDelay)
             } else if file?.status == "needs_decision" {
                 let prompt = file?.decisionPrompt?.trimmingCharacters(in: .whitespacesAndNewlines)
                 outcome.kind = .needsDecision(prompt: (prompt?.isEmpty ?? true) ? "The agent asked for a decision." : prompt!)
             } else if file?.status == "failed" {
-                outcome.kind = .failed(errorClass: .agentReported, error: file?.summary ?? "the agent reported failure", retryDelay: retryDelay)
+                outcome.kind = .failed(
+                    errorClass: .agentReported, error: file?.summary ?? "the agent reported failure", retryDelay: retryDelay)
             } else if claude?.isError == true {
-                outcome.kind = .failed(errorClass: .agentError, error: "agent result: \(claude?.subtype ?? "error")", retryDelay: retryDelay)
+                outcome.kind = .failed(
+                    errorClass: .agentError, error: "agent result: \(claude?.subtype ?? "error")", retryDelay: retryDelay)
             } else if outcome.verdict == "fail" {
                 outcome.kind = .failed(errorClass: .reviewFailed, error: file?.feedback ?? "the review failed", retryDelay: nil)
             }
         case .signaled(let sig):
             outcome.kind = .failed(errorClass: .signal, error: "agent was killed by signal \(sig)", retryDelay: retryDelay)
         case .timedOut:
-            outcome.kind = .failed(errorClass: .timeout, error: "attempt exceeded task_timeout (\(ConfigValues.formatDuration(limits.timeout)))", retryDelay: retryDelay)
+            outcome.kind = .failed(
+                errorClass: .timeout, error: "attempt exceeded task_timeout (\(ConfigValues.formatDuration(limits.timeout)))",
+                retryDelay: retryDelay)
         case .stalled:
-            outcome.kind = .failed(errorClass: .stalled, error: "no output for stall_timeout (\(ConfigValues.formatDuration(limits.stall)))", retryDelay: retryDelay)
+            outcome.kind = .failed(
+                errorClass: .stalled, error: "no output for stall_timeout (\(ConfigValues.formatDuration(limits.stall)))",
+                retryDelay: retryDelay)
         case .spawnFailed(let why):
             outcome.kind = .failed(errorClass: .spawnFailed, error: "could not start the agent: \(why)", retryDelay: retryDelay)
         case .stopped:

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one teardown path for agent processes: SIGTERM to the whole process group, wait up to a

@@ -1,8 +1,9 @@
 import Foundation
 import NightshiftCore
+import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Turns an agent's raw output into redacted lines in its task log, and keeps the redacted
@@ -159,5 +160,3 @@ final class OutputPump: Sendable {
         }
     }
 }
-
-import Synchronization

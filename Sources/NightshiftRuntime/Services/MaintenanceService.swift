@@ -34,16 +34,22 @@ public final class MaintenanceService: Service, Sendable {
     }
 
     public func run() async throws {
-        await runPeriodically(every: configuration.interval, logger: logger, what: "maintenance pass") { _ = try await self.runOnce() }
+        await runPeriodically(every: configuration.interval, logger: logger, what: "maintenance pass") {
+            _ = try await self.runOnce()
+        }
     }
 
     public func runOnce() async throws -> Result {
         var result = Result()
         let now = env.now()
         if configuration.decisionTimeout > 0 {
-            for task in try await env.ledger.expireDecisions(askedBefore: now.addingTimeInterval(-configuration.decisionTimeout), now: now) {
+            for task in try await env.ledger.expireDecisions(
+                askedBefore: now.addingTimeInterval(-configuration.decisionTimeout), now: now)
+            {
                 result.expiredDecisions.append(task.id)
-                logger.warning("no decision within \(ConfigValues.formatDuration(configuration.decisionTimeout)); task failed", metadata: ["task.id": "\(task.id)"])
+                logger.warning(
+                    "no decision within \(ConfigValues.formatDuration(configuration.decisionTimeout)); task failed",
+                    metadata: ["task.id": "\(task.id)"])
             }
         }
         if configuration.taskLogRetention > 0 {
@@ -57,7 +63,9 @@ public final class MaintenanceService: Service, Sendable {
                     if (try? FileManager.default.removeItem(atPath: path)) != nil { result.deletedLogs.append(path) }
                 }
             }
-            if !result.deletedLogs.isEmpty { logger.info("deleted \(result.deletedLogs.count) task log(s) older than the retention") }
+            if !result.deletedLogs.isEmpty {
+                logger.info("deleted \(result.deletedLogs.count) task log(s) older than the retention")
+            }
         }
         env.health.beat("maintenance", at: now)
         return result

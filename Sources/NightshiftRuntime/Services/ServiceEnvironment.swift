@@ -65,7 +65,9 @@ public struct ServiceEnvironment: Sendable {
     }
 
     /// A redactor that also masks the values of the configured secret env vars and executor env.
-    public static func redactor(for config: NightshiftConfig, environment: [String: String] = ProcessInfo.processInfo.environment) -> Redactor {
+    public static func redactor(
+        for config: NightshiftConfig, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Redactor {
         var secrets: [String] = config.runner.redactEnv.compactMap { environment[$0] }
         if !config.server.token.isEmpty { secrets.append(config.server.token) }
         if !config.notify.telegram.token.isEmpty { secrets.append(config.notify.telegram.token) }

@@ -29,7 +29,9 @@ public struct TaskLedger: Sendable {
     }
 
     public func create(_ task: AgentTask, by actor: Actor) async throws -> AgentTask {
-        guard let created = try await create([task], by: actor).first else { throw StoreError(.unavailable, "insert returned nothing") }
+        guard let created = try await create([task], by: actor).first else {
+            throw StoreError(.unavailable, "insert returned nothing")
+        }
         return created
     }
 
@@ -37,8 +39,11 @@ public struct TaskLedger: Sendable {
         announce(try await store.claim(owner: owner, limit: limit, now: now, lease: lease))
     }
 
-    public func recordStart(id: String, owner: String, pid: Int32, command: String, logPath: String, now: Date) async throws -> AgentTask {
-        announce(try await store.recordStart(id: id, owner: owner, pid: pid, pgid: pid, command: command, logPath: logPath, now: now))
+    public func recordStart(
+        id: String, owner: String, pid: Int32, command: String, logPath: String, now: Date
+    ) async throws -> AgentTask {
+        announce(
+            try await store.recordStart(id: id, owner: owner, pid: pid, pgid: pid, command: command, logPath: logPath, now: now))
     }
 
     public func finish(_ requests: [FinishRequest], now: Date) async throws -> [Result<AgentTask, StoreError>] {
@@ -57,7 +62,9 @@ public struct TaskLedger: Sendable {
     }
 
     /// Cancels; returns the task after and the status it had (running means a process to stop).
-    public func cancel(id: String, reason: String, priority: Int? = nil, by actor: Actor, now: Date) async throws -> (after: AgentTask, was: TaskStatus?) {
+    public func cancel(
+        id: String, reason: String, priority: Int? = nil, by actor: Actor, now: Date
+    ) async throws -> (after: AgentTask, was: TaskStatus?) {
         let changes = try await store.cancel(id: id, reason: reason, priority: priority, by: actor, now: now)
         let was = changes.entries.first { $0.event.taskID == id && $0.event.kind == .cancelled }?.event.fromStatus
         return (announce(changes), was)
@@ -71,8 +78,12 @@ public struct TaskLedger: Sendable {
         announce(try await store.setPriority(id: id, priority: priority, by: actor, now: now))
     }
 
-    public func rescue(id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, now: Date) async throws -> AgentTask {
-        announce(try await store.rescue(id: id, owner: owner, reason: reason, errorClass: errorClass, retryDelay: retryDelay, by: "rescuer", now: now))
+    public func rescue(
+        id: String, owner: String, reason: String, errorClass: ErrorClass, retryDelay: Double, now: Date
+    ) async throws -> AgentTask {
+        announce(
+            try await store.rescue(
+                id: id, owner: owner, reason: reason, errorClass: errorClass, retryDelay: retryDelay, by: "rescuer", now: now))
     }
 
     public func expireDecisions(askedBefore cutoff: Date, now: Date) async throws -> [AgentTask] {

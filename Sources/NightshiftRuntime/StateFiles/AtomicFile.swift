@@ -1,7 +1,8 @@
 import Foundation
+import NightshiftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Files that operators and scripts read are replaced whole: temp file, fsync, rename, fsync
@@ -16,7 +17,9 @@ public enum AtomicFile {
     /// Writes `data` to `path` atomically with mode 0600.
     public static func write(_ data: Data, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let tmp =
+            (dir.isEmpty ? "." : dir)
+            + "/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw WriteError(path: path, reason: String(cString: strerror(errno))) }
         var ok = false
@@ -65,11 +68,10 @@ public enum AtomicFile {
             guard isDir.boolValue else { throw WriteError(path: path, reason: "exists and is not a directory") }
             return
         }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 }
-
-import NightshiftCore
 
 extension JSONEncoder {
     static let nightshiftPretty = JSONEncoder.nightshift(pretty: true)

@@ -2,7 +2,7 @@ import Foundation
 import NightshiftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An unrecoverable problem a human must fix (database unwritable, executor missing, disk
@@ -27,7 +27,9 @@ public struct FatalIssue: Codable, Sendable, Equatable {
         case lastSeen = "last_seen"
     }
 
-    public init(condition: MonitorCondition, reason: String, detail: String, source: String, at: Date, context: [String: JSONValue] = [:]) {
+    public init(
+        condition: MonitorCondition, reason: String, detail: String, source: String, at: Date, context: [String: JSONValue] = [:]
+    ) {
         self.id = "fatal_\(condition)"
         self.condition = condition
         self.reason = reason
@@ -75,7 +77,8 @@ public enum FatalIssues {
     public static func unreadable(_ error: StateFileError, at: Date) -> FatalIssue {
         FatalIssue(
             condition: .stateFileUnreadable, reason: error.description,
-            detail: "fix or remove the file (a copy of a damaged fatal_issues.json is kept as .corrupt when the daemon rewrites it), then run nightshift fatal",
+            detail:
+                "fix or remove the file (a copy of a damaged fatal_issues.json is kept as .corrupt when the daemon rewrites it), then run nightshift fatal",
             source: "reader", at: at, context: ["file": .string(error.path), "error": .string(error.reason)])
     }
 

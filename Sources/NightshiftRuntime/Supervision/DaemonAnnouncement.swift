@@ -2,7 +2,7 @@ import Foundation
 import NightshiftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `<state_dir>/daemon.json`: what a running daemon publishes about itself once it listens

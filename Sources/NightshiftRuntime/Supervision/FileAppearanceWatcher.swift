@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Calls `onAppear` soon after a file named `name` is written or renamed into `directory`:
@@ -44,15 +44,15 @@ public final class FileAppearanceWatcher: Sendable {
 
     private func watch() {
         #if os(Linux)
-        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        if fd >= 0 && inotify_add_watch(fd, directory, UInt32(IN_CLOSE_WRITE | IN_MOVED_TO)) < 0 {
-            close(fd)
-            return pollLoop(fd: -1)
-        }
-        pollLoop(fd: fd)
-        if fd >= 0 { close(fd) }
+            let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            if fd >= 0 && inotify_add_watch(fd, directory, UInt32(IN_CLOSE_WRITE | IN_MOVED_TO)) < 0 {
+                close(fd)
+                return pollLoop(fd: -1)
+            }
+            pollLoop(fd: fd)
+            if fd >= 0 { close(fd) }
         #else
-        pollLoop(fd: -1)
+            pollLoop(fd: -1)
         #endif
     }
 
@@ -81,27 +81,27 @@ public final class FileAppearanceWatcher: Sendable {
     }
 
     #if os(Linux)
-    /// Drains the inotify queue; true when one of the events names the watched file.
-    private func readEvents(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ size: Int) -> Bool {
-        var seen = false
-        while true {
-            let n = read(fd, buffer, size)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return seen }
-            var offset = 0
-            let header = MemoryLayout<inotify_event>.size
-            while offset + header <= n {
-                let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
-                let nameLength = Int(event.len)
-                if nameLength > 0 {
-                    let namePtr = (buffer + offset + header).assumingMemoryBound(to: CChar.self)
-                    if String(cString: namePtr) == name { seen = true }
+        /// Drains the inotify queue; true when one of the events names the watched file.
+        private func readEvents(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ size: Int) -> Bool {
+            var seen = false
+            while true {
+                let n = read(fd, buffer, size)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return seen }
+                var offset = 0
+                let header = MemoryLayout<inotify_event>.size
+                while offset + header <= n {
+                    let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
+                    let nameLength = Int(event.len)
+                    if nameLength > 0 {
+                        let namePtr = (buffer + offset + header).assumingMemoryBound(to: CChar.self)
+                        if String(cString: namePtr) == name { seen = true }
+                    }
+                    offset += header + nameLength
                 }
-                offset += header + nameLength
             }
         }
-    }
     #else
-    private func readEvents(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ size: Int) -> Bool { false }
+        private func readEvents(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ size: Int) -> Bool { false }
     #endif
 }

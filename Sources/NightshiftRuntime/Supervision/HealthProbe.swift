@@ -2,7 +2,7 @@ import Foundation
 import NightshiftCore
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// One `GET /api/health` of the daemon that announced itself in `daemon.json` with `pid`

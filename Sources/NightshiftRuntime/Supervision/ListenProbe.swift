@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Finds out before anything starts whether the daemon can listen where it is configured to:
@@ -43,13 +43,16 @@ public enum ListenProbe {
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let e = errno
-            let reason = e == EADDRINUSE ? "the address is already in use (another daemon, or another program?)" : String(cString: strerror(e))
+            let reason =
+                e == EADDRINUSE
+                ? "the address is already in use (another daemon, or another program?)" : String(cString: strerror(e))
             throw Failure(host: host, port: port, reason: reason)
         }
         // A bound socket that does not listen does not hold the port against the real server.
         guard listen(fd, 1) == 0 else {
             let e = errno
-            throw Failure(host: host, port: port, reason: e == EADDRINUSE ? "the address is already in use" : String(cString: strerror(e)))
+            throw Failure(
+                host: host, port: port, reason: e == EADDRINUSE ? "the address is already in use" : String(cString: strerror(e)))
         }
     }
 

@@ -6,7 +6,7 @@ import Subprocess
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps `nightshift serve` alive through the night (DESIGN.md "watchdog"). It runs the daemon
@@ -57,7 +57,8 @@ public actor Watchdog: Service {
         public var tail: String
         public var description: String {
             let last = tail.split(separator: "\n").last.map(String.init) ?? ""
-            return "the daemon refused to start (\(status))\(last.isEmpty ? "" : ": \(last)"); not restarting it (see fatal_issues.json)"
+            return
+                "the daemon refused to start (\(status))\(last.isEmpty ? "" : ": \(last)"); not restarting it (see fatal_issues.json)"
         }
     }
 
@@ -170,7 +171,8 @@ public actor Watchdog: Service {
                     if let c = child, c.pid > 1 {
                         let grace = policy.stopGrace(for: reason)
                         logger.notice(
-                            "stopping the daemon (pid \(c.pid)): \(reason); SIGTERM to its process group, up to \(ConfigValues.formatDuration(grace)) to drain, then SIGKILL")
+                            "stopping the daemon (pid \(c.pid)): \(reason); SIGTERM to its process group, up to \(ConfigValues.formatDuration(grace)) to drain, then SIGKILL"
+                        )
                         group.addTask { await self.stop(pid: c.pid, ended: c.ended, grace: grace) }
                     }
                 case .giveUp(let crashLoop):
@@ -260,7 +262,8 @@ public actor Watchdog: Service {
             wait.cancelAll()
         }
         guard !ended.isSet else { return }
-        logger.warning("the daemon (pid \(pid)) did not stop within \(ConfigValues.formatDuration(grace)): SIGKILL to its process group")
+        logger.warning(
+            "the daemon (pid \(pid)) did not stop within \(ConfigValues.formatDuration(grace)): SIGKILL to its process group")
         ProcessGroup.killNow(pid)
     }
 
@@ -344,11 +347,13 @@ public actor Watchdog: Service {
     private func consumeRestartRequest() -> RestartRequest? {
         let path = config.paths.restartRequested
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let request = RestartRequest.read(path: path) ?? RestartRequest(reason: "(no reason given)", at: now(), requestedBy: "unknown")
+        let request =
+            RestartRequest.read(path: path) ?? RestartRequest(reason: "(no reason given)", at: now(), requestedBy: "unknown")
         if unlink(path) != 0 && errno != ENOENT {
             // Acting on a request that cannot be consumed would restart the daemon every second.
             if !undeletableReported {
-                logger.error("cannot delete \(path) (\(String(cString: strerror(errno)))): the restart request is ignored until it can be")
+                logger.error(
+                    "cannot delete \(path) (\(String(cString: strerror(errno)))): the restart request is ignored until it can be")
                 undeletableReported = true
             }
             return nil
@@ -369,7 +374,9 @@ public actor Watchdog: Service {
     /// `pipeline_version.json` no longer names a running daemon or watchdog once this watchdog
     /// ends, so nobody signals a dead (or reused) pid from it.
     private func markStopped() {
-        guard var version = PipelineVersion.read(path: config.paths.pipelineVersion), version.watchdogPID == getpid() else { return }
+        guard var version = PipelineVersion.read(path: config.paths.pipelineVersion), version.watchdogPID == getpid() else {
+            return
+        }
         version.pid = nil
         version.watchdogPID = nil
         version.stoppedAt = now()
@@ -378,10 +385,14 @@ public actor Watchdog: Service {
 
     private func reportRefusal(_ status: WatchdogPolicy.ExitStatus, tail: String) {
         let last = tail.split(separator: "\n").last.map(String.init) ?? ""
-        let detail = "the daemon refused to start (\(status))\(last.isEmpty ? "" : ": \(last)"); fix the cause, then start the watchdog again"
+        let detail =
+            "the daemon refused to start (\(status))\(last.isEmpty ? "" : ": \(last)"); fix the cause, then start the watchdog again"
         let issue = FatalIssue(
             condition: .daemonRefusedToStart, reason: "daemon_refused_to_start", detail: detail, source: "watchdog", at: now(),
-            context: ["exit_status": .string("\(status)"), "output_tail": .string(tail), "log": .string(config.paths.componentLog("watchdog"))])
+            context: [
+                "exit_status": .string("\(status)"), "output_tail": .string(tail),
+                "log": .string(config.paths.componentLog("watchdog")),
+            ])
         do { try FatalIssues.report(issue, path: config.paths.fatalIssues) } catch { logger.error("\(error)") }
         logger.critical("\(detail)")
     }
