@@ -59,11 +59,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Benchmarks the `bench` command prints; kept out of the shipped store target.
+        .target(
+            name: "NightshiftBench",
+            dependencies: [
+                "NightshiftCore",
+                "NightshiftStore",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
         .executableTarget(
             name: "nightshift",
             dependencies: [
                 "NightshiftCore",
                 "NightshiftStore",
+                "NightshiftBench",
                 "NightshiftRuntime",
                 "NightshiftAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

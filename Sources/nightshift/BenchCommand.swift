@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import NightshiftBench
 import NightshiftStore
 
 /// `nightshift bench ...`: figures for the issues (build with -c release first).
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print figures (use a release build).",
-        subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self])
+        subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self])
 
     struct Store: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

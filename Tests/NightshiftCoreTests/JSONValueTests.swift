@@ -43,3 +43,26 @@ struct JSONValueTests {
         #expect(JSONValue.null.stringValue == nil)
     }
 }
+
+@Suite("JSON text without Foundation's encoder")
+struct JSONTextTests {
+    @Test("the same text JSONEncoder writes with sorted keys, for odd strings and numbers too")
+    func matchesFoundation() throws {
+        let samples: [JSONValue] = [
+            .object([
+                "by": .string("api"), "exit_code": .number(1), "cost": .number(0.125), "ok": .bool(true), "none": .null,
+                "error": .string("quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} emoji 🌙 slash /"),
+                "list": .array([.number(-3), .string("x"), .object(["b": .number(2), "a": .number(1)])]),
+            ]),
+            .object([:]), .string(""), .number(1e20),
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for v in samples {
+            let ours = v.jsonText
+            let back = try JSONDecoder().decode(JSONValue.self, from: Data(ours.utf8))
+            #expect(back == v, "\(ours)")
+            if case .object = v { #expect(ours == String(decoding: try encoder.encode(v), as: UTF8.self)) }
+        }
+    }
+}

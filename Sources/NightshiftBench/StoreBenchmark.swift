@@ -1,6 +1,7 @@
 import Foundation
 import GRDBSQLite
 import NightshiftCore
+import NightshiftStore
 
 /// `nightshift bench store`: pushes no-op tasks through create → claim → complete on an
 /// on-disk database with the store, and the same cycle with plain SQL statements through the
