@@ -48,7 +48,7 @@ public enum NightshiftBinary {
         let err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try p.runSerialized()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -78,7 +78,7 @@ public final class DaemonProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: stderrFile)
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try process.runSerialized()
     }
 
     public var pid: Int32 { process.processIdentifier }

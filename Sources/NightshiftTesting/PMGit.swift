@@ -27,7 +27,7 @@ public enum PMGit {
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
-        try p.run()
+        try p.runSerialized()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -78,7 +78,7 @@ func shellOutput(_ script: String) throws -> Data {
     p.standardOutput = out
     p.standardError = FileHandle.nullDevice
     p.standardInput = FileHandle.nullDevice
-    try p.run()
+    try p.runSerialized()
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return data

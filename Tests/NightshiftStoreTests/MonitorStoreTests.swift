@@ -41,7 +41,7 @@ struct MonitorStoreTests {
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
-        try p.run()
+        try p.runSerialized()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))

@@ -80,7 +80,7 @@ struct DaemonDiscoveryTests {
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let gone = Process()
         gone.executableURL = URL(fileURLWithPath: "/bin/true")
-        try gone.run()
+        try gone.runSerialized()
         gone.waitUntilExit()
         try Data(#"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:1", "port": 1}"#.utf8)
             .write(to: URL(fileURLWithPath: state + "/daemon.json"))

@@ -28,7 +28,7 @@ struct DemoAgentReviewFailTests {
         ] { env[k] = v }
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        try p.runSerialized()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         return try #require(

@@ -24,7 +24,7 @@ struct EnsureEffectiveScriptTests {
         let err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try p.runSerialized()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

@@ -58,7 +58,7 @@ struct GateTests {
             let out = Pipe()
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice
-            try p.run()
+            try p.runSerialized()
             let data = out.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
             guard p.terminationStatus == 0 else { throw CLIError("git \(args.joined(separator: " ")) failed") }
@@ -286,7 +286,7 @@ struct GateTests {
         // A daemon that was killed leaves its daemon.json behind, naming a pid that is gone.
         let gone = Process()
         gone.executableURL = URL(fileURLWithPath: "/bin/true")
-        try gone.run()
+        try gone.runSerialized()
         gone.waitUntilExit()
         try Data(
             #"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:9", "port": 9, "started_at": "2030-01-01T00:00:00.000Z", "state_dir": "x"}"#

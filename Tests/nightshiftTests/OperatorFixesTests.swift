@@ -100,7 +100,7 @@ struct OperatorFixesTests {
         p.arguments = ["watchdog", "--config", config, "--state-dir", state, "--port", "0"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        try p.run()
+        try p.runSerialized()
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         let versionFile = state + "/pipeline_version.json"
         #expect(await waitFor(timeout: 60) { Self.read(versionFile).contains("\"watchdog_pid\" : \(p.processIdentifier)") })
@@ -176,7 +176,7 @@ struct OperatorFixesTests {
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle(forWritingAtPath: errFile)
-        try p.run()
+        try p.runSerialized()
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         #expect(await waitFor(timeout: 90) { Self.read(errFile).contains("backlog finished") }, "\(Self.read(errFile))")
         let out = Self.read(errFile)

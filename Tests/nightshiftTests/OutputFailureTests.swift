@@ -26,7 +26,7 @@ struct OutputFailureTests {
             process.environment = env
             process.standardOutput = output
             process.standardError = output
-            try process.run()
+            try process.runSerialized()
         }
 
         func ready() async -> Bool {
@@ -171,7 +171,7 @@ extension NightshiftBinary {
         p.arguments = ["-c", line]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        try p.run()
+        try p.runSerialized()
         p.waitUntilExit()
         return p.terminationStatus
     }

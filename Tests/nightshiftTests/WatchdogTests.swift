@@ -29,7 +29,7 @@ struct WatchdogTests {
             _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: stderrFile)
             process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            try process.runSerialized()
         }
 
         var pid: Int32 { process.processIdentifier }
@@ -226,7 +226,7 @@ struct WatchdogTests {
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try process.runSerialized()
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(await waitFor(timeout: 60) { !process.isRunning })
         #expect(process.terminationStatus == 3)

@@ -3,8 +3,10 @@ import Logging
 import ServiceLifecycle
 
 /// The loop every periodic service shares (STYLE 3): run a pass, log (never throw) its error,
-/// wait `interval`, until graceful shutdown or cancellation.
-func runPeriodically(every interval: Double, logger: Logger, what: String, _ pass: @Sendable () async throws -> Void) async {
+/// wait `interval` on `clock`, until graceful shutdown or cancellation.
+func runPeriodically(
+    every interval: Double, on clock: any Clock<Duration>, logger: Logger, what: String, _ pass: @Sendable () async throws -> Void
+) async {
     while !Task.isShuttingDownGracefully && !Task.isCancelled {
         do {
             try await pass()
@@ -13,7 +15,7 @@ func runPeriodically(every interval: Double, logger: Logger, what: String, _ pas
         }
         do {
             try await cancelWhenGracefulShutdown {
-                try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+                try await clock.sleep(for: .seconds(interval))
             }
         } catch {
             return

@@ -79,14 +79,17 @@ public final class Monitor: Service, Sendable {
         env.health.setRunning("monitor", true)
         defer { env.health.setRunning("monitor", false) }
         let events = env.events.subscribe()
-        let decisions = Task {
-            for await change in events where change.kind == .finished && change.task.status == .needsDecision {
-                self.alertDecision(change.task)
+        await withTaskGroup(of: Void.self) { group in
+            // Decisions are announced as they are asked, between the periodic checks.
+            group.addTask {
+                for await change in events where change.kind == .finished && change.task.status == .needsDecision {
+                    self.alertDecision(change.task)
+                }
             }
-        }
-        defer { decisions.cancel() }
-        await runPeriodically(every: configuration.interval, logger: logger, what: "monitor check") {
-            _ = try await self.runOnce()
+            await runPeriodically(every: configuration.interval, on: env.clock, logger: logger, what: "monitor check") {
+                _ = try await self.runOnce()
+            }
+            group.cancelAll()
         }
     }
 

@@ -150,28 +150,32 @@ public final class ProjectManager: Service, Sendable {
         env.health.setRunning("project_manager", true)
         defer { env.health.setRunning("project_manager", false) }
         let events = env.events.subscribe()
-        let watcher = Task {
-            for await change in events
-            where [.finished, .cancelled, .rescued, .retried, .decided, .expired].contains(change.kind) {
-                self.wake.signal()
-            }
-        }
-        defer { watcher.cancel() }
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(Int64(self.configuration.interval * 1000)))
-                self.wake.signal()
-            }
-        }
-        defer { ticker.cancel() }
+        let clock = env.clock
+        let interval = configuration.interval
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    _ = try await self.runOnce()
-                } catch {
-                    self.logger.error("project manager pass failed: \(error)")
+            // The passes, the event watcher and the ticker are children of one group: they end together.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await change in events
+                    where [.finished, .cancelled, .rescued, .retried, .decided, .expired].contains(change.kind) {
+                        self.wake.signal()
+                    }
                 }
-                await self.wake.wait()
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await clock.sleep(for: .seconds(interval)) } catch { return }
+                        self.wake.signal()
+                    }
+                }
+                while !Task.isCancelled {
+                    do {
+                        _ = try await self.runOnce()
+                    } catch {
+                        self.logger.error("project manager pass failed: \(error)")
+                    }
+                    await self.wake.wait()
+                }
+                group.cancelAll()
             }
         }
     }

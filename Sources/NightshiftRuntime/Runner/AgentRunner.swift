@@ -37,6 +37,10 @@ public final class AgentRunner: Service, Sendable {
     let wake = WakeSignal()
     let active = Locked<[String: Active]>([:])
     let draining = Locked<Bool>(false)
+    /// The earliest retry time (`not_before`) to look for work at, besides the fallback poll.
+    let nextWake = Locked<Date?>(nil)
+    /// Signalled when `nextWake` moves earlier, so the timer loop sleeps anew.
+    let timerChanged = WakeSignal()
 
     public init(env: ServiceEnvironment, drainTimeout: Double? = nil) {
         self.env = env
@@ -69,7 +73,7 @@ public final class AgentRunner: Service, Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.watchEvents(events) }
                 group.addTask { await self.heartbeatLoop() }
-                group.addTask { await self.pollLoop() }
+                group.addTask { await self.timerLoop() }
                 await self.dispatchLoop()
                 group.cancelAll()
             }
@@ -116,15 +120,19 @@ public final class AgentRunner: Service, Sendable {
         let running = active.value.count
         guard running > 0 else { return }
         logger.info("draining \(running) running attempt(s) for up to \(ConfigValues.formatDuration(configuration.drainTimeout))")
-        let deadline = Task {
-            if configuration.drainTimeout > 0 {
-                try? await Task.sleep(for: .milliseconds(Int64(configuration.drainTimeout * 1000)))
+        // The deadline is a child of the attempts' group: it ends with it.
+        let clock = env.clock
+        attempts.addTask {
+            if self.configuration.drainTimeout > 0 {
+                do { try await clock.sleep(for: .seconds(self.configuration.drainTimeout)) } catch { return }
             }
             guard !Task.isCancelled else { return }
             for a in self.active.value.values { a.stopper.stop("shutdown") }
         }
+        // Once every attempt has ended, the deadline is no longer needed.
+        while !active.value.isEmpty, await attempts.next() != nil {}
+        attempts.cancelAll()
         while await attempts.next() != nil {}
-        deadline.cancel()
     }
 
     func watchEvents(_ events: AsyncStream<TaskChange>) async {
@@ -146,7 +154,7 @@ public final class AgentRunner: Service, Sendable {
     func heartbeatLoop() async {
         let interval = max(0.05, configuration.lease / 3)
         while !Task.isCancelled {
-            do { try await Task.sleep(for: .milliseconds(Int64(interval * 1000))) } catch { return }
+            do { try await env.clock.sleep(for: .seconds(interval)) } catch { return }
             let ids = Array(active.value.keys)
             env.health.beat("agent_runner", at: env.now())
             guard !ids.isEmpty else { continue }
@@ -163,20 +171,40 @@ public final class AgentRunner: Service, Sendable {
         }
     }
 
-    /// Looks for work at `date` (a retry's `not_before`), besides the fallback poll.
+    /// Looks for work at `date` (a retry's `not_before`), besides the fallback poll: the timer
+    /// loop sleeps until the earliest such time.
     func wakeAt(_ date: Date?) {
         guard let date else { return wake.signal() }
-        let wait = max(0, date.timeIntervalSince(env.now()))
-        Task { [wake] in
-            try? await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 1))
-            wake.signal()
+        let earlier = nextWake.withLock { next -> Bool in
+            guard next.map({ date < $0 }) ?? true else { return false }
+            next = date
+            return true
         }
+        if earlier { timerChanged.signal() }
     }
 
-    func pollLoop() async {
+    /// Wakes the dispatcher at the earliest retry time, and every `poll_interval` as a fallback.
+    func timerLoop() async {
+        let clock = env.clock
         while !Task.isCancelled {
-            do { try await Task.sleep(for: .milliseconds(Int64(configuration.pollInterval * 1000))) } catch { return }
-            wake.signal()
+            let due = nextWake.value
+            let untilDue = due.map { max(0, $0.timeIntervalSince(env.now())) + 0.001 }
+            let wait = min(configuration.pollInterval, untilDue ?? configuration.pollInterval)
+            let timedOut = await withTaskGroup(of: Bool.self) { race -> Bool in
+                race.addTask { (try? await clock.sleep(for: .seconds(wait))) != nil }
+                race.addTask {
+                    await self.timerChanged.wait()
+                    return false
+                }
+                let first = await race.next() ?? false
+                race.cancelAll()
+                return first
+            }
+            guard !Task.isCancelled else { return }
+            if timedOut {
+                if let due, env.now() >= due { nextWake.withLock { if $0 == due { $0 = nil } } }
+                wake.signal()
+            }
         }
     }
 }

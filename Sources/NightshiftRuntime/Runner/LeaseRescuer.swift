@@ -40,7 +40,7 @@ public final class LeaseRescuer: Service, Sendable {
     }
 
     public func run() async throws {
-        await runPeriodically(every: configuration.interval, logger: logger, what: "rescue check") {
+        await runPeriodically(every: configuration.interval, on: env.clock, logger: logger, what: "rescue check") {
             _ = try await self.runOnce()
         }
     }

@@ -5,7 +5,7 @@ import NightshiftStore
 import ServiceLifecycle
 
 /// Periodic housekeeping: fails decisions nobody answered within `decision_timeout`, and
-/// deletes task logs (and result files) older than `logs.task_log_retention`.
+/// deletes task logs (and result files) and task events older than `logs.task_log_retention`.
 public final class MaintenanceService: Service, Sendable {
     public struct Configuration: Sendable {
         /// Time between passes.
@@ -19,6 +19,7 @@ public final class MaintenanceService: Service, Sendable {
     public struct Result: Sendable, Equatable {
         public var expiredDecisions: [String] = []
         public var deletedLogs: [String] = []
+        public var prunedEvents = 0
     }
 
     let env: ServiceEnvironment
@@ -34,7 +35,7 @@ public final class MaintenanceService: Service, Sendable {
     }
 
     public func run() async throws {
-        await runPeriodically(every: configuration.interval, logger: logger, what: "maintenance pass") {
+        await runPeriodically(every: configuration.interval, on: env.clock, logger: logger, what: "maintenance pass") {
             _ = try await self.runOnce()
         }
     }
@@ -66,6 +67,8 @@ public final class MaintenanceService: Service, Sendable {
             if !result.deletedLogs.isEmpty {
                 logger.info("deleted \(result.deletedLogs.count) task log(s) older than the retention")
             }
+            result.prunedEvents = try await env.store.pruneEvents(before: cutoff)
+            if result.prunedEvents > 0 { logger.info("pruned \(result.prunedEvents) task event(s) older than the retention") }
         }
         env.health.beat("maintenance", at: now)
         return result

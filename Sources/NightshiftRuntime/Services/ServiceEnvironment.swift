@@ -47,6 +47,9 @@ public struct ServiceEnvironment: Sendable {
     public var instanceID: String
     /// Persisted timestamps come from here, so tests can move time.
     public var now: @Sendable () -> Date
+    /// What services wait on (periodic passes, heartbeats, retry wake-ups, the drain): a test
+    /// gives them a manual clock and advances it instead of waiting.
+    public var clock: any Clock<Duration> = ContinuousClock()
 
     public init(
         config: NightshiftConfig, paths: StatePaths, store: any TaskStore, logs: ComponentLogs, redactor: Redactor,
