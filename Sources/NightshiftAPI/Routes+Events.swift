@@ -30,15 +30,6 @@ struct EventRoutes {
         return try JSONResponse.make(TaskHistory(taskID: id, events: events))
     }
 
-    struct TaskHistory: Encodable {
-        var taskID: String
-        var events: [TaskEventRecord]
-        enum CodingKeys: String, CodingKey {
-            case events
-            case taskID = "task_id"
-        }
-    }
-
     /// Where a stream starts: after `Last-Event-ID` (or `?after=`), else after the newest event.
     func startingPoint(_ request: Request) async throws -> Int64 {
         let header = request.headers[HTTPField.Name("Last-Event-ID")!]

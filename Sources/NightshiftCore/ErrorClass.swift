@@ -1,19 +1,9 @@
 /// Why a task failed (`error_class`): the shared vocabulary of the runner, the store, the
 /// rescuer, the API and the reports. Open like an HTTP status: agents and future executors may
 /// report classes of their own, so it is a string with the known ones named here.
-public struct ErrorClass: RawRepresentable, Hashable, Codable, Sendable, Comparable, ExpressibleByStringLiteral,
-    CustomStringConvertible
-{
+public struct ErrorClass: OpenVocabulary {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
-    public static func < (a: ErrorClass, b: ErrorClass) -> Bool { a.rawValue < b.rawValue }
 
     /// The agent exited non-zero.
     public static let exitCode: ErrorClass = "exit_code"

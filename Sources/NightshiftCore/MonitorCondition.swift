@@ -1,19 +1,9 @@
 /// What a monitor rule (or the watchdog, or a reader of a state file) found: the shared
 /// vocabulary of monitor issues, fatal issues, alerts and the start gate. Each condition says
 /// whether a daemon restart can fix it and whether it is fatal (no restart can).
-public struct MonitorCondition: RawRepresentable, Hashable, Codable, Sendable, Comparable, ExpressibleByStringLiteral,
-    CustomStringConvertible
-{
+public struct MonitorCondition: OpenVocabulary {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
-    public static func < (a: MonitorCondition, b: MonitorCondition) -> Bool { a.rawValue < b.rawValue }
 
     public static let runnerStale: MonitorCondition = "runner_stale"
     public static let pmStale: MonitorCondition = "pm_stale"

@@ -74,3 +74,20 @@ public struct TaskEventRecord: Codable, Sendable, Equatable {
         self.at = at
     }
 }
+
+/// `GET /api/agent/tasks/{id}/events`: one task's history, oldest first. The route writes it
+/// and `nightshift tasks history` reads it.
+public struct TaskHistory: Codable, Sendable, Equatable {
+    public var taskID: String
+    public var events: [TaskEventRecord]
+
+    enum CodingKeys: String, CodingKey {
+        case events
+        case taskID = "task_id"
+    }
+
+    public init(taskID: String, events: [TaskEventRecord]) {
+        self.taskID = taskID
+        self.events = events
+    }
+}

@@ -123,23 +123,25 @@ extension SQLiteTaskStore {
         }
         let stmt = try db.cachedStatement(
             sql: """
-                UPDATE tasks SET status = ?, not_before = ?, error_class = ?, error = ?, decision_prompt = ?,
-                  decision = CASE WHEN ? = 'needs_decision' THEN NULL ELSE decision END,
-                  decided_at = CASE WHEN ? = 'needs_decision' THEN NULL ELSE decided_at END,
-                  exit_code = ?, output_tail = ?, summary = COALESCE(?, summary), verdict = ?, feedback = ?,
-                  cost_usd = CASE WHEN ? IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ? END,
-                  tokens_in = CASE WHEN ? IS NULL THEN tokens_in ELSE COALESCE(tokens_in, 0) + ? END,
-                  tokens_out = CASE WHEN ? IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + ? END,
-                  lease_expires_at = NULL, claimed_by = CASE WHEN ? = 'pending' THEN NULL ELSE claimed_by END,
-                  finished_at = ?, updated_at = ?
-                WHERE id = ? RETURNING *
+                UPDATE tasks SET status = :status, not_before = :not_before, error_class = :error_class, error = :error,
+                  decision_prompt = :prompt,
+                  decision = CASE WHEN :status = 'needs_decision' THEN NULL ELSE decision END,
+                  decided_at = CASE WHEN :status = 'needs_decision' THEN NULL ELSE decided_at END,
+                  exit_code = :exit_code, output_tail = :output_tail, summary = COALESCE(:summary, summary),
+                  verdict = :verdict, feedback = :feedback,
+                  cost_usd = CASE WHEN :cost IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + :cost END,
+                  tokens_in = CASE WHEN :tokens_in IS NULL THEN tokens_in ELSE COALESCE(tokens_in, 0) + :tokens_in END,
+                  tokens_out = CASE WHEN :tokens_out IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + :tokens_out END,
+                  lease_expires_at = NULL, claimed_by = CASE WHEN :status = 'pending' THEN NULL ELSE claimed_by END,
+                  finished_at = :now, updated_at = :now
+                WHERE id = :id RETURNING *
                 """)
-        let s = status.rawValue
-        let args: [(any DatabaseValueConvertible)?] = [
-            s, notBefore, errorClass, error, prompt, s, s, o.exitCode, o.outputTail, o.summary, o.verdict, o.feedback,
-            o.costUSD, o.costUSD, o.tokensIn, o.tokensIn, o.tokensOut, o.tokensOut, s, t, t, r.id,
+        let args: StatementArguments = [
+            "status": status.rawValue, "not_before": notBefore, "error_class": errorClass, "error": error, "prompt": prompt,
+            "exit_code": o.exitCode, "output_tail": o.outputTail, "summary": o.summary, "verdict": o.verdict,
+            "feedback": o.feedback, "cost": o.costUSD, "tokens_in": o.tokensIn, "tokens_out": o.tokensOut, "now": t, "id": r.id,
         ]
-        guard let row = try Row.fetchOne(stmt, arguments: StatementArguments(args)) else { throw StoreError.notFound(r.id) }
+        guard let row = try Row.fetchOne(stmt, arguments: args) else { throw StoreError.notFound(r.id) }
         let updated = try TaskRecord.decode(row)
         var detail = extra
         detail["by"] = detail["by"] ?? .string(r.owner)

@@ -11,21 +11,12 @@ extension TasksCommand {
         @OptionGroup var client: ClientCommandOptions
         @Argument(help: "Task id.") var id: String
 
-        struct Reply: Decodable {
-            var taskID: String
-            var events: [TaskEventRecord]
-            enum CodingKeys: String, CodingKey {
-                case events
-                case taskID = "task_id"
-            }
-        }
-
         func run() async throws {
             try await runReporting {
                 let reply = try await client.client().call("GET", "/api/agent/tasks/\(try TasksCommand.validID(id))/events")
                 if client.json { return printJSON(reply.body) }
-                let history: Reply
-                do { history = try JSONDecoder.nightshift().decode(Reply.self, from: reply.body) } catch {
+                let history: TaskHistory
+                do { history = try JSONDecoder.nightshift().decode(TaskHistory.self, from: reply.body) } catch {
                     throw CLIFailure(message: "the daemon answered with something that is not a task history: \(error)")
                 }
                 let rows = history.events.map { e -> [String] in
