@@ -153,7 +153,6 @@ extension SQLiteMigrations {
                       CHECK ((kind = 'created') = (from_status IS NULL))
                     ) STRICT;
                     CREATE INDEX task_events_task ON task_events (task_id, id);
-                    CREATE INDEX task_events_at ON task_events (at);
                     """)
         }
     }

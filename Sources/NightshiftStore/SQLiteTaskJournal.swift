@@ -73,7 +73,13 @@ extension SQLiteTaskStore {
     /// Deletes events recorded before `cutoff`; returns how many.
     public func pruneEvents(before cutoff: Date) async throws -> Int {
         try await write { db in
-            try db.execute(sql: "DELETE FROM task_events WHERE at < ?", arguments: [cutoff.timeIntervalSince1970])
+            // Ids grow with time: the old events are the ones below the first id at or after the
+            // cutoff, found by walking up from the oldest (no index on `at` to keep up on every write).
+            try db.execute(
+                sql: """
+                    DELETE FROM task_events WHERE id < COALESCE(
+                      (SELECT id FROM task_events WHERE at >= ? ORDER BY id LIMIT 1), (SELECT MAX(id) + 1 FROM task_events))
+                    """, arguments: [cutoff.timeIntervalSince1970])
             return db.changesCount
         }
     }
