@@ -25,6 +25,7 @@ public final class SQLiteTaskStore: TaskStore {
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try SQLiteMigrations.migrator.migrate(pool)
+            try pool.read { db in try TaskRecord.checkColumnOrder(db) }
         } catch let error as DatabaseError {
             throw StoreError(.unavailable, "cannot open database \(path): \(error.message ?? error.description)")
         }

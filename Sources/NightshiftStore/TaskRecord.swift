@@ -6,6 +6,10 @@ import NightshiftCore
 /// `depends_on` and `context` as JSON text.
 struct TaskRecord {
     enum Columns: String, CaseIterable {
+        /// The case's place in the declaration (the table's column order).
+        var ordinal: Int { Self.ordinals[self]! }
+        static let ordinals: [Columns: Int] = Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })
+
         case id
         case taskType = "task_type"
         case direction, status, priority
@@ -45,53 +49,71 @@ struct TaskRecord {
         return "INSERT INTO tasks (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
     }()
 
-    static func time(_ row: Row, _ column: Columns) -> Date? {
-        (row[column.rawValue] as Double?).map { Date(timeIntervalSince1970: $0) }
+    /// Each column's position in `SELECT *` and `RETURNING *`: the table's order, which is the
+    /// order of `Columns` (checked when the store opens, `checkColumnOrder`). Decoding by position
+    /// skips GRDB's case-insensitive lookup by name, the hot path's biggest cost.
+    @inline(__always) static func at(_ column: Columns) -> Int { column.ordinal }
+
+    /// Fails when the table's columns are not in the order of `Columns` (a migration that did not
+    /// append its column at the end, say): decoding by position would read the wrong fields.
+    static func checkColumnOrder(_ db: Database) throws {
+        let names = try Row.fetchAll(db, sql: "PRAGMA table_info(tasks)").map { $0["name"] as String }
+        guard names == Columns.allCases.map(\.rawValue) else {
+            throw StoreError(.unavailable, "the tasks table's columns are not in the order TaskRecord decodes: \(names)")
+        }
     }
 
+    static func time(_ row: Row, _ index: Int) -> Date? {
+        (row[index] as Double?).map { Date(timeIntervalSince1970: $0) }
+    }
+
+    /// A task from a `SELECT *` / `RETURNING *` row of `tasks`, decoded by position.
     static func decode(_ row: Row) throws -> AgentTask {
-        let statusText: String = row[Columns.status.rawValue]
+        guard row.count == Columns.allCases.count else {
+            throw StoreError(.unavailable, "a tasks row has \(row.count) columns, expected \(Columns.allCases.count)")
+        }
+        let statusText: String = row[at(.status)]
         guard let status = TaskStatus(rawValue: statusText) else {
             throw StoreError(.unavailable, "row has unknown status \(statusText)")
         }
         var t = AgentTask(
-            id: row[Columns.id.rawValue], taskType: TaskType(row[Columns.taskType.rawValue] as String),
-            direction: row[Columns.direction.rawValue], status: status, priority: row[Columns.priority.rawValue],
-            maxAttempts: row[Columns.maxAttempts.rawValue], now: time(row, .createdAt) ?? Date(timeIntervalSince1970: 0))
-        t.notBefore = time(row, .notBefore)
-        t.attempt = row[Columns.attempt.rawValue]
-        t.executor = row[Columns.executor.rawValue]
-        t.command = row[Columns.command.rawValue]
-        t.claimedBy = row[Columns.claimedBy.rawValue]
-        t.leaseExpiresAt = time(row, .leaseExpiresAt)
-        t.heartbeatAt = time(row, .heartbeatAt)
-        t.pid = row[Columns.pid.rawValue]
-        t.pgid = row[Columns.pgid.rawValue]
-        t.decisionPrompt = row[Columns.decisionPrompt.rawValue]
-        t.decision = row[Columns.decision.rawValue]
-        t.decidedAt = time(row, .decidedAt)
-        t.exitCode = row[Columns.exitCode.rawValue]
-        t.error = row[Columns.error.rawValue]
-        t.errorClass = row[Columns.errorClass.rawValue]
-        t.outputTail = row[Columns.outputTail.rawValue]
-        t.logPath = row[Columns.logPath.rawValue]
-        t.summary = row[Columns.summary.rawValue]
-        t.verdict = row[Columns.verdict.rawValue]
-        t.feedback = row[Columns.feedback.rawValue]
-        t.costUSD = row[Columns.costUSD.rawValue]
-        t.tokensIn = row[Columns.tokensIn.rawValue]
-        t.tokensOut = row[Columns.tokensOut.rawValue]
-        t.backlogItem = row[Columns.backlogItem.rawValue]
-        t.phase = row[Columns.phase.rawValue]
-        t.iteration = row[Columns.iteration.rawValue]
-        t.parentID = row[Columns.parentID.rawValue]
-        let deps: String = row[Columns.dependsOn.rawValue]
-        t.dependsOn = (try? JSONDecoder().decode([String].self, from: Data(deps.utf8))) ?? []
-        let ctx: String = row[Columns.context.rawValue]
+            id: row[at(.id)], taskType: TaskType(row[at(.taskType)] as String), direction: row[at(.direction)], status: status,
+            priority: row[at(.priority)],
+            maxAttempts: row[at(.maxAttempts)], now: time(row, at(.createdAt)) ?? Date(timeIntervalSince1970: 0))
+        t.notBefore = time(row, at(.notBefore))
+        t.attempt = row[at(.attempt)]
+        t.executor = row[at(.executor)]
+        t.command = row[at(.command)]
+        t.claimedBy = row[at(.claimedBy)]
+        t.leaseExpiresAt = time(row, at(.leaseExpiresAt))
+        t.heartbeatAt = time(row, at(.heartbeatAt))
+        t.pid = row[at(.pid)]
+        t.pgid = row[at(.pgid)]
+        t.decisionPrompt = row[at(.decisionPrompt)]
+        t.decision = row[at(.decision)]
+        t.decidedAt = time(row, at(.decidedAt))
+        t.exitCode = row[at(.exitCode)]
+        t.error = row[at(.error)]
+        t.errorClass = row[at(.errorClass)]
+        t.outputTail = row[at(.outputTail)]
+        t.logPath = row[at(.logPath)]
+        t.summary = row[at(.summary)]
+        t.verdict = row[at(.verdict)]
+        t.feedback = row[at(.feedback)]
+        t.costUSD = row[at(.costUSD)]
+        t.tokensIn = row[at(.tokensIn)]
+        t.tokensOut = row[at(.tokensOut)]
+        t.backlogItem = row[at(.backlogItem)]
+        t.phase = row[at(.phase)]
+        t.iteration = row[at(.iteration)]
+        t.parentID = row[at(.parentID)]
+        let deps: String = row[at(.dependsOn)]
+        t.dependsOn = deps == "[]" ? [] : ((try? JSONDecoder().decode([String].self, from: Data(deps.utf8))) ?? [])
+        let ctx: String = row[at(.context)]
         t.context = ctx == "{}" ? [:] : ((try? JSONDecoder().decode([String: JSONValue].self, from: Data(ctx.utf8))) ?? [:])
-        t.updatedAt = time(row, .updatedAt) ?? t.createdAt
-        t.startedAt = time(row, .startedAt)
-        t.finishedAt = time(row, .finishedAt)
+        t.updatedAt = time(row, at(.updatedAt)) ?? t.createdAt
+        t.startedAt = time(row, at(.startedAt))
+        t.finishedAt = time(row, at(.finishedAt))
         return t
     }
 

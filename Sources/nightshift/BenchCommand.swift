@@ -15,11 +15,23 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Tasks per run.") var tasks = 20_000
         @Option(help: "Tasks per transaction in the batched store run.") var batch = 64
         @Option(help: "Directory for the benchmark databases (on disk).") var dir = FileManager.default.temporaryDirectory.path
+        @Flag(help: "Only the batched runs (store and plain SQL), e.g. to profile them.") var batchedOnly = false
 
         func run() async throws {
             try await runReporting {
                 guard tasks > 0, batch > 0 else { throw CLIFailure(message: "--tasks and --batch must be positive", code: 2) }
                 do {
+                    if batchedOnly {
+                        let plainBatched = try StoreBenchmark.runPlainSQL(directory: dir, tasks: tasks, batch: batch)
+                        print(plainBatched)
+                        let batched = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: batch)
+                        print(batched)
+                        print(
+                            String(
+                                format: "store/plain: %.0f%% in batches of %d", batched.perSecond / plainBatched.perSecond * 100,
+                                batch))
+                        return
+                    }
                     let plain = try StoreBenchmark.runPlainSQL(directory: dir, tasks: tasks)
                     print(plain)
                     let single = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: 1)
