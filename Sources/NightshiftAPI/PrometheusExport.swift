@@ -30,8 +30,11 @@ struct PrometheusExport: Sendable {
                 .set(env.now().timeIntervalSince(at))
         }
         // A gauge of a monotonic count: the daemon's own output lines that could not be written.
-        gauge("dropped_output_lines_total", "Lines the daemon could not write to stdout or stderr (closed pipe, full disk)")
-            .set(Double(StandardStreams.droppedLines))
+        gauge(
+            "dropped_output_lines_total",
+            "Lines the daemon could not write to stdout, stderr or a component log (closed pipe, full disk)"
+        )
+        .set(Double(StandardStreams.droppedLines))
         return registry.emitToString()
     }
 

@@ -130,8 +130,7 @@ struct TaskRoutes {
             updated = try await env.ledger.decide(id: id, decision: d, priority: change.priority, by: "api", now: now)
         case .cancel?:
             updated = try await env.ledger.cancel(
-                id: id, reason: "cancelled by operator", priority: change.priority, by: "api", now: now
-            ).after
+                id: id, reason: "cancelled by operator", priority: change.priority, by: "api", now: now)
         case .retry?:
             updated = try await env.ledger.retry(id: id, priority: change.priority, by: "api", now: now)
         case nil:

@@ -28,31 +28,19 @@ extension TaskStore {
         return try result.get()
     }
 
-    public func decide(id: String, decision: String, now: Date) async throws -> AgentTask {
-        try await decide(id: id, decision: decision, priority: nil, by: "api", now: now).value
-    }
-
-    public func cancel(id: String, reason: String, now: Date) async throws -> (before: AgentTask, after: AgentTask) {
-        let before = try await get(id)
-        return (before, try await cancel(id: id, reason: reason, priority: nil, by: "api", now: now).value)
-    }
-
-    public func retry(id: String, now: Date) async throws -> AgentTask {
-        try await retry(id: id, priority: nil, by: "api", now: now).value
-    }
-
-    public func decide(id: String, decision: String, priority: Int?, now: Date) async throws -> AgentTask {
+    public func decide(id: String, decision: String, priority: Int? = nil, now: Date) async throws -> AgentTask {
         try await decide(id: id, decision: decision, priority: priority, by: "api", now: now).value
     }
 
     public func cancel(
-        id: String, reason: String, priority: Int?, now: Date
+        id: String, reason: String, priority: Int? = nil, now: Date
     ) async throws -> (before: AgentTask, after: AgentTask) {
+        // Two reads for the old shape (tests compare the task before); services use the event's from_status.
         let before = try await get(id)
         return (before, try await cancel(id: id, reason: reason, priority: priority, by: "api", now: now).value)
     }
 
-    public func retry(id: String, priority: Int?, now: Date) async throws -> AgentTask {
+    public func retry(id: String, priority: Int? = nil, now: Date) async throws -> AgentTask {
         try await retry(id: id, priority: priority, by: "api", now: now).value
     }
 

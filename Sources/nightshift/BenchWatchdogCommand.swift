@@ -130,10 +130,8 @@ struct WatchdogBench: AsyncParsableCommand {
     static func readyDaemon(_ paths: StatePaths, notPID: Int32) async -> Int32? {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if let data = FileManager.default.contents(atPath: paths.file("daemon.json")),
-                let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                let pid = (o["pid"] as? NSNumber)?.int32Value, pid != notPID, let url = o["url"] as? String,
-                let u = URL(string: url + "/api/ready")
+            if let a = try? DaemonAnnouncement.read(path: DaemonAnnouncement.path(in: paths)), a.pid != notPID,
+                let u = URL(string: a.localURL + "/api/ready")
             {
                 var request = URLRequest(url: u, timeoutInterval: 1)
                 request.setValue("close", forHTTPHeaderField: "Connection")
@@ -141,7 +139,7 @@ struct WatchdogBench: AsyncParsableCommand {
                 if let (_, response) = try? await URLSession.shared.data(for: prepared),
                     (response as? HTTPURLResponse)?.statusCode == 200
                 {
-                    return pid
+                    return a.pid
                 }
             }
             try? await Task.sleep(for: .milliseconds(5))

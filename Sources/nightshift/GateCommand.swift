@@ -47,8 +47,9 @@ struct GateCommand: AsyncParsableCommand {
                 throw CLIFailure(message: "no waiver file \(waivers) (--waivers names a file that must exist)", code: 2)
             }
             let repoDir = repo ?? FileManager.default.currentDirectoryPath
-            let paths = StatePaths(
-                root: stateDir ?? ProcessInfo.processInfo.environment["NIGHTSHIFT_STATE_DIR"] ?? config.stateDir)
+            let paths = StatePaths(root: stateDir ?? ClientOptions.environmentStateDir ?? config.stateDir)
+            // Where the client options point (and the token): --url / NIGHTSHIFT_URL count as explicit.
+            let location = try client.locate(stateDir: paths.root)
 
             var checks: [StartGate.Check] = []
             let git = Self.shell(["git", "-C", repoDir, "status", "--porcelain", "--untracked-files=all"], in: nil)
@@ -57,10 +58,10 @@ struct GateCommand: AsyncParsableCommand {
                     repo: repoDir, exitStatus: git.status ?? 127, porcelain: git.out, error: git.err,
                     ignoring: Self.backlogPaths(config.projectManager.backlog, repo: repoDir)))
 
-            let facts = await Self.daemonFacts(client: client, config: config, paths: paths)
+            let facts = await Self.daemonFacts(location: location, config: config, paths: paths)
             checks.append(StartGate.daemonReady(facts, required: config.gate.requireDaemon))
             let daemonUp = facts.status != nil
-            let api = APIClient(base: facts.url, token: try client.client().token)
+            let api = APIClient(base: facts.url, token: location.token)
 
             checks.append(
                 StartGate.noFatalIssues(
@@ -93,7 +94,8 @@ struct GateCommand: AsyncParsableCommand {
 
     /// Where the daemon is, if one runs: the state dir's daemon.json (is its pid alive?), or the
     /// URL given; then what its `/api/ready` answers.
-    static func daemonFacts(client: ClientOptions, config: NightshiftConfig, paths: StatePaths) async -> StartGate.DaemonFacts {
+    static func daemonFacts(location: DaemonLocation, config: NightshiftConfig, paths: StatePaths) async -> StartGate.DaemonFacts
+    {
         let file = DaemonAnnouncement.path(in: paths)
         var facts = StartGate.DaemonFacts(url: config.baseURL, status: nil, error: nil)
         do {
@@ -104,8 +106,8 @@ struct GateCommand: AsyncParsableCommand {
         } catch {
             facts.announcementError = error.description
         }
-        if let explicit = client.url ?? ProcessInfo.processInfo.environment["NIGHTSHIFT_URL"] {
-            facts.url = explicit.hasSuffix("/") ? String(explicit.dropLast()) : explicit
+        if location.source == .flag || location.source == .environment {
+            facts.url = location.base
             facts.explicitURL = true
         }
         if facts.announcement?.alive == false { return facts }

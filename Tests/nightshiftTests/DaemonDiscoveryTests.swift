@@ -82,8 +82,11 @@ struct DaemonDiscoveryTests {
         gone.executableURL = URL(fileURLWithPath: "/bin/true")
         try gone.runSerialized()
         gone.waitUntilExit()
-        try Data(#"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:1", "port": 1}"#.utf8)
-            .write(to: URL(fileURLWithPath: state + "/daemon.json"))
+        try Data(
+            #"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:1", "port": 1, "started_at": "2030-01-01T00:00:00.000Z", "state_dir": "x"}"#
+                .utf8
+        )
+        .write(to: URL(fileURLWithPath: state + "/daemon.json"))
         let client = try Self.clientConfig(dir)
 
         let status = try NightshiftBinary.run(

@@ -34,22 +34,18 @@ public final class RotatingFile: Sendable {
     }
 
     /// Appends `bytes`, rotating first when they would take the file past `maxBytes`.
+    /// A write that fails (a full disk) drops the line and is counted, never fatal.
     public func append(_ bytes: UnsafeRawBufferPointer) {
-        state.withLock { s in
+        let failed: Int32? = state.withLock { s in
             if s.size > 0 && s.size + bytes.count > maxBytes {
                 rotate(&s)
             }
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(s.fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
-            }
+            guard StandardStreams.writeAll(s.fd, bytes) else { return errno }
             s.size += bytes.count
+            return nil
         }
+        // Outside the lock: the first drop is reported through a logger that may write here.
+        if let failed { StandardStreams.recordDrop(of: (path as NSString).lastPathComponent, errno: failed) }
     }
 
     public func append(_ text: String) {

@@ -12,7 +12,7 @@ public enum StandardStreams {
     private static let dropped = Atomic<Int>(0)
     private static let reported = Atomic<Bool>(false)
 
-    /// Lines that could not be written to stdout or stderr since the start.
+    /// Lines that could not be written to stdout, stderr or a component log since the start.
     public static var droppedLines: Int { dropped.load(ordering: .relaxed) }
 
     /// Called once, on the first dropped line (e.g. to say so in a log file that still works).
@@ -28,26 +28,32 @@ public enum StandardStreams {
 
     /// Writes all of `text` to `fd`, or counts it as dropped.
     public static func write(_ text: String, to fd: Int32) {
-        var bytes = Array(text.utf8)
-        let ok = bytes.withUnsafeMutableBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
+        var t = text
+        let ok = t.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)) }
+        if !ok { recordDrop(of: fd == STDERR_FILENO ? "stderr" : "stdout", errno: errno) }
+    }
+
+    /// `write(2)` until every byte is out (EINTR retried); false on any other error.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
             }
-            return true
+            offset += n
         }
-        guard !ok else { return }
-        let why = String(cString: strerror(errno))
+        return true
+    }
+
+    /// Counts a line that could not be written to `what` (stdout, stderr, a log file) and, the
+    /// first time, says so through `onFirstDrop`. Call it holding no lock the callback may need.
+    public static func recordDrop(of what: String, errno code: Int32) {
         dropped.add(1, ordering: .relaxed)
-        if !reported.exchange(true, ordering: .relaxed) {
-            onFirstDrop?(
-                "cannot write to \(fd == STDERR_FILENO ? "stderr" : "stdout") (\(why)); dropping such lines from now on (counted in /metrics as nightshift_dropped_output_lines_total)"
-            )
-        }
+        guard !reported.exchange(true, ordering: .relaxed) else { return }
+        onFirstDrop?(
+            "cannot write to \(what) (\(String(cString: strerror(code)))); dropping such lines from now on (counted in /metrics as nightshift_dropped_output_lines_total)"
+        )
     }
 }

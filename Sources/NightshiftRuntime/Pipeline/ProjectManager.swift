@@ -241,37 +241,35 @@ public final class ProjectManager: Service, Sendable {
     /// the reason), and once, the backlog finished. The store moves items inside the
     /// transactions that end tasks; this is where an operator watching the log hears of it.
     func logProgress(_ items: [BacklogItem]) {
-        // The first pass after a start only takes stock: what happened before was logged then.
-        let first = lastSeen.value == nil
-        let (previous, finishedSaid) = lastSeen.value ?? ([:], true)
         var current: [String: ItemProgress] = [:]
+        for item in items { current[item.key] = ItemProgress(state: item.state, phase: item.phase, iteration: item.iteration) }
+        let finished = !items.isEmpty && items.allSatisfy { $0.state == .done || $0.state == .blocked }
+        let seen = lastSeen.value
+        lastSeen.withLock { $0 = (current, finished) }
+        // The first pass after a start only takes stock: what happened before was logged then.
+        guard let (previous, finishedSaid) = seen else { return }
         for item in items {
-            let now = ItemProgress(state: item.state, phase: item.phase, iteration: item.iteration)
-            current[item.key] = now
-            let before = previous[item.key]
-            guard !first, before != now, before != nil || item.state != .queued else { continue }
+            // New items are announced when they start ("started item ..."), not here.
+            guard let before = previous[item.key], let now = current[item.key], before != now else { continue }
             let label = "item \(item.key) \"\(item.title)\""
             let meta: Logger.Metadata = ["item": "\(item.key)", "phase": "\(item.phase ?? "")"]
             switch item.state {
-            case .done where before?.state != .done:
+            case .done where before.state != .done:
                 logger.info("\(label) done", metadata: meta)
-            case .blocked where before?.state != .blocked:
+            case .blocked where before.state != .blocked:
                 logger.info("\(label) blocked: \(item.blockedReason ?? "no reason recorded")", metadata: meta)
-            case .active
-            where before != nil && before?.state != .queued && (before?.phase != now.phase || before?.iteration != now.iteration):
-                let from = before?.phase.map { "\($0) → " } ?? ""
+            case .active where before.state != .queued && (before.phase != now.phase || before.iteration != now.iteration):
+                let from = before.phase.map { "\($0) → " } ?? ""
                 let iteration = now.iteration > 1 ? " (iteration \(now.iteration))" : ""
                 logger.info("\(label) phase \(from)\(now.phase ?? "?")\(iteration)", metadata: meta)
             default:
                 break
             }
         }
-        let finished = !items.isEmpty && items.allSatisfy { $0.state == .done || $0.state == .blocked }
-        if finished && !finishedSaid && !first {
+        if finished && !finishedSaid {
             let done = items.filter { $0.state == .done }.count
             logger.info("backlog finished: \(done) item(s) done, \(items.count - done) blocked")
         }
-        lastSeen.withLock { $0 = (current, finished) }
     }
 
     /// Imports the backlog when its content changed; returns the parse error, if any.

@@ -132,7 +132,6 @@ extension AgentRunner {
                         "error_class": "\(updated.errorClass ?? "")",
                         "not_before": "\(updated.notBefore.map(Timestamp.format) ?? "")",
                     ])
-                wakeAt(updated.notBefore)
             case .failed:
                 log.error("task failed: \(updated.error ?? "")", metadata: ["error_class": "\(updated.errorClass ?? "")"])
             case .needsDecision:

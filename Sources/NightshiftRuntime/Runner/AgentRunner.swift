@@ -140,7 +140,8 @@ public final class AgentRunner: Service, Sendable {
             switch change.kind {
             case .created, .decided, .retried:
                 wake.signal()
-            case .rescued where change.task.status == .pending:
+            case .finished where change.task.status == .pending, .rescued where change.task.status == .pending:
+                // A retry with backoff, from this runner or another: look again at its not_before.
                 wakeAt(change.task.notBefore)
             case .cancelled:
                 if let a = active.value[change.task.id] { a.stopper.stop("cancelled") }

@@ -61,13 +61,9 @@ public struct TaskLedger: Sendable {
         announce(try await store.decide(id: id, decision: decision, priority: priority, by: actor, now: now))
     }
 
-    /// Cancels; returns the task after and the status it had (running means a process to stop).
-    public func cancel(
-        id: String, reason: String, priority: Int? = nil, by actor: Actor, now: Date
-    ) async throws -> (after: AgentTask, was: TaskStatus?) {
-        let changes = try await store.cancel(id: id, reason: reason, priority: priority, by: actor, now: now)
-        let was = changes.entries.first { $0.event.taskID == id && $0.event.kind == .cancelled }?.event.fromStatus
-        return (announce(changes), was)
+    /// Cancels; the runner stops a running attempt when it hears the `cancelled` event.
+    public func cancel(id: String, reason: String, priority: Int? = nil, by actor: Actor, now: Date) async throws -> AgentTask {
+        announce(try await store.cancel(id: id, reason: reason, priority: priority, by: actor, now: now))
     }
 
     public func retry(id: String, priority: Int? = nil, by actor: Actor, now: Date) async throws -> AgentTask {

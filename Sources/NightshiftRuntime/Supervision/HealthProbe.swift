@@ -12,11 +12,8 @@ struct HealthProbe: Sendable {
 
     /// The daemon's URL from its announcement, when the announcement is this daemon's.
     static func url(announcement: String, pid: Int32) -> String? {
-        guard let data = FileManager.default.contents(atPath: announcement),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let url = object["url"] as? String, (object["pid"] as? NSNumber)?.int32Value == pid
-        else { return nil }
-        return url
+        guard let a = try? DaemonAnnouncement.read(path: announcement), a.pid == pid else { return nil }
+        return a.localURL
     }
 
     /// nil when the daemon answered 200 within the timeout, else why not.
