@@ -140,3 +140,20 @@ public enum HTTP {
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
+
+extension DaemonProcess {
+    /// Writes the `daemon.json` a killed daemon leaves behind: it names `url` and a pid that no
+    /// longer runs (a process started and reaped for the purpose). Returns that pid.
+    @discardableResult
+    public static func writeStaleAnnouncement(inStateDir stateDir: String, url: String) throws -> Int32 {
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.runSerialized()
+        gone.waitUntilExit()
+        let port = URL(string: url)?.port ?? 0
+        let json =
+            #"{"pid": \#(gone.processIdentifier), "url": "\#(url)", "port": \#(port), "started_at": "2030-01-01T00:00:00.000Z", "state_dir": "\#(stateDir)"}"#
+        try Data(json.utf8).write(to: URL(fileURLWithPath: (stateDir as NSString).appendingPathComponent("daemon.json")))
+        return gone.processIdentifier
+    }
+}

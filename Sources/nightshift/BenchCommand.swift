@@ -21,31 +21,30 @@ struct BenchCommand: AsyncParsableCommand {
             try await runReporting {
                 guard tasks > 0, batch > 0 else { throw CLIFailure(message: "--tasks and --batch must be positive", code: 2) }
                 do {
-                    if batchedOnly {
-                        let plainBatched = try StoreBenchmark.runPlainSQL(directory: dir, tasks: tasks, batch: batch)
-                        print(plainBatched)
-                        let batched = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: batch)
-                        print(batched)
-                        print(
-                            String(
-                                format: "store/plain: %.0f%% in batches of %d", batched.perSecond / plainBatched.perSecond * 100,
-                                batch))
-                        return
+                    // The unbatched runs first (skipped with --batched-only), then the batched ones.
+                    var unbatched: (plain: StoreBenchmark.Figures, store: StoreBenchmark.Figures)?
+                    if !batchedOnly {
+                        let plain = try StoreBenchmark.runPlainSQL(directory: dir, tasks: tasks)
+                        print(plain)
+                        let single = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: 1)
+                        print(single)
+                        unbatched = (plain, single)
                     }
-                    let plain = try StoreBenchmark.runPlainSQL(directory: dir, tasks: tasks)
-                    print(plain)
-                    let single = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: 1)
-                    print(single)
                     let plainBatched = try StoreBenchmark.runPlainSQL(directory: dir, tasks: tasks, batch: batch)
                     print(plainBatched)
                     let batched = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: batch)
                     print(batched)
-                    print(
-                        String(
-                            format:
-                                "store/plain: %.0f%% one task per transaction; %.0f%% in batches of %d (%.0f%% of unbatched plain SQL)",
-                            single.perSecond / plain.perSecond * 100, batched.perSecond / plainBatched.perSecond * 100, batch,
-                            batched.perSecond / plain.perSecond * 100))
+                    let ratio = batched.perSecond / plainBatched.perSecond * 100
+                    if let (plain, single) = unbatched {
+                        print(
+                            String(
+                                format:
+                                    "store/plain: %.0f%% one task per transaction; %.0f%% in batches of %d (%.0f%% of unbatched plain SQL)",
+                                single.perSecond / plain.perSecond * 100, ratio, batch, batched.perSecond / plain.perSecond * 100)
+                        )
+                    } else {
+                        print(String(format: "store/plain: %.0f%% in batches of %d", ratio, batch))
+                    }
                 } catch let e as StoreError {
                     throw CLIFailure(message: e.description)
                 }

@@ -78,15 +78,7 @@ struct DaemonDiscoveryTests {
         let dir = try TemporaryDirectory(prefix: "nightshift-discovery")
         let state = dir.path("state")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        let gone = Process()
-        gone.executableURL = URL(fileURLWithPath: "/bin/true")
-        try gone.runSerialized()
-        gone.waitUntilExit()
-        try Data(
-            #"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:1", "port": 1, "started_at": "2030-01-01T00:00:00.000Z", "state_dir": "x"}"#
-                .utf8
-        )
-        .write(to: URL(fileURLWithPath: state + "/daemon.json"))
+        try DaemonProcess.writeStaleAnnouncement(inStateDir: state, url: "http://127.0.0.1:1")
         let client = try Self.clientConfig(dir)
 
         let status = try NightshiftBinary.run(

@@ -284,19 +284,12 @@ struct GateTests {
         await f.stop()
         #expect(!FileManager.default.fileExists(atPath: f.stateFile("daemon.json")))
         // A daemon that was killed leaves its daemon.json behind, naming a pid that is gone.
-        let gone = Process()
-        gone.executableURL = URL(fileURLWithPath: "/bin/true")
-        try gone.runSerialized()
-        gone.waitUntilExit()
-        try Data(
-            #"{"pid": \#(gone.processIdentifier), "url": "http://127.0.0.1:9", "port": 9, "started_at": "2030-01-01T00:00:00.000Z", "state_dir": "x"}"#
-                .utf8
-        ).write(to: URL(fileURLWithPath: f.stateFile("daemon.json")))
+        let gone = try DaemonProcess.writeStaleAnnouncement(inStateDir: f.state, url: "http://127.0.0.1:9")
         let dead = try f.report(discover: true)
         #expect(dead.status == 1)
         let detail = dead.checks["daemon_ready"]?["detail"] as? String ?? ""
         #expect(dead.checks["daemon_ready"]?["status"] as? String == "fail")
-        #expect(detail.contains(f.stateFile("daemon.json")) && detail.contains("pid \(gone.processIdentifier)"), "\(detail)")
+        #expect(detail.contains(f.stateFile("daemon.json")) && detail.contains("pid \(gone)"), "\(detail)")
     }
 
     @Test("a fatal_issues.json that cannot be parsed fails the gate, naming the file, with the daemon up or down")
