@@ -103,4 +103,33 @@ struct EnsureEffectiveScriptTests {
         #expect(down.out.contains("[FAIL] API reachable"))
         #expect(down.out.contains("does not answer"))
     }
+
+    @Test("a daemon whose watchdog is gone is reported as running unsupervised (exit 1); a live one is ok")
+    func unsupervisedDaemon() async throws {
+        let dir = try TemporaryDirectory(prefix: "nightshift-ensure")
+        let config = try dir.write("project_manager: { backlog: \"\" }\nmonitor: { interval: 1h }\n", to: "nightshift.yaml")
+        let state = dir.path("state")
+        let daemon = try DaemonProcess(stateDir: state, arguments: ["--config", config])
+        #expect(await daemon.waitUntilReady(), "\(daemon.stderr)")
+        let args = ["--url", daemon.url, "--state-dir", state]
+        func version(watchdog: String) throws {
+            try Data(
+                """
+                {"git_sha": "unknown", "workspace": "", "version": "0.1.0", "binary": "x", "started_at": "2030-01-01T00:00:00.000Z",
+                 "pid": \(daemon.pid), "watchdog_pid": \(watchdog), "reason": "initial start", "stopped_at": "2030-01-01T01:00:00.000Z"}
+                """.utf8
+            ).write(to: URL(fileURLWithPath: state + "/pipeline_version.json"))
+        }
+        // The watchdog ended (it cleared its pid): the daemon left running is unsupervised.
+        try version(watchdog: "null")
+        let alone = try Self.run(args)
+        #expect(alone.status == 1, "\(alone.out)")
+        #expect(alone.out.contains("[FAIL] watchdog") && alone.out.contains("runs without its watchdog"), "\(alone.out)")
+        // A watchdog that is alive (this test process stands in for it) supervising this daemon: ok.
+        try version(watchdog: "\(getpid())")
+        let supervised = try Self.run(args)
+        #expect(supervised.out.contains("[ok] watchdog"), "\(supervised.out)")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.waitForExit() == 0)
+    }
 }
