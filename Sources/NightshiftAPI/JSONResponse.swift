@@ -13,6 +13,15 @@ enum JSONResponse {
         return Response(status: status, headers: h, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// A document a `JSONWriter` wrote (the hot routes), with the same trailing newline.
+    static func bytes(_ writer: JSONWriter, status: HTTPResponse.Status = .ok) -> Response {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(writer.bytes.count + 1)
+        buffer.writeBytes(writer.bytes)
+        buffer.writeInteger(UInt8(0x0A))
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: buffer))
+    }
+
     static func text(
         _ text: String, contentType: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok
     ) -> Response {

@@ -9,13 +9,6 @@ struct TaskRoutes {
     let env: ServiceEnvironment
     let bodyLimit: Int
 
-    struct TaskList: Encodable {
-        var tasks: [AgentTask]
-        var total: Int
-        var limit: Int
-        var offset: Int
-    }
-
     struct Count: Encodable {
         var total: Int
         var byStatus: [String: Int]
@@ -30,7 +23,10 @@ struct TaskRoutes {
         r.on(.post, "/api/agent/tasks") { request, _ in try await create(request) }
         r.on(.get, "/api/agent/tasks/count") { _, _ in try await count() }
         r.on(.get, "/api/agent/tasks/{id}") { _, context in
-            try JSONResponse.make(try await env.store.get(try taskID(context)))
+            let task = try await env.store.get(try taskID(context))
+            var w = JSONWriter(capacity: 2048)
+            try task.writeJSON(to: &w)
+            return JSONResponse.bytes(w)
         }
         r.on(.patch, "/api/agent/tasks/{id}") { request, context in try await patch(request, id: try taskID(context)) }
         r.on(.get, "/api/agent/tasks/{id}/log") { request, context in try await log(request, id: try taskID(context)) }
@@ -88,10 +84,50 @@ struct TaskRoutes {
                 errors.append(.init(field: "offset", message: "must be a whole number ≥ 0"))
             }
         }
+        if let a = q.get("after") {
+            if let cursor = TaskCursor(a) {
+                query.after = cursor
+                if query.offset > 0 { errors.append(.init(field: "after", message: "page by after or by offset, not both")) }
+            } else {
+                errors.append(.init(field: "after", message: "not a cursor this server gave (use the list's next)"))
+            }
+        }
+        var fields = AgentTask.FieldSet.all
+        if let f = q.get("fields") {
+            do {
+                fields = try AgentTask.FieldSet(names: Self.listItems(f))
+            } catch {
+                errors.append(
+                    .init(
+                        field: "fields",
+                        message: "unknown field \"\(error.name)\" (one of \(AgentTask.fieldNames.joined(separator: ", ")))"))
+            }
+        }
         if let item = q.get("backlog_item"), !item.isEmpty { query.backlogItem = item }
         if !errors.isEmpty { throw Problem.invalid(errors) }
         let page = try await env.store.list(query)
-        return try JSONResponse.make(TaskList(tasks: page.tasks, total: page.total, limit: query.limit, offset: query.offset))
+        return JSONResponse.bytes(try Self.listJSON(page, limit: query.limit, offset: query.offset, fields: fields))
+    }
+
+    /// The list document, keys sorted as the encoder sorts them:
+    /// `{"limit":…,"next":…,"offset":…,"tasks":[…],"total":…}`.
+    static func listJSON(_ page: TaskPage, limit: Int, offset: Int, fields: AgentTask.FieldSet) throws -> JSONWriter {
+        var w = JSONWriter(capacity: 256 + page.tasks.count * 1536)
+        w.raw("{\"limit\":")
+        w.int(limit)
+        w.raw(",\"next\":")
+        w.optional(page.next) { $0.string($1.description) }
+        w.raw(",\"offset\":")
+        w.int(offset)
+        w.raw(",\"tasks\":[")
+        for (i, task) in page.tasks.enumerated() {
+            if i > 0 { w.raw(UInt8(ascii: ",")) }
+            try task.writeJSON(to: &w, fields: fields)
+        }
+        w.raw("],\"total\":")
+        w.int(page.total)
+        w.raw(UInt8(ascii: "}"))
+        return w
     }
 
     /// The items of a comma-separated filter, spaces around them dropped. An empty item (an empty

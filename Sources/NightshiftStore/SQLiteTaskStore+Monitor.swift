@@ -133,9 +133,7 @@ extension SQLiteTaskStore: MonitorStore {
         let t = now.timeIntervalSince1970
         return try await read { db in
             var view = TaskHealthView()
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status") {
-                if let s = TaskStatus(rawValue: row["status"]) { view.counts[s] = row["n"] }
-            }
+            for (status, n) in try Self.keptCountsByStatus(db) where n > 0 { view.counts[status] = n }
             // Runnable since: the later of creation and not_before, for pending tasks whose time has come.
             let since: Double? = try Double.fetchOne(
                 db,

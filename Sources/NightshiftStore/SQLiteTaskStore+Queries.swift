@@ -53,43 +53,93 @@ extension SQLiteTaskStore {
     }
 
     public func list(_ query: TaskQuery) async throws -> TaskPage {
-        var clauses: [String] = []
-        var args: [String] = []
-        if !query.statuses.isEmpty {
-            clauses.append("status IN (\(query.statuses.map { _ in "?" }.joined(separator: ",")))")
-            args += query.statuses.map(\.rawValue)
+        var matching = Filters()
+        if !query.statuses.isEmpty { matching.add("status", query.statuses.map(\.rawValue)) }
+        if !query.taskTypes.isEmpty { matching.add("task_type", query.taskTypes.map(\.rawValue)) }
+        if let item = query.backlogItem { matching.add("backlog_item", [item]) }
+        if query.after != nil, query.order != .newest {
+            throw StoreError(.invalid, "a cursor pages the newest-first order only", field: "after")
         }
-        if !query.taskTypes.isEmpty {
-            clauses.append("task_type IN (\(query.taskTypes.map { _ in "?" }.joined(separator: ",")))")
-            args += query.taskTypes.map(\.rawValue)
+        var paged = matching
+        if let after = query.after {
+            paged.clauses.append("(created_at, id) < (?, ?)")
+            paged.arguments += [after.createdAt, after.id]
         }
-        if let item = query.backlogItem {
-            clauses.append("backlog_item = ?")
-            args.append(item)
-        }
-        let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-        let filterArgs = args
+        let (filters, page) = (matching, paged)
         let orderSQL = query.order == .claim ? "priority DESC, created_at, id" : "created_at DESC, id DESC"
         let limit = max(0, query.limit)
         let offset = max(0, query.offset)
         return try await read { db in
+            // The total comes from the kept counts unless a backlog item narrows it (its index
+            // holds a few tasks per item).
             let total =
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(whereSQL)", arguments: StatementArguments(filterArgs))
-                ?? 0
+                query.backlogItem == nil
+                ? try Self.keptCount(db, statuses: query.statuses, taskTypes: query.taskTypes)
+                : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(filters.whereSQL)", arguments: filters.arguments) ?? 0
+            // One row more than the page tells whether a next page exists.
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM tasks \(whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?",
-                arguments: StatementArguments(filterArgs) + [limit, offset])
-            return TaskPage(tasks: try rows.map(TaskRecord.decode), total: total)
+                db.cachedStatement(sql: "SELECT * FROM tasks \(page.whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?"),
+                arguments: page.arguments + [limit + 1, offset])
+            let tasks = try rows.prefix(limit).map(TaskRecord.decode)
+            let more = rows.count > limit && query.order == .newest
+            return TaskPage(tasks: tasks, total: total, next: more ? tasks.last.map(TaskCursor.init(after:)) : nil)
         }
     }
 
+    /// A list's WHERE clause and its arguments.
+    struct Filters {
+        var clauses: [String] = []
+        var arguments = StatementArguments()
+        mutating func add(_ column: String, _ values: [String]) {
+            clauses.append(
+                values.count == 1 ? "\(column) = ?" : "\(column) IN (\(values.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(values)
+        }
+        var whereSQL: String { clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ") }
+    }
+
+    /// The number of tasks with one of `statuses` and one of `taskTypes` (empty: any), from the
+    /// kept counts.
+    static func keptCount(_ db: Database, statuses: [TaskStatus], taskTypes: [TaskType]) throws -> Int {
+        var filters = Filters()
+        if !statuses.isEmpty { filters.add("status", statuses.map(\.rawValue)) }
+        if !taskTypes.isEmpty { filters.add("task_type", taskTypes.map(\.rawValue)) }
+        return try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT COALESCE(SUM(n), 0) FROM task_counts \(filters.whereSQL)"),
+            arguments: filters.arguments
+        ) ?? 0
+    }
+
+    /// Tasks by status from the kept counts, every status present.
+    static func keptCountsByStatus(_ db: Database) throws -> [TaskStatus: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0, 0) })
+        let stmt = try db.cachedStatement(sql: "SELECT status, SUM(n) FROM task_counts GROUP BY status")
+        for row in try Row.fetchAll(stmt) {
+            if let s = TaskStatus(rawValue: row[0]) { counts[s] = row[1] }
+        }
+        return counts
+    }
+
     public func countByStatus() async throws -> [TaskStatus: Int] {
+        try await read { db in try Self.keptCountsByStatus(db) }
+    }
+
+    /// Where the kept counts differ from a full scan of `tasks`, as "status/task_type: kept N,
+    /// counted M" lines; empty when they agree. A consistency check (tests, diagnostics): it
+    /// scans the whole table.
+    public func keptCountMismatches() async throws -> [String] {
         try await read { db in
-            var counts = Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0, 0) })
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status") {
-                if let s = TaskStatus(rawValue: row["status"]) { counts[s] = row["n"] }
-            }
-            return counts
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT status || '/' || task_type || ': kept ' || kept || ', counted ' || counted FROM (
+                      SELECT status, task_type, SUM(kept) AS kept, SUM(counted) AS counted FROM (
+                        SELECT status, task_type, n AS kept, 0 AS counted FROM task_counts
+                        UNION ALL
+                        SELECT status, task_type, 0, COUNT(*) FROM tasks GROUP BY status, task_type)
+                      GROUP BY status, task_type)
+                    WHERE kept <> counted ORDER BY status, task_type
+                    """)
         }
     }
 

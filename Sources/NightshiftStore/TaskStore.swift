@@ -15,6 +15,9 @@ public struct TaskQuery: Sendable, Equatable {
     public var backlogItem: String?
     public var limit = 20
     public var offset = 0
+    /// Keyset paging: the tasks after this one in the newest-first order (`TaskPage.next` of
+    /// the page before). Reads only the page, however deep it is.
+    public var after: TaskCursor?
     public init(
         statuses: [TaskStatus] = [], taskTypes: [TaskType] = [], backlogItem: String? = nil, limit: Int = 20, offset: Int = 0
     ) {
@@ -30,9 +33,46 @@ public struct TaskQuery: Sendable, Equatable {
 public struct TaskPage: Sendable, Equatable {
     public var tasks: [AgentTask]
     public var total: Int
-    public init(tasks: [AgentTask], total: Int) {
+    /// Where the next page starts, when there are more tasks after this page.
+    public var next: TaskCursor?
+    public init(tasks: [AgentTask], total: Int, next: TaskCursor? = nil) {
         self.tasks = tasks
         self.total = total
+        self.next = next
+    }
+}
+
+/// A place in the newest-first task order: the creation time and id of the last task of a
+/// page. Its text form is opaque to clients (`c` + the time's 16 hex bits + the id), exact, and
+/// still valid after the task it names is pruned.
+public struct TaskCursor: Sendable, Hashable, CustomStringConvertible {
+    public var createdAt: Double
+    public var id: String
+
+    public init(createdAt: Double, id: String) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    public init(after task: AgentTask) {
+        self.init(createdAt: task.createdAt.timeIntervalSince1970, id: task.id)
+    }
+
+    /// Parses the text form; nil when it is not one.
+    public init?(_ text: String) {
+        let u = Array(text.utf8)
+        guard u.count == 17 + 21, u[0] == UInt8(ascii: "c"), let bits = UInt64(String(text.dropFirst().prefix(16)), radix: 16)
+        else { return nil }
+        let id = String(text.dropFirst(17))
+        guard TaskID.isValid(id) else { return nil }
+        let t = Double(bitPattern: bits)
+        guard t.isFinite else { return nil }
+        self.init(createdAt: t, id: id)
+    }
+
+    public var description: String {
+        let hex = String(createdAt.bitPattern, radix: 16)
+        return "c" + String(repeating: "0", count: 16 - hex.count) + hex + id
     }
 }
 
@@ -109,6 +149,7 @@ public protocol TaskStore: Sendable {
     func create(_ tasks: [AgentTask], by actor: Actor) async throws -> Changes<[AgentTask]>
     func get(_ id: String) async throws -> AgentTask
     func list(_ query: TaskQuery) async throws -> TaskPage
+    /// Tasks by status, every status present (zero when none), from the kept counts.
     func countByStatus() async throws -> [TaskStatus: Int]
 
     /// Atomically moves up to `limit` runnable pending tasks (priority, then oldest; `not_before`

@@ -114,6 +114,9 @@ struct TaskListTests {
             ("task_type=", "task_type"), ("status=", "status"), ("task_type=impl,", "task_type"),
             ("status=pending,,running", "status"),
             ("task_type=%20", "task_type"), ("task_type=Impl", "task_type"),
+            ("after=nope", "after"), ("after=c7ff0000000000000task_00000000000000aa", "after"),
+            ("after=c41dabc0000000000task_00000000000000aa&offset=2", "after"), ("fields=id,nope", "fields"),
+            ("fields=", "fields"), ("fields=ID", "fields"),
         ])
     func badQuery(_ query: String, _ field: String) async throws {
         let h = try APIHarness()
