@@ -60,30 +60,57 @@ struct TasksCommand: AsyncParsableCommand {
         @Option(help: "Only these statuses (comma-separated).") var status: String?
         @Option(help: "Only this task type.") var type: String?
         @Option(help: "At most this many (1-100).") var limit = 20
-        @Option(help: "Skip this many.") var offset = 0
+        @Option(help: "Skip this many (slow when deep: prefer --after).") var offset = 0
+        @Option(help: "The page after this cursor (the one the list prints after \"more:\").") var after: String?
+
+        /// The fields the table shows; `--json` gets whole tasks.
+        static let tableFields = "id,status,attempt,max_attempts,backlog_item,phase,iteration,task_type,created_at,direction"
 
         func run() async throws {
             try await runReporting {
                 var q = ["limit=\(limit)", "offset=\(offset)"]
                 if let status { q.append("status=\(status)") }
                 if let type { q.append("task_type=\(type)") }
+                if let after { q.append("after=\(after)") }
+                if !client.json { q.append("fields=\(Self.tableFields)") }
                 let reply = try await client.client().call("GET", "/api/agent/tasks?" + q.joined(separator: "&"))
                 if client.json { return printJSON(reply.body) }
+                struct Row: Decodable {
+                    var id: String
+                    var status: String
+                    var attempt: Int
+                    var maxAttempts: Int
+                    var backlogItem: String?
+                    var phase: String?
+                    var iteration: Int?
+                    var taskType: String
+                    var createdAt: Date
+                    var direction: String
+                    enum CodingKeys: String, CodingKey {
+                        case id, status, attempt, phase, iteration, direction
+                        case maxAttempts = "max_attempts"
+                        case backlogItem = "backlog_item"
+                        case taskType = "task_type"
+                        case createdAt = "created_at"
+                    }
+                }
                 struct Page: Decodable {
-                    var tasks: [AgentTask]
+                    var tasks: [Row]
                     var total: Int
+                    var next: String?
                 }
                 let page = try JSONDecoder.nightshift().decode(Page.self, from: reply.body)
                 let rows = page.tasks.map { t in
                     [
-                        t.id, t.status.rawValue, "\(t.attempt)/\(t.maxAttempts)", Cells.item(t.backlogItem),
-                        Cells.phase(t.phase, t.iteration, type: t.taskType.rawValue), Self.created(t.createdAt), t.direction,
+                        t.id, t.status, "\(t.attempt)/\(t.maxAttempts)", Cells.item(t.backlogItem),
+                        Cells.phase(t.phase, t.iteration, type: t.taskType), Self.created(t.createdAt), t.direction,
                     ]
                 }
                 print(
                     Table.render(
                         ["ID", "STATUS", "ATTEMPT", "ITEM", "PHASE", "CREATED", "DIRECTION"], rows, flexible: ["DIRECTION"]))
                 print("\(page.tasks.count) of \(page.total)")
+                if let next = page.next { print("more: nightshift tasks list --after \(next)") }
             }
         }
 

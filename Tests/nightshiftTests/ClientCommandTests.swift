@@ -22,6 +22,40 @@ struct ClientCommandTests {
         #expect(bad.err.contains("is not a task id"))
     }
 
+    @Test("tasks list pages by cursor: it prints the next page's command, and --after follows it")
+    func listCursor() async throws {
+        let dir = try TemporaryDirectory()
+        let config = try dir.write(
+            """
+            runner:
+              executors:
+                default: { command: "true" }
+            project_manager:
+              backlog: ""
+            """, to: "nightshift.yaml")
+        let daemon = try DaemonProcess(stateDir: dir.path("state"), arguments: ["--config", config])
+        #expect(await daemon.waitUntilReady())
+        let url = ["--url", daemon.url]
+        var ids: [String] = []
+        for i in 0..<3 {
+            let created = try NightshiftBinary.run(["tasks", "create", "--type", "test", "page \(i)"] + url)
+            ids.append(try #require(created.out.split(separator: " ").dropFirst().first.map(String.init), "\(created.err)"))
+        }
+        let first = try NightshiftBinary.run(["tasks", "list", "--type", "test", "--limit", "2"] + url)
+        #expect(first.status == 0, "\(first.err)")
+        #expect(first.out.contains("2 of 3"))
+        let more = try #require(first.out.split(separator: "\n").last.map(String.init))
+        #expect(more.hasPrefix("more: nightshift tasks list --after c"), "\(first.out)")
+        let cursor = String(more.split(separator: " ").last ?? "")
+        let second = try NightshiftBinary.run(["tasks", "list", "--type", "test", "--limit", "2", "--after", cursor] + url)
+        #expect(second.status == 0, "\(second.err)")
+        #expect(second.out.contains("1 of 3") && !second.out.contains("more:"), "\(second.out)")
+        let shown = ids.filter { second.out.contains($0) }
+        #expect(shown.count == 1 && !first.out.contains(shown[0]), "the task the first page left: \(second.out)")
+        let bad = try NightshiftBinary.run(["tasks", "list", "--after", "nope"] + url)
+        #expect(bad.status != 0 && bad.err.contains("after"), "\(bad.err)")
+    }
+
     @Test("create, list, show, decide, log, cancel and retry through the CLI")
     func roundTrip() async throws {
         let dir = try TemporaryDirectory()
