@@ -88,6 +88,16 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var taskLogRetention: Double = 7 * 86400
     }
 
+    /// `store`: how long ended tasks are kept.
+    public struct Store: Sendable, Equatable {
+        /// Seconds an ended task is kept after it ended, by status (`completed`, `failed`,
+        /// `cancelled`); absent or 0 = kept forever. Pruning deletes the task, its events and
+        /// its log and result files.
+        public var retention: [TaskStatus: Double] = [:]
+        /// Tasks deleted per transaction while pruning, so writers never wait long.
+        public var pruneBatch = 500
+    }
+
     public struct Gate: Sendable, Equatable {
         public var ciCommand = ""
         /// A daemon must be running (and ready) for the gate to pass. Off by default: the gate
@@ -143,6 +153,7 @@ public struct NightshiftConfig: Sendable, Equatable {
     public var projectManager = ProjectManager()
     public var monitor = Monitor()
     public var logs = Logs()
+    public var store = Store()
     public var gate = Gate()
     public var watchdog = Watchdog()
     public var notify = Notify()

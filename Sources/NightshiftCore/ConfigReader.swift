@@ -52,6 +52,24 @@ struct ConfigReader {
                     default: throw unknown(p, v)
                     }
                 }
+            case "store":
+                for (k, v) in try mapping(node, "store") {
+                    let p = "store.\(k)"
+                    switch k {
+                    case "retention":
+                        for (status, d) in try mapping(v, p) {
+                            let sp = "\(p).\(status)"
+                            guard let st = TaskStatus(rawValue: status), st.isTerminal else {
+                                throw ConfigError(
+                                    path: sp, reason: "is not an ended status (one of completed, failed, cancelled)",
+                                    location: at(d))
+                            }
+                            c.store.retention[st] = try duration(d, sp, positive: false)
+                        }
+                    case "prune_batch": c.store.pruneBatch = try int(v, p, min: 1, max: 10_000)
+                    default: throw unknown(p, v)
+                    }
+                }
             case "gate":
                 for (k, v) in try mapping(node, "gate") {
                     let p = "gate.\(k)"

@@ -64,6 +64,7 @@ enum SQLiteMigrations {
         registerMonitor(&m)
         registerEvents(&m)
         registerCounts(&m)
+        registerRetention(&m)
         return m
     }
 }

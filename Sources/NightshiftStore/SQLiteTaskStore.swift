@@ -6,6 +6,8 @@ import NightshiftCore
 /// keys) in the state dir. Every operation is one write transaction that re-checks status.
 public final class SQLiteTaskStore: TaskStore {
     public static let fileName = "nightshift.sqlite"
+    /// Bytes the write-ahead log file is cut back to after a checkpoint (docs/RUNBOOK.md, "The database").
+    public static let walSizeLimit = 4 * 1024 * 1024
 
     let pool: DatabasePool
     public let path: String
@@ -21,6 +23,8 @@ public final class SQLiteTaskStore: TaskStore {
         config.label = "nightshift"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // After a checkpoint resets the write-ahead log, truncate a file that grew past this.
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)

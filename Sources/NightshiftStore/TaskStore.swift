@@ -29,6 +29,26 @@ public struct TaskQuery: Sendable, Equatable {
     }
 }
 
+/// A task retention deleted.
+public struct PrunedTask: Sendable, Equatable {
+    public var id: String
+    public var logPath: String?
+    public init(id: String, logPath: String?) {
+        self.id = id
+        self.logPath = logPath
+    }
+}
+
+/// The write-ahead log's size around a checkpoint.
+public struct WALCheckpoint: Sendable, Equatable {
+    public var bytesBefore: Int64
+    public var bytesAfter: Int64
+    public init(bytesBefore: Int64, bytesAfter: Int64) {
+        self.bytesBefore = bytesBefore
+        self.bytesAfter = bytesAfter
+    }
+}
+
 /// One page of tasks and the total that matched the filters.
 public struct TaskPage: Sendable, Equatable {
     public var tasks: [AgentTask]
@@ -194,6 +214,12 @@ public protocol TaskStore: Sendable {
     func lastEventID() async throws -> Int64
     /// Deletes events recorded before `cutoff`; returns how many.
     func pruneEvents(before cutoff: Date) async throws -> Int
+    /// Deletes up to `limit` tasks in the ended `status` that ended before `cutoff`, with their
+    /// events, in one transaction, oldest first; a task an open task depends on is kept.
+    /// Returns what it deleted, so their files can go too.
+    func pruneEnded(status: TaskStatus, endedBefore cutoff: Date, limit: Int) async throws -> [PrunedTask]
+    /// Folds the write-ahead log back into the database and empties it.
+    func checkpointWAL() async throws -> WALCheckpoint
 
     /// Names of the schema migrations applied, oldest first.
     func appliedMigrations() async throws -> [String]

@@ -155,13 +155,14 @@ struct ConfigParseTests {
         #expect(pm.verifyCommand == "swift test")
     }
 
-    @Test("monitor, logs, gate and notify keys parse")
+    @Test("monitor, logs, store, gate and notify keys parse")
     func otherSections() throws {
         let c = try ConfigLoader.parse(
             yaml: """
                 monitor: { interval: 30s, auto_recover: no, auto_fix: yes }
                 logs: { max_bytes: 5MiB, backups: 0, task_log_retention: 24h }
                 gate: { ci_command: make ci, require_daemon: true }
+                store: { retention: { completed: 30d, failed: 90d, cancelled: 0 }, prune_batch: 100 }
                 notify:
                   webhooks: [https://example.com/hook]
                   telegram:
@@ -179,6 +180,8 @@ struct ConfigParseTests {
         #expect(c.logs.taskLogRetention == 86_400)
         #expect(c.gate.ciCommand == "make ci")
         #expect(c.gate.requireDaemon == true)
+        #expect(c.store.retention == [.completed: 30 * 86_400, .failed: 90 * 86_400, .cancelled: 0])
+        #expect(c.store.pruneBatch == 100)
         #expect(c.notify.webhooks == ["https://example.com/hook"])
         let t = c.notify.telegram
         #expect(t.token == "123:abc")
@@ -259,6 +262,11 @@ struct ConfigParseTests {
             ("monitor:\n  interval: [1s]\n", "monitor.interval", "duration", 2),
             ("server:\n  host: { a: b }\n", "server.host", "text", 2),
             ("runner:\n  executors:\n    fast: { env: {} }\n", "runner.executors.fast.command", "required", 3),
+            ("store:\n  retention:\n    pending: 1d\n", "store.retention.pending", "ended status", 3),
+            ("store:\n  retention:\n    done: 1d\n", "store.retention.done", "ended status", 3),
+            ("store:\n  retention:\n    completed: soon\n", "store.retention.completed", "duration", 3),
+            ("store:\n  retention: 30d\n", "store.retention", "mapping", 2),
+            ("store:\n  prune_batch: 0\n", "store.prune_batch", "between 1 and 10000", 2),
         ] as [(String, String, String, Int)])
     func badValues(yaml: String, path: String, reasonFragment: String, line: Int) throws {
         let error = try #require(parseError(yaml))

@@ -37,7 +37,7 @@ struct KeysetPagingConformanceTests {
         #expect(try await f.store.list(TaskQuery(limit: 100)).next == nil)
     }
 
-    @Test("a cursor pages within filters and stays valid after its task is gone", arguments: TaskStoreFactory.all)
+    @Test("a cursor pages within filters and stays valid after its task is cancelled and pruned", arguments: TaskStoreFactory.all)
     func filtersAndVanishedTask(_ factory: TaskStoreFactory) async throws {
         let f = try await factory.make()
         _ = try await f.createMany(6, type: .impl)
@@ -58,6 +58,10 @@ struct KeysetPagingConformanceTests {
         var pending = TaskQuery(statuses: [.pending], taskTypes: [.review], limit: 10)
         pending.after = next
         #expect(try await f.store.list(pending).tasks.map(\.id) == reviews.reversed().dropFirst(2).map(\.id))
+        // Pruned, the task is gone; the cursor still marks the place.
+        let pruned = try await f.store.pruneEnded(status: .cancelled, endedBefore: f.now.addingTimeInterval(1), limit: 10)
+        #expect(pruned.map(\.id) == [first.tasks[1].id])
+        #expect(try await f.store.list(q).tasks.map(\.id) == reviews.reversed().dropFirst(2).map(\.id))
     }
 
     @Test("a cursor's text form round-trips and rejects what it did not write")
