@@ -30,7 +30,6 @@ extension SQLiteMigrations {
                       INSERT INTO task_counts (status, task_type, n) VALUES (new.status, new.task_type, 1)
                         ON CONFLICT (status, task_type) DO UPDATE SET n = n + 1;
                     END;
-                    CREATE INDEX tasks_pending_later ON tasks (not_before) WHERE status = 'pending' AND not_before IS NOT NULL;
                     """)
         }
     }

@@ -64,7 +64,7 @@ enum SQLiteMigrations {
         registerMonitor(&m)
         registerEvents(&m)
         registerCounts(&m)
-        registerRetention(&m)
+        registerReadPath(&m)
         return m
     }
 }

@@ -119,13 +119,14 @@ extension SQLiteTaskStore: MonitorStore {
 
     public func completedCounts(since cutoffs: [Date]) async throws -> [Int] {
         try await read { db in
-            try cutoffs.map { cutoff in
-                try Int.fetchOne(
-                    db,
-                    sql:
-                        "SELECT COUNT(*) FROM tasks \(Self.byFinishedAt) WHERE status IN ('completed','failed') AND finished_at >= ? AND status = 'completed'",
-                    arguments: [cutoff.timeIntervalSince1970]) ?? 0
-            }
+            // A range of the `tasks_ended` index (for a completed task the end is finished_at).
+            let stmt = try db.cachedStatement(
+                sql: """
+                    SELECT COUNT(*) FROM tasks INDEXED BY tasks_ended
+                    WHERE status IN ('completed','failed','cancelled') AND status = 'completed'
+                      AND COALESCE(finished_at, updated_at) >= ?
+                    """)
+            return try cutoffs.map { try Int.fetchOne(stmt, arguments: [$0.timeIntervalSince1970]) ?? 0 }
         }
     }
 
@@ -135,12 +136,13 @@ extension SQLiteTaskStore: MonitorStore {
             var view = TaskHealthView()
             for (status, n) in try Self.keptCountsByStatus(db) where n > 0 { view.counts[status] = n }
             // Runnable since: the later of creation and not_before, for pending tasks whose time has come.
+            // The first of the `tasks_pending_since` index whose backoff has passed.
             let since: Double? = try Double.fetchOne(
-                db,
-                sql: """
-                    SELECT MIN(MAX(created_at, COALESCE(not_before, 0), COALESCE(finished_at, 0), COALESCE(decided_at, 0)))
-                    FROM tasks WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?)
-                    """, arguments: [t])
+                db.cachedStatement(
+                    sql: """
+                        SELECT \(SQLiteMigrations.runnableSince) AS since FROM tasks INDEXED BY tasks_pending_since
+                        WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?) ORDER BY since LIMIT 1
+                        """), arguments: [t])
             view.oldestRunnableSince = since.map(Date.init(timeIntervalSince1970:))
             view.running = try Row.fetchAll(
                 db, sql: "SELECT id, started_at, lease_expires_at FROM tasks WHERE status = 'running'"

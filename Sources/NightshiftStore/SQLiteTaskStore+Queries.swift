@@ -54,7 +54,14 @@ extension SQLiteTaskStore {
 
     public func list(_ query: TaskQuery) async throws -> TaskPage {
         var matching = Filters()
-        if !query.statuses.isEmpty { matching.add("status", query.statuses.map(\.rawValue)) }
+        // Pending tasks in the claim order walk the runner's own index (partial: its condition
+        // is written as a literal so SQLite sees it applies) instead of sorting every one.
+        let claimOrder = query.order == .claim && query.statuses == [.pending]
+        if claimOrder {
+            matching.clauses.append("status = 'pending'")
+        } else if !query.statuses.isEmpty {
+            matching.add("status", query.statuses.map(\.rawValue))
+        }
         if !query.taskTypes.isEmpty { matching.add("task_type", query.taskTypes.map(\.rawValue)) }
         if let item = query.backlogItem { matching.add("backlog_item", [item]) }
         if query.after != nil, query.order != .newest {
@@ -67,6 +74,7 @@ extension SQLiteTaskStore {
         }
         let (filters, page) = (matching, paged)
         let orderSQL = query.order == .claim ? "priority DESC, created_at, id" : "created_at DESC, id DESC"
+        let indexSQL = claimOrder ? "INDEXED BY tasks_runnable" : ""
         let limit = max(0, query.limit)
         let offset = max(0, query.offset)
         return try await read { db in
@@ -78,7 +86,7 @@ extension SQLiteTaskStore {
                 : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(filters.whereSQL)", arguments: filters.arguments) ?? 0
             // One row more than the page tells whether a next page exists.
             let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM tasks \(page.whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?"),
+                db.cachedStatement(sql: "SELECT * FROM tasks \(indexSQL) \(page.whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?"),
                 arguments: page.arguments + [limit + 1, offset])
             let tasks = try rows.prefix(limit).map(TaskRecord.decode)
             let more = rows.count > limit && query.order == .newest

@@ -3,24 +3,33 @@ import GRDB
 import NightshiftCore
 
 extension SQLiteMigrations {
-    /// Ended tasks by the time they ended, so pruning finds the old ones without a scan.
-    static func registerRetention(_ m: inout DatabaseMigrator) {
-        m.registerMigration("2026-12-01-retention") { db in
+    /// Indexes that keep the read path flat as the store grows: ended tasks by status and the
+    /// time they ended (pruning finds the old ones, the monitor counts the recent ones, without
+    /// a scan), and pending tasks by the time they became runnable (the monitor's oldest).
+    /// Queries that use them repeat each index's condition word for word: SQLite does not infer
+    /// `status IN (...)` from `status = ?`.
+    static func registerReadPath(_ m: inout DatabaseMigrator) {
+        m.registerMigration("2026-12-01-read-path-indexes") { db in
             try db.execute(
                 sql: """
                     CREATE INDEX tasks_ended ON tasks (status, COALESCE(finished_at, updated_at))
                       WHERE status IN ('completed','failed','cancelled');
+                    CREATE INDEX tasks_pending_since ON tasks (\(runnableSince))
+                      WHERE status = 'pending';
                     """)
         }
     }
+
+    /// When a pending task became runnable: the latest of its creation, its backoff, its last
+    /// end and the decision that sent it back.
+    static let runnableSince =
+        "MAX(created_at, COALESCE(not_before, 0), COALESCE(finished_at, 0), COALESCE(decided_at, 0))"
 }
 
 extension SQLiteTaskStore {
     public func pruneEnded(status: TaskStatus, endedBefore cutoff: Date, limit: Int) async throws -> [PrunedTask] {
         guard status.isTerminal else { throw StoreError(.invalid, "only ended tasks are pruned, not \(status.rawValue)") }
         guard limit > 0 else { return [] }
-        // The index's own condition is repeated, word for word, so that SQLite sees the partial
-        // index `tasks_ended` applies (it does not infer `status IN (...)` from `status = ...`).
         let sql = """
             DELETE FROM tasks WHERE id IN (
               SELECT id FROM tasks INDEXED BY tasks_ended

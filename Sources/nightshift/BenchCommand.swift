@@ -7,7 +7,7 @@ import NightshiftStore
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print figures (use a release build).",
-        subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self])
+        subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self, Seed.self])
 
     struct Store: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,10 +16,16 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Tasks per transaction in the batched store run.") var batch = 64
         @Option(help: "Directory for the benchmark databases (on disk).") var dir = FileManager.default.temporaryDirectory.path
         @Flag(help: "Only the batched runs (store and plain SQL), e.g. to profile them.") var batchedOnly = false
+        @Flag(help: "The read path instead: seed --tasks tasks, then time counts, lists, paging and the monitor's reads.")
+        var read = false
+        @Option(help: "With --read: runs of each read.") var runs = 200
+        @Option(help: "With --read: a store file to read; seeded with --tasks tasks first when it does not exist, and kept.")
+        var database: String?
 
         func run() async throws {
             try await runReporting {
                 guard tasks > 0, batch > 0 else { throw CLIFailure(message: "--tasks and --batch must be positive", code: 2) }
+                if read { return try await BenchRead.run(tasks: tasks, runs: runs, dir: dir, database: database) }
                 do {
                     // The unbatched runs first (skipped with --batched-only), then the batched ones.
                     var unbatched: (plain: StoreBenchmark.Figures, store: StoreBenchmark.Figures)?

@@ -78,6 +78,23 @@ struct KeysetPagingConformanceTests {
         #expect(TaskCursor("") == nil)
     }
 
+    @Test("pending tasks listed in the claim order come in the order the runner claims them", arguments: TaskStoreFactory.all)
+    func claimOrderList(_ factory: TaskStoreFactory) async throws {
+        let f = try await factory.make()
+        _ = try await f.createMany(3, priority: 0)
+        _ = try await f.createMany(2, priority: 7)
+        _ = try await f.createMany(2, priority: -3)
+        _ = try await f.task(in: .completed)
+        var q = TaskQuery(statuses: [.pending], limit: 100)
+        q.order = .claim
+        let listed = try await f.store.list(q)
+        #expect(listed.total == 7)
+        var claimed: [String] = []
+        while let t = try await f.claimOne() { claimed.append(t.id) }
+        #expect(listed.tasks.map(\.id) == claimed)
+        #expect(listed.tasks.map(\.priority) == [7, 7, 0, 0, 0, -3, -3])
+    }
+
     @Test("the claim order cannot be paged by cursor", arguments: TaskStoreFactory.all)
     func claimOrderRefused(_ factory: TaskStoreFactory) async throws {
         let f = try await factory.make()
