@@ -85,11 +85,20 @@ extension SQLiteTaskStore {
                 ? try Self.keptCount(db, statuses: query.statuses, taskTypes: query.taskTypes)
                 : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(filters.whereSQL)", arguments: filters.arguments) ?? 0
             // One row more than the page tells whether a next page exists.
-            let rows = try Row.fetchAll(
+            // Rows decoded straight off the statement (a cursor), not copied first.
+            let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: "SELECT * FROM tasks \(indexSQL) \(page.whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?"),
                 arguments: page.arguments + [limit + 1, offset])
-            let tasks = try rows.prefix(limit).map(TaskRecord.decode)
-            let more = rows.count > limit && query.order == .newest
+            var tasks: [AgentTask] = []
+            tasks.reserveCapacity(limit)
+            var more = false
+            while let row = try rows.next() {
+                guard tasks.count < limit else {
+                    more = query.order == .newest
+                    break
+                }
+                tasks.append(try TaskRecord.decode(row))
+            }
             return TaskPage(tasks: tasks, total: total, next: more ? tasks.last.map(TaskCursor.init(after:)) : nil)
         }
     }

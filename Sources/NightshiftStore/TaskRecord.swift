@@ -107,10 +107,12 @@ struct TaskRecord {
         t.phase = row[at(.phase)]
         t.iteration = row[at(.iteration)]
         t.parentID = row[at(.parentID)]
+        // JSON text (a CHECK keeps it valid), read with the small parser: the decoder's setup
+        // cost more than the rest of the row.
         let deps: String = row[at(.dependsOn)]
-        t.dependsOn = deps == "[]" ? [] : ((try? JSONDecoder().decode([String].self, from: Data(deps.utf8))) ?? [])
+        t.dependsOn = deps == "[]" ? [] : (JSONValue.parse(deps)?.arrayValue?.compactMap(\.stringValue) ?? [])
         let ctx: String = row[at(.context)]
-        t.context = ctx == "{}" ? [:] : ((try? JSONDecoder().decode([String: JSONValue].self, from: Data(ctx.utf8))) ?? [:])
+        t.context = ctx == "{}" ? [:] : (JSONValue.parse(ctx)?.objectValue ?? [:])
         t.updatedAt = time(row, at(.updatedAt)) ?? t.createdAt
         t.startedAt = time(row, at(.startedAt))
         t.finishedAt = time(row, at(.finishedAt))

@@ -66,3 +66,66 @@ struct JSONTextTests {
         }
     }
 }
+
+@Suite("JSONValue.parse: the decoder's values without the decoder")
+struct JSONValueParseTests {
+    static func decoded(_ text: String) -> JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
+
+    @Test(
+        "valid documents parse to what JSONDecoder gives",
+        arguments: [
+            "{}", "[]", "null", "true", "false", "0", "-0", "1.5", "-2.5e-3", "1E21", "12345678901234567890", "0.1",
+            #"{"a":1,"b":[true,false,null],"c":{"d":"e"}}"#, #" { "spaced" : [ 1 , 2 ] } "#,
+            #""quote \" backslash \\ slash \/ controls \b\f\n\r\t""#, #""\u0000\u001f\u00e9\u2028""#,
+            #""surrogates \ud83d\ude00 and raw 😀 é""#, #"{"dup":1,"dup":2}"#, #"[[[[[[[[[["deep"]]]]]]]]]]"#,
+            #"{"repo":"/srv/project","n":3,"f":0.25,"list":["a","b"]}"#,
+        ])
+    func matchesDecoder(_ text: String) throws {
+        let expected = try #require(Self.decoded(text), "the decoder reads \(text)")
+        #expect(JSONValue.parse(text) == expected)
+    }
+
+    @Test(
+        "text that is not JSON is refused, as the decoder refuses it",
+        arguments: [
+            "", " ", "{", "[1,]", "{\"a\":}", "{\"a\" 1}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"open",
+            "\"bad \\x escape\"", "\"lone \\ud83d\"", "\"low first \\ude00\"", "\"raw\u{1}control\"", "[1] 2", "{\"a\":1,}",
+            "NaN", "Infinity", "1e999",
+        ])
+    func refusesJunk(_ text: String) {
+        #expect(JSONValue.parse(text) == nil, "\(text)")
+        // The decoder is laxer on two: a trailing comma, and a number too large (infinity).
+        let lax = ["[1,]", "{\"a\":1,}", "1e999"].contains(text)
+        #expect(Self.decoded(text) == nil || lax, "the decoder refuses \(text) too")
+    }
+
+    @Test("random documents the encoder wrote parse back to the value")
+    func roundTripsEncoderOutput() throws {
+        var rng = SystemRandomNumberGenerator()
+        func random(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &rng) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &rng))
+            case 2: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 64)
+            case 3:
+                let scalars = (0..<Int.random(in: 0..<12, using: &rng)).compactMap { _ in
+                    Unicode.Scalar(UInt32.random(in: 0..<0x1_F700, using: &rng))
+                }.filter { !(0xD800...0xDFFF).contains($0.value) }
+                return .string(String(String.UnicodeScalarView(scalars)))
+            case 4: return .array((0..<Int.random(in: 0..<4, using: &rng)).map { _ in random(depth + 1) })
+            default:
+                return .object(
+                    Dictionary(
+                        (0..<Int.random(in: 0..<4, using: &rng)).map {
+                            ("k\($0)\(Int.random(in: 0..<99, using: &rng))", random(depth + 1))
+                        },
+                        uniquingKeysWith: { a, _ in a }))
+            }
+        }
+        for _ in 0..<500 {
+            let v = random(0)
+            let text = String(decoding: try JSONEncoder.nightshift().encode(v), as: UTF8.self)
+            #expect(JSONValue.parse(text) == Self.decoded(text), "\(text)")
+        }
+    }
+}
