@@ -7,7 +7,7 @@ import NightshiftStore
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print figures (use a release build).",
-        subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self])
+        subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self, PMBench.self])
 
     struct Store: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
