@@ -63,6 +63,7 @@ enum SQLiteMigrations {
         registerPipeline(&m)
         registerMonitor(&m)
         registerEvents(&m)
+        registerPipelineCounts(&m)
         return m
     }
 }
