@@ -74,8 +74,9 @@ struct PMBench: AsyncParsableCommand {
                     done > 0 ? run / Double(done) * 1000 : 0))
             print(
                 String(
-                    format: "            RSS %.1f MB (peak %.1f MB); project_manager_state.json %@, %d writes (%.1f/s)",
-                    memory.rss, memory.peak, Self.bytes(busy.stateFileSize()), writes, Double(writes) / wall))
+                    format:
+                        "            RSS %.1f MB (peak %.1f MB, anonymous %.1f MB); project_manager_state.json %@, %d writes (%.1f/s)",
+                    memory.rss, memory.peak, memory.anon, Self.bytes(busy.stateFileSize()), writes, Double(writes) / wall))
 
             guard idleSeconds > 0 else { return }
             let idle = try await BenchDaemon.start(
@@ -98,9 +99,9 @@ struct PMBench: AsyncParsableCommand {
             print(
                 String(
                     format:
-                        "idle (%d long agents): daemon CPU %.2f%% of a core over %.0f s; RSS %.1f MB; project_manager_state.json %@, %d writes",
-                    min(workers, items), idleCPU / idleWall * 100, idleWall, idleMemory.rss, Self.bytes(idle.stateFileSize()),
-                    idleWrites))
+                        "idle (%d long agents): daemon CPU %.2f%% of a core over %.0f s; RSS %.1f MB (anonymous %.1f MB); project_manager_state.json %@, %d writes",
+                    min(workers, items), idleCPU / idleWall * 100, idleWall, idleMemory.rss, idleMemory.anon,
+                    Self.bytes(idle.stateFileSize()), idleWrites))
             idle.stop()
         }
     }
@@ -198,14 +199,15 @@ final class BenchDaemon: Sendable {
         return total / 1e9
     }
 
-    /// Resident and peak resident memory of the daemon, in MB.
-    func memory() -> (rss: Double, peak: Double) {
+    /// Resident, peak resident and anonymous resident memory of the daemon (the rest of RSS is
+    /// mostly the pages of the binary and the Swift libraries), in MB.
+    func memory() -> (rss: Double, peak: Double, anon: Double) {
         let text = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
         func kb(_ key: String) -> Double {
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
             return Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0
         }
-        return (kb("VmRSS:") / 1024, kb("VmHWM:") / 1024)
+        return (kb("VmRSS:") / 1024, kb("VmHWM:") / 1024, kb("RssAnon:") / 1024)
     }
 
     func stateFileSize() -> Int {
