@@ -17,10 +17,11 @@ struct PMBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pm", abstract: "Items per second and the daemon's CPU with instant agents; its idle cost with long ones.",
         discussion: """
-            Phase 1 (throughput): agents run `true`; from the moment the daemon is ready until every item \
-            is done (or --seconds pass). Phase 2 (idle): a fresh state dir, agents run `sleep 600`; once \
-            --workers items are active, the daemon's CPU over --idle-seconds. Compare --items 5000 with \
-            --items 5: the CPU per item should not grow with the backlog.
+            Phase 1 (throughput): agents run `true`; the daemon starts paused (the import is not \
+            measured) and is resumed over the API; from then until every item is done (or --seconds \
+            pass). Phase 2 (idle): a fresh state dir, agents run `sleep 600`; once --workers items are \
+            active, the daemon's CPU over --idle-seconds. Compare --items 5000 with --items 5: the CPU \
+            per item should not grow with the backlog.
             """)
 
     @Option(help: "Items in the generated backlog.") var items = 5000
