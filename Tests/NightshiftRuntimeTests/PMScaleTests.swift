@@ -9,7 +9,7 @@ import Testing
 /// items it starts and the active ones, never the whole backlog, and the state file it writes
 /// stays small and is rewritten only when what it shows changes.
 @Suite("ProjectManager at scale", .timeLimit(.minutes(3)))
-struct PMScaleTests {
+struct ProjectManagerScaleTests {
     static func backlog(_ n: Int) -> String { (1...n).map { "\($0). Item number \($0)\n" }.joined() }
 
     /// A harness with one `impl` phase and four items in parallel; no runner runs, so the
