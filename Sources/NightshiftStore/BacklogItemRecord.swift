@@ -14,10 +14,11 @@ enum BacklogItemRecord {
     static func decode(_ row: Row) throws -> BacklogItem {
         func time(_ c: Columns) -> Date? { (row[c.rawValue] as Double?).map { Date(timeIntervalSince1970: $0) } }
         let afterText: String = row[Columns.after.rawValue]
+        // Most items depend on nothing: no JSON decoder for those.
+        let after = afterText == "[]" ? [] : (try? JSONDecoder().decode([String].self, from: Data(afterText.utf8))) ?? []
         let entry = BacklogEntry(
             key: row[Columns.key.rawValue], position: row[Columns.position.rawValue], title: row[Columns.title.rawValue],
-            body: row[Columns.body.rawValue],
-            after: (try? JSONDecoder().decode([String].self, from: Data(afterText.utf8))) ?? [], file: "", line: 0)
+            body: row[Columns.body.rawValue], after: after, file: "", line: 0)
         var item = BacklogItem(entry: entry, now: time(.createdAt) ?? Date(timeIntervalSince1970: 0))
         item.slug = row[Columns.slug.rawValue]
         guard let state = ItemState(rawValue: row[Columns.state.rawValue]) else {

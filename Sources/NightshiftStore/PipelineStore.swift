@@ -9,15 +9,54 @@ public struct ImportSummary: Sendable, Equatable {
     public init() {}
 }
 
+/// What the project manager shows each pass, read in one transaction; its cost does not grow
+/// with the backlog (counts are kept, not counted; only active and the first blocked items are read).
+public struct PipelineOverview: Sendable, Equatable {
+    /// Items per state, every state present.
+    public var counts: [ItemState: Int]
+    /// Active items in backlog order.
+    public var active: [BacklogItem]
+    /// The status of each active item's current task, by item key.
+    public var taskStatus: [String: TaskStatus]
+    /// Blocked items in backlog order, at most the limit asked for.
+    public var blocked: [BacklogItem]
+    public var paused: Bool
+    public var windowEndsAt: Date?
+
+    public init(
+        counts: [ItemState: Int] = [:], active: [BacklogItem] = [], taskStatus: [String: TaskStatus] = [:],
+        blocked: [BacklogItem] = [], paused: Bool = false, windowEndsAt: Date? = nil
+    ) {
+        self.counts = counts
+        self.active = active
+        self.taskStatus = taskStatus
+        self.blocked = blocked
+        self.paused = paused
+        self.windowEndsAt = windowEndsAt
+    }
+
+    /// Items in any state.
+    public var total: Int { counts.values.reduce(0, +) }
+}
+
 /// The project manager's persistent state: imported items, pause, and the overnight window.
 public protocol PipelineStore: Sendable {
     /// Upserts the parsed backlog in one transaction. Items keep their identity (key); the text
     /// of an item that has not started yet follows the file, started items keep theirs.
     func importBacklog(_ entries: [BacklogEntry], now: Date) async throws -> ImportSummary
+    /// Every item, in backlog order (for the API's full view; passes use `overview`).
     func items() async throws -> [BacklogItem]
+    /// The items with these keys, in backlog order; keys that do not exist are left out.
+    func items(keys: [String]) async throws -> [BacklogItem]
+    /// Counts, active items with their tasks' status, the first `blockedLimit` blocked items
+    /// (all when nil), pause and window.
+    func overview(blockedLimit: Int?) async throws -> PipelineOverview
     /// Queued items whose dependencies are done, in backlog order, while fewer than `parallel`
     /// items are active.
     func startableItems(parallel: Int) async throws -> [BacklogItem]
+    /// Done items with a worktree that finished in [`since`, `before`) (any time before when
+    /// `since` is nil), oldest first.
+    func finishedItems(since: Date?, before: Date) async throws -> [BacklogItem]
     /// queued → active with its first task, in one transaction; nil if it is no longer startable.
     func startItem(key: String, parallel: Int, workdir: String?, branch: String?, now: Date) async throws -> Changes<AgentTask?>
     /// Applies the plan to active items whose current task has ended but that did not move on

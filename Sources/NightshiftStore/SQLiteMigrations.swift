@@ -65,6 +65,7 @@ enum SQLiteMigrations {
         registerEvents(&m)
         registerCounts(&m)
         registerReadPath(&m)
+        registerPipelineCounts(&m)
         return m
     }
 }

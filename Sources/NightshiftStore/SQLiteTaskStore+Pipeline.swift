@@ -63,28 +63,94 @@ extension SQLiteTaskStore: PipelineStore {
         }
     }
 
+    public func items(keys: [String]) async throws -> [BacklogItem] {
+        guard !keys.isEmpty else { return [] }
+        return try await read { db in
+            let marks = Array(repeating: "?", count: keys.count).joined(separator: ",")
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM backlog_items WHERE key IN (\(marks)) ORDER BY position, key",
+                arguments: StatementArguments(keys)
+            ).map(BacklogItemRecord.decode)
+        }
+    }
+
+    public func overview(blockedLimit: Int?) async throws -> PipelineOverview {
+        try await read { db in
+            var o = PipelineOverview()
+            for state in ItemState.allCases { o.counts[state] = 0 }
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT state, n FROM backlog_counts")) {
+                if let state = ItemState(rawValue: row["state"]) { o.counts[state] = row["n"] }
+            }
+            let active = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT i.*, t.status AS current_task_status FROM backlog_items i
+                        LEFT JOIN tasks t ON t.id = i.current_task_id
+                        WHERE i.state = 'active' ORDER BY i.position, i.key
+                        """))
+            for row in active {
+                let item = try BacklogItemRecord.decode(row)
+                o.active.append(item)
+                if let status = (row["current_task_status"] as String?).flatMap(TaskStatus.init(rawValue:)) {
+                    o.taskStatus[item.key] = status
+                }
+            }
+            o.blocked = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM backlog_items WHERE state = 'blocked' ORDER BY position, key LIMIT ?"),
+                arguments: [blockedLimit ?? -1]
+            ).map(BacklogItemRecord.decode)
+            o.paused = try Self.value(db, PipelineKeys.paused) == "1"
+            o.windowEndsAt = try Self.value(db, PipelineKeys.windowEndsAt).flatMap(Double.init).map(
+                Date.init(timeIntervalSince1970:))
+            return o
+        }
+    }
+
     public func startableItems(parallel: Int) async throws -> [BacklogItem] {
         try await read { db in try Self.startable(db, parallel: parallel) }
     }
 
+    /// The first queued items whose dependencies are all done, up to the free slots. The scan
+    /// walks queued items in backlog order and stops at the limit, so it reads about as many
+    /// rows as it returns unless items ahead wait for dependencies.
     static func startable(_ db: Database, parallel: Int) throws -> [BacklogItem] {
-        let active = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM backlog_items WHERE state = 'active'") ?? 0
+        let active =
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT n FROM backlog_counts WHERE state = 'active'")) ?? 0
         guard active < parallel else { return [] }
-        let done = try String.fetchSet(db, sql: "SELECT key FROM backlog_items WHERE state = 'done'")
-        let queued = try Row.fetchAll(db, sql: "SELECT * FROM backlog_items WHERE state = 'queued' ORDER BY position, key").map(
-            BacklogItemRecord.decode)
-        return Array(queued.filter { $0.after.allSatisfy(done.contains) }.prefix(parallel - active))
+        return try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT * FROM backlog_items q
+                    WHERE q.state = 'queued' AND NOT EXISTS (
+                      SELECT 1 FROM json_each(q.after) a
+                      WHERE NOT EXISTS (SELECT 1 FROM backlog_items d WHERE d.key = a.value AND d.state = 'done'))
+                    ORDER BY q.position, q.key LIMIT ?
+                    """), arguments: [parallel - active]
+        ).map(BacklogItemRecord.decode)
+    }
+
+    public func finishedItems(since: Date?, before: Date) async throws -> [BacklogItem] {
+        try await read { db in
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM backlog_items
+                        WHERE state = 'done' AND finished_at >= ? AND finished_at < ? AND workdir IS NOT NULL
+                        ORDER BY finished_at
+                        """),
+                arguments: [since?.timeIntervalSince1970 ?? -Double.greatestFiniteMagnitude, before.timeIntervalSince1970]
+            ).map(BacklogItemRecord.decode)
+        }
+    }
+
+    static func value(_ db: Database, _ key: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM pm_state WHERE key = ?"), arguments: [key])
     }
 
     /// True when the pipeline may create new tasks now (not paused, inside the window).
     static func mayCreateWork(_ db: Database, now: Date) throws -> Bool {
-        if try String.fetchOne(db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [PipelineKeys.paused]) == "1" {
-            return false
-        }
-        if let end = try String.fetchOne(
-            db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [PipelineKeys.windowEndsAt]),
-            let e = Double(end), now.timeIntervalSince1970 >= e
-        {
+        if try value(db, PipelineKeys.paused) == "1" { return false }
+        if let end = try value(db, PipelineKeys.windowEndsAt), let e = Double(end), now.timeIntervalSince1970 >= e {
             return false
         }
         return true
@@ -214,6 +280,6 @@ extension SQLiteTaskStore: PipelineStore {
     }
 
     public func pipelineValue(_ key: String) async throws -> String? {
-        try await read { db in try String.fetchOne(db, sql: "SELECT value FROM pm_state WHERE key = ?", arguments: [key]) }
+        try await read { db in try Self.value(db, key) }
     }
 }

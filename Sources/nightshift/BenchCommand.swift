@@ -7,7 +7,9 @@ import NightshiftStore
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print figures (use a release build).",
-        subcommands: [Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self, Seed.self])
+        subcommands: [
+            Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self, PMBench.self, Seed.self,
+        ])
 
     struct Store: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -227,7 +227,7 @@ struct ProjectManagerTests {
         #expect(h.stateFile()?["backlog_error"] == nil)
     }
 
-    @Test("project_manager_state.json is valid JSON with items by state, in-flight items and the state")
+    @Test("project_manager_state.json is valid JSON with items by state, in-flight items, recent progress and the state")
     func stateFile() async throws {
         let h = try PMHarness(backlog: Self.threeItems, agent: Self.passingAgent)
         let pm = h.projectManager()
@@ -246,7 +246,9 @@ struct ProjectManagerTests {
             inFlight.allSatisfy {
                 $0["phase"] as? String == "spec" && $0["iteration"] as? Int == 1 && $0["task_status"] as? String == "pending"
             })
-        #expect((state["items"] as? [Any])?.count == 3)
+        #expect(state["items"] == nil, "every item is in the API's pipeline-status, not in the file")
+        let recent = try #require(state["recent"] as? [[String: Any]])
+        #expect(recent.map { "\($0["event"] as? String ?? "") \($0["key"] as? String ?? "")" } == ["started 2", "started 1"])
         let mode = try FileManager.default.attributesOfItem(atPath: h.paths.projectManagerState)[.posixPermissions] as? Int
         #expect(mode.map { $0 & 0o077 } == 0, "the view is private to the operator")
     }

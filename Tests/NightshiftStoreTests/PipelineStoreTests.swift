@@ -466,4 +466,89 @@ struct PipelineStoreTests {
         }
         #expect(try await store.reconcileItems(now: Date()).value.isEmpty)
     }
+
+    // MARK: What a pass reads
+
+    /// The kept counts next to a count of the items themselves.
+    static func expectCountsKept(_ f: PMStoreFixture, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        var truth = Dictionary(uniqueKeysWithValues: ItemState.allCases.map { ($0, 0) })
+        for item in try await f.store.items() { truth[item.state, default: 0] += 1 }
+        #expect(try await f.store.overview(blockedLimit: nil).counts == truth, sourceLocation: sourceLocation)
+    }
+
+    @Test("the kept counts follow every move: import, start, hand-off, done, blocked, retried")
+    func keptCounts() async throws {
+        let f = try PMStoreFixture()
+        try await Self.expectCountsKept(f)
+        try await f.importBacklog(Self.threeItems)
+        try await Self.expectCountsKept(f)
+        _ = try await f.store.startItem(key: "1", parallel: 3, workdir: nil, branch: nil, now: f.now).value
+        _ = try await f.store.startItem(key: "2", parallel: 3, workdir: nil, branch: nil, now: f.now).value
+        try await Self.expectCountsKept(f)
+        for _ in 0..<4 { try await f.runCurrent("1") }
+        try await Self.expectCountsKept(f)
+        let spec = try await f.runCurrent("2", PMStoreFixture.exitFailure(1))
+        try await Self.expectCountsKept(f)
+        _ = try await f.store.retry(id: spec.id, now: f.clock.advance(by: 1))
+        try await Self.expectCountsKept(f)
+        try await f.importBacklog(Self.threeItems + "4. Four\n")
+        try await Self.expectCountsKept(f)
+        #expect(try await f.store.overview(blockedLimit: nil).counts == [.queued: 2, .active: 1, .done: 1, .blocked: 0])
+    }
+
+    @Test("overview: active items in backlog order with their task's status, the first blocked ones, pause and window")
+    func overview() async throws {
+        let f = try PMStoreFixture()
+        try await f.importBacklog("1. one\n2. two\n3. three\n4. four\n5. five\n")
+        for key in ["1", "2", "3", "4"] {
+            _ = try await f.store.startItem(key: key, parallel: 5, workdir: nil, branch: nil, now: f.now).value
+        }
+        for key in ["1", "3", "4"] { try await f.runCurrent(key, PMStoreFixture.exitFailure(1)) }
+        _ = try await f.claimAll()
+        try await f.store.setPipelineValue(PipelineKeys.paused, "1")
+        try await f.store.setPipelineValue(PipelineKeys.windowEndsAt, "1000")
+
+        let o = try await f.store.overview(blockedLimit: 2)
+        #expect(o.active.map(\.key) == ["2"])
+        #expect(o.taskStatus == ["2": .running])
+        #expect(o.blocked.map(\.key) == ["1", "3"])
+        #expect(o.counts[.blocked] == 3)
+        #expect(o.paused)
+        #expect(o.windowEndsAt == Date(timeIntervalSince1970: 1000))
+        #expect(try await f.store.overview(blockedLimit: nil).blocked.map(\.key) == ["1", "3", "4"])
+        #expect(try await f.store.items(keys: ["4", "9", "1"]).map(\.key) == ["1", "4"])
+    }
+
+    @Test("startableItems reads from the front of the queue: 5,000 queued items, the first free ones come back")
+    func startableAtScale() async throws {
+        let f = try PMStoreFixture(phases: ["impl"])
+        // Items 2 and 3 wait for item 1; the rest are free.
+        var text = "1. one\n2. two (after: 1)\n3. three (after: 1)\n"
+        for n in 4...5000 { text += "\(n). item \(n)\n" }
+        try await f.importBacklog(text)
+        #expect(try await f.store.startableItems(parallel: 4).map(\.key) == ["1", "4", "5", "6"])
+        _ = try await f.store.startItem(key: "1", parallel: 4, workdir: nil, branch: nil, now: f.now).value
+        #expect(try await f.store.startableItems(parallel: 4).map(\.key) == ["4", "5", "6"])
+        #expect(
+            try await f.store.startItem(key: "7", parallel: 4, workdir: nil, branch: nil, now: f.now).value == nil,
+            "not among the first free ones")
+    }
+
+    @Test("finishedItems: done items with a worktree that finished in the window asked for, oldest first")
+    func finishedItems() async throws {
+        let f = try PMStoreFixture(phases: ["impl"])
+        try await f.importBacklog(Self.threeItems)
+        for key in ["1", "2", "3"] {
+            _ = try await f.store.startItem(
+                key: key, parallel: 3, workdir: key == "2" ? nil : "/wt/\(key)", branch: nil, now: f.now)
+        }
+        try await f.runCurrent("3")
+        let middle = f.clock.advance(by: 10)
+        try await f.runCurrent("1")
+        try await f.runCurrent("2")
+        let end = f.clock.advance(by: 1)
+        #expect(try await f.store.finishedItems(since: nil, before: end).map(\.key) == ["3", "1"])
+        #expect(try await f.store.finishedItems(since: middle, before: end).map(\.key) == ["1"])
+        #expect(try await f.store.finishedItems(since: nil, before: middle).map(\.key) == ["3"])
+    }
 }
