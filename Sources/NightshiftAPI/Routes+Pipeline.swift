@@ -74,6 +74,44 @@ struct PipelineRoutes {
         return try JSONResponse.make(await views.projectManager())
     }
 
+    /// `GET /api/agent/pipeline-status`, encoded in one pass.
+    struct PipelineStatus: Encodable {
+        struct Component: Encodable {
+            var lastBeat: Date
+            var ageSeconds: Double
+            var running: Bool
+            enum CodingKeys: String, CodingKey {
+                case running
+                case lastBeat = "last_beat"
+                case ageSeconds = "age_seconds"
+            }
+        }
+        struct MonitorSummary: Encodable {
+            var openIssues: Int
+            enum CodingKeys: String, CodingKey { case openIssues = "open_issues" }
+        }
+        var generatedAt: Date
+        var counts: [String: Int]
+        var running: [TaskBrief]
+        var pending: [TaskBrief]
+        var pendingCount: Int
+        var needsDecision: [TaskBrief]
+        var runningByPhase: [String: Int]
+        var workers: Int
+        var projectManager: JSONValue
+        var monitor: MonitorSummary
+        var attention: [JSONValue]
+        var components: [String: Component]
+        enum CodingKeys: String, CodingKey {
+            case counts, running, pending, workers, monitor, attention, components
+            case generatedAt = "generated_at"
+            case pendingCount = "pending_count"
+            case needsDecision = "needs_decision"
+            case runningByPhase = "running_by_phase"
+            case projectManager = "project_manager"
+        }
+    }
+
     func pipelineStatus() async throws -> Response {
         let counts = try await env.store.countByStatus()
         let running = try await env.store.list(TaskQuery(statuses: [.running], limit: 100)).tasks
@@ -85,30 +123,20 @@ struct PipelineRoutes {
         for t in running { byPhase[t.phase ?? t.taskType.rawValue, default: 0] += 1 }
         let now = env.now()
         let runningComponents = env.health.runningComponents
-        var components: [String: [String: JSONValue]] = [:]
+        var components: [String: PipelineStatus.Component] = [:]
         for (name, at) in env.health.heartbeats {
-            components[name] = [
-                "last_beat": .string(Timestamp.format(at)),
-                "age_seconds": .number((now.timeIntervalSince(at) * 10).rounded() / 10),
-                "running": .bool(runningComponents.contains(name)),
-            ]
+            components[name] = .init(
+                lastBeat: at, ageSeconds: (now.timeIntervalSince(at) * 10).rounded() / 10,
+                running: runningComponents.contains(name))
         }
-        func json<T: Encodable>(_ v: T) throws -> JSONValue { try JSONValue(encoding: v) }
-        let body: [String: JSONValue] = [
-            "generated_at": .string(Timestamp.format(now)),
-            "counts": try json(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })),
-            "running": try json(running.map(TaskBrief.init)),
-            "pending": try json(pending.map(TaskBrief.init)),
-            "pending_count": .number(Double(counts[.pending] ?? 0)),
-            "needs_decision": try json(waiting.map(TaskBrief.init)),
-            "running_by_phase": try json(byPhase),
-            "workers": .number(Double(env.config.runner.workers)),
-            "project_manager": await views.projectManager(),
-            "monitor": .object(["open_issues": .number(Double(await views.monitorIssues(false).count))]),
-            "attention": .array(await views.attention()),
-            "components": .object(components.mapValues { .object($0) }),
-        ]
-        return try JSONResponse.make(JSONValue.object(body))
+        return try JSONResponse.make(
+            PipelineStatus(
+                generatedAt: now, counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
+                running: running.map(TaskBrief.init), pending: pending.map(TaskBrief.init), pendingCount: counts[.pending] ?? 0,
+                needsDecision: waiting.map(TaskBrief.init), runningByPhase: byPhase, workers: env.config.runner.workers,
+                projectManager: await views.projectManager(),
+                monitor: .init(openIssues: await views.monitorIssues(false).count), attention: await views.attention(),
+                components: components))
     }
 
     func effectiveness() async throws -> Response {
