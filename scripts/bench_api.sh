@@ -2,7 +2,7 @@
 # Benchmarks the API of a real daemon over loopback with wrk (Debian's `wrk` package).
 #
 #   scripts/bench_api.sh [--tasks N] [--duration 10s] [--binary PATH] [--connections "1 50"]
-#                        [--seed-binary PATH]
+#                        [--seed-binary PATH] [--state DIR]
 #
 # Seeds a fresh state dir with N tasks (`nightshift bench seed`: a night's status mix), starts
 # `nightshift serve` on it (no backlog; one worker parked on a sleeping agent so the store stays
@@ -10,13 +10,16 @@
 # cursor) at each connection count and prints req/s, p50, p99, the daemon's CPU per request
 # and the list/health ratio. Figures, not pass/fail: the machine is shared and noisy, so read
 # the ratios and compare runs made back to back. --seed-binary seeds with another build than the
-# one measured (an older daemon, to measure before and after on the same data).
+# one measured (an older daemon, to measure before and after on the same data). --state DIR
+# keeps the seeded state dir (seeded only when it has no store yet), so a million tasks are
+# seeded once for several runs.
 set -euo pipefail
 
 tasks=10000
 duration=10s
 binary=.build/release/nightshift
 seed_binary=""
+state=""
 connections="1 50"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,8 +27,9 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
     --seed-binary) seed_binary="$2"; shift 2 ;;
+    --state) state="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench_api: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,14 +55,18 @@ runner:
 project_manager: { backlog: "" }
 YAML
 
-"${seed_binary:-$binary}" bench seed --state-dir "$work/state" --tasks "$tasks"
-NIGHTSHIFT_LOG_STDERR=0 "$binary" serve --state-dir "$work/state" --port 0 --config "$work/nightshift.yaml" \
+state=${state:-$work/state}
+if [ ! -f "$state/nightshift.sqlite" ]; then
+  "${seed_binary:-$binary}" bench seed --state-dir "$state" --tasks "$tasks"
+fi
+rm -f "$state/daemon.json"
+NIGHTSHIFT_LOG_STDERR=0 "$binary" serve --state-dir "$state" --port 0 --config "$work/nightshift.yaml" \
   2> "$work/serve.stderr" > /dev/null &
 daemon=$!
 url=""
 for _ in $(seq 1 600); do
-  if [ -f "$work/state/daemon.json" ]; then
-    url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$work/state/daemon.json" 2>/dev/null || true)
+  if [ -f "$state/daemon.json" ]; then
+    url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$state/daemon.json" 2>/dev/null || true)
     if [ -n "$url" ] && curl -fs "$url/api/ready" >/dev/null 2>&1; then break; fi
   fi
   kill -0 "$daemon" 2>/dev/null || { echo "bench_api: the daemon exited:" >&2; cat "$work/serve.stderr" >&2; exit 1; }
@@ -67,6 +75,7 @@ done
 [ -n "$url" ] || { echo "bench_api: the daemon did not become ready" >&2; exit 1; }
 
 id=$(curl -fs "$url/api/agent/tasks?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0]["id"])')
+tasks=$(curl -fs "$url/api/agent/tasks/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
 half=$((tasks / 2))
 cursor=$(curl -fs "$url/api/agent/tasks?limit=1&offset=$half" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("next") or "")')
 list_bytes=$(curl -fs "$url/api/agent/tasks?limit=20" | wc -c)
