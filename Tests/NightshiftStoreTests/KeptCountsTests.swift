@@ -4,18 +4,6 @@ import NightshiftStore
 import NightshiftTesting
 import Testing
 
-/// A seeded generator, so a failing mix can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Kept task counts")
 struct KeptCountsTests {
     /// Every status, counted by listing every task.
@@ -35,7 +23,7 @@ struct KeptCountsTests {
         let dir = try TemporaryDirectory(prefix: "nightshift-counts")
         let store = try SQLiteTaskStore(path: dir.path(SQLiteTaskStore.fileName))
         let clock = MutableNow()
-        var rng = SplitMix64(state: seed)
+        var rng = SeededRandom(seed: seed)
         let types: [TaskType] = [.spec, .impl, .test, .review, .heal]
         var operations: [String: Int] = [:]
         var seen = Set<TaskStatus>()
