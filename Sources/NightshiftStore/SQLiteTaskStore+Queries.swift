@@ -84,11 +84,19 @@ extension SQLiteTaskStore {
                 query.backlogItem == nil
                 ? try Self.keptCount(db, statuses: query.statuses, taskTypes: query.taskTypes)
                 : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(filters.whereSQL)", arguments: filters.arguments) ?? 0
-            // One row more than the page tells whether a next page exists.
-            // Rows decoded straight off the statement (a cursor), not copied first.
+            // One row more than the page tells whether a next page exists. A deep offset skips
+            // its rows in the index alone (rowids only), then reads the page's rows. Rows are
+            // decoded straight off the statement (a cursor), not copied first.
+            let select =
+                offset == 0
+                ? "SELECT * FROM tasks \(indexSQL) \(page.whereSQL) ORDER BY \(orderSQL) LIMIT ?"
+                : """
+                SELECT * FROM tasks WHERE rowid IN (
+                  SELECT rowid FROM tasks \(indexSQL) \(page.whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?)
+                ORDER BY \(orderSQL)
+                """
             let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: "SELECT * FROM tasks \(indexSQL) \(page.whereSQL) ORDER BY \(orderSQL) LIMIT ? OFFSET ?"),
-                arguments: page.arguments + [limit + 1, offset])
+                db.cachedStatement(sql: select), arguments: page.arguments + (offset == 0 ? [limit + 1] : [limit + 1, offset]))
             var tasks: [AgentTask] = []
             tasks.reserveCapacity(limit)
             var more = false
