@@ -23,8 +23,7 @@ extension SQLiteTaskStore {
                       ORDER BY p.priority DESC, p.created_at, p.id LIMIT ?)
                     RETURNING *
                     """)
-            let rows = try Row.fetchAll(stmt, arguments: [running, owner, t + lease, t, t, t, t, limit])
-            let claimed = try rows.map(TaskRecord.decode).sorted {
+            let claimed = try Self.fetchTasks(stmt, arguments: [running, owner, t + lease, t, t, t, t, limit]).sorted {
                 ($0.priority, $1.createdAt, $1.id) > ($1.priority, $0.createdAt, $0.id)
             }
             for task in claimed { try journal.record(db, .claimed, from: .pending, task, ["by": .string(owner)]) }
@@ -41,8 +40,9 @@ extension SQLiteTaskStore {
                     UPDATE tasks SET pid = ?, pgid = ?, command = ?, log_path = ?, updated_at = ?
                     WHERE id = ? AND status = 'running' AND claimed_by = ? RETURNING *
                     """)
-            if let row = try Row.fetchOne(stmt, arguments: [pid, pgid, command, logPath, now.timeIntervalSince1970, id, owner]) {
-                let started = try TaskRecord.decode(row)
+            if let started = try Self.fetchTask(
+                stmt, arguments: [pid, pgid, command, logPath, now.timeIntervalSince1970, id, owner])
+            {
                 try journal.record(db, .started, from: .running, started, ["pid": .number(Double(pid)), "by": .string(owner)])
                 return started
             }
@@ -90,13 +90,20 @@ extension SQLiteTaskStore {
         _ db: Database, _ r: FinishRequest, now: Date, journal: TaskJournal, kind: TaskEventKind = .finished,
         detail extra: [String: JSONValue] = [:]
     ) throws -> AgentTask {
-        let select = try db.cachedStatement(
-            sql: "SELECT attempt, max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
-        guard let row = try Row.fetchOne(select, arguments: [r.id, r.owner]) else { throw try Self.lostClaim(db, r.id, r.owner) }
-        let attempt: Int = row[0]
-        let maxAttempts: Int = row[1]
         let o = r.outcome
+        // Only a failure that may be retried depends on the attempts left: read them only then.
+        var attemptsLeft = false
+        if case .failed(_, _, let delay) = o.kind, delay != nil {
+            let select = try db.cachedStatement(
+                sql: "SELECT attempt < max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
+            guard let left = try Bool.fetchOne(select, arguments: [r.id, r.owner]) else {
+                throw try Self.lostClaim(db, r.id, r.owner)
+            }
+            attemptsLeft = left
+        }
         if let v = o.verdict, v != "pass", v != "fail" {
+            // A caller that no longer holds the task hears that first, as it always has.
+            if try !Self.holds(db, r.id, r.owner) { throw try Self.lostClaim(db, r.id, r.owner) }
             throw StoreError(.invalid, "verdict must be pass or fail, got \(v)", field: "verdict")
         }
         let t = now.timeIntervalSince1970
@@ -112,7 +119,7 @@ extension SQLiteTaskStore {
             errorClass = cls.rawValue
             error = message
             event = TaskStateMachine.attemptEnd(
-                completed: false, askedDecision: false, mayRetry: delay != nil && attempt < maxAttempts)
+                completed: false, askedDecision: false, mayRetry: delay != nil && attemptsLeft)
             if event == .requeue, let delay { notBefore = t + delay }
         case .needsDecision(let p):
             prompt = p
@@ -134,15 +141,15 @@ extension SQLiteTaskStore {
                   tokens_out = CASE WHEN :tokens_out IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + :tokens_out END,
                   lease_expires_at = NULL, claimed_by = CASE WHEN :status = 'pending' THEN NULL ELSE claimed_by END,
                   finished_at = :now, updated_at = :now
-                WHERE id = :id RETURNING *
+                WHERE id = :id AND status = 'running' AND claimed_by = :owner RETURNING *
                 """)
         let args: StatementArguments = [
             "status": status.rawValue, "not_before": notBefore, "error_class": errorClass, "error": error, "prompt": prompt,
             "exit_code": o.exitCode, "output_tail": o.outputTail, "summary": o.summary, "verdict": o.verdict,
             "feedback": o.feedback, "cost": o.costUSD, "tokens_in": o.tokensIn, "tokens_out": o.tokensOut, "now": t, "id": r.id,
+            "owner": r.owner,
         ]
-        guard let row = try Row.fetchOne(stmt, arguments: args) else { throw StoreError.notFound(r.id) }
-        let updated = try TaskRecord.decode(row)
+        guard let updated = try Self.fetchTask(stmt, arguments: args) else { throw try Self.lostClaim(db, r.id, r.owner) }
         var detail = extra
         detail["by"] = detail["by"] ?? .string(r.owner)
         detail["outcome"] = .string(event.rawValue)
@@ -155,6 +162,12 @@ extension SQLiteTaskStore {
         try journal.record(db, kind, from: .running, updated, detail)
         if let hook = pipeline { _ = try Self.advance(db, after: updated, hook: hook, now: now, journal: journal) }
         return updated
+    }
+
+    /// Whether `owner` holds the running task `id`.
+    static func holds(_ db: Database, _ id: String, _ owner: String) throws -> Bool {
+        let stmt = try db.cachedStatement(sql: "SELECT 1 FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
+        return try Bool.fetchOne(stmt, arguments: [id, owner]) != nil
     }
 
     /// Why a caller that thought it held a running task does not.
@@ -218,8 +231,7 @@ extension SQLiteTaskStore {
                 sql:
                     "UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND status IN ('pending','running','needs_decision') RETURNING *"
             )
-            if let row = try Row.fetchOne(stmt, arguments: [priority, now.timeIntervalSince1970, id]) {
-                let updated = try TaskRecord.decode(row)
+            if let updated = try Self.fetchTask(stmt, arguments: [priority, now.timeIntervalSince1970, id]) {
                 try journal.record(
                     db, .updated, from: updated.status, updated, ["priority": .number(Double(priority)), "by": .string(actor)])
                 return updated

@@ -123,7 +123,26 @@ public final class SQLiteTaskStore: TaskStore {
     /// The task with `id`, read inside the current transaction.
     static func fetch(_ db: Database, _ id: String) throws -> AgentTask? {
         let stmt = try db.cachedStatement(sql: "SELECT * FROM tasks WHERE id = ?")
-        return try Row.fetchOne(stmt, arguments: [id]).map(TaskRecord.decode)
+        return try fetchTask(stmt, arguments: [id])
+    }
+
+    /// The first task a cached `SELECT *` / `... RETURNING *` statement yields, decoded straight
+    /// from the statement: `Row.fetchOne` would copy the row first. (With RETURNING, SQLite makes
+    /// every change on the first step, so one step is enough.)
+    static func fetchTask(_ stmt: Statement, arguments: StatementArguments) throws -> AgentTask? {
+        let rows = try Row.fetchCursor(stmt, arguments: arguments)
+        // The row reads the statement, which the cursor resets when it goes: keep it until decoded.
+        return try withExtendedLifetime(rows) { try rows.next().map(TaskRecord.decode) }
+    }
+
+    /// Every task such a statement yields, in its order, each decoded without a copy of its row.
+    static func fetchTasks(_ stmt: Statement, arguments: StatementArguments) throws -> [AgentTask] {
+        var tasks: [AgentTask] = []
+        let rows = try Row.fetchCursor(stmt, arguments: arguments)
+        try withExtendedLifetime(rows) {
+            while let row = try rows.next() { tasks.append(try TaskRecord.decode(row)) }
+        }
+        return tasks
     }
 
     /// Runs a compare-and-set UPDATE ... RETURNING * that moves the task to the status
@@ -142,8 +161,7 @@ public final class SQLiteTaskStore: TaskStore {
         var args: StatementArguments = [TaskStateMachine.target(of: event).rawValue]
         args += arguments
         args += [id]
-        if let row = try Row.fetchOne(stmt, arguments: args) {
-            let after = try TaskRecord.decode(row)
+        if let after = try fetchTask(stmt, arguments: args) {
             try journal.record(db, kind, from: before, after, detail)
             return after
         }
