@@ -128,26 +128,25 @@ extension SQLiteTaskStore {
         guard let status = TaskStateMachine.next(from: .running, on: event) else {
             throw StoreError.illegal(r.id, .running, event)
         }
+        // Numbered parameters and an array: binding a dictionary of named ones hashes every name.
         let stmt = try db.cachedStatement(
             sql: """
-                UPDATE tasks SET status = :status, not_before = :not_before, error_class = :error_class, error = :error,
-                  decision_prompt = :prompt,
-                  decision = CASE WHEN :status = 'needs_decision' THEN NULL ELSE decision END,
-                  decided_at = CASE WHEN :status = 'needs_decision' THEN NULL ELSE decided_at END,
-                  exit_code = :exit_code, output_tail = :output_tail, summary = COALESCE(:summary, summary),
-                  verdict = :verdict, feedback = :feedback,
-                  cost_usd = CASE WHEN :cost IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + :cost END,
-                  tokens_in = CASE WHEN :tokens_in IS NULL THEN tokens_in ELSE COALESCE(tokens_in, 0) + :tokens_in END,
-                  tokens_out = CASE WHEN :tokens_out IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + :tokens_out END,
-                  lease_expires_at = NULL, claimed_by = CASE WHEN :status = 'pending' THEN NULL ELSE claimed_by END,
-                  finished_at = :now, updated_at = :now
-                WHERE id = :id AND status = 'running' AND claimed_by = :owner RETURNING *
+                UPDATE tasks SET status = ?1, not_before = ?2, error_class = ?3, error = ?4,
+                  decision_prompt = ?5,
+                  decision = CASE WHEN ?1 = 'needs_decision' THEN NULL ELSE decision END,
+                  decided_at = CASE WHEN ?1 = 'needs_decision' THEN NULL ELSE decided_at END,
+                  exit_code = ?6, output_tail = ?7, summary = COALESCE(?8, summary),
+                  verdict = ?9, feedback = ?10,
+                  cost_usd = CASE WHEN ?11 IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ?11 END,
+                  tokens_in = CASE WHEN ?12 IS NULL THEN tokens_in ELSE COALESCE(tokens_in, 0) + ?12 END,
+                  tokens_out = CASE WHEN ?13 IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + ?13 END,
+                  lease_expires_at = NULL, claimed_by = CASE WHEN ?1 = 'pending' THEN NULL ELSE claimed_by END,
+                  finished_at = ?14, updated_at = ?14
+                WHERE id = ?15 AND status = 'running' AND claimed_by = ?16 RETURNING *
                 """)
         let args: StatementArguments = [
-            "status": status.rawValue, "not_before": notBefore, "error_class": errorClass, "error": error, "prompt": prompt,
-            "exit_code": o.exitCode, "output_tail": o.outputTail, "summary": o.summary, "verdict": o.verdict,
-            "feedback": o.feedback, "cost": o.costUSD, "tokens_in": o.tokensIn, "tokens_out": o.tokensOut, "now": t, "id": r.id,
-            "owner": r.owner,
+            status.rawValue, notBefore, errorClass, error, prompt, o.exitCode, o.outputTail, o.summary, o.verdict, o.feedback,
+            o.costUSD, o.tokensIn, o.tokensOut, t, r.id, r.owner,
         ]
         guard let updated = try Self.fetchTask(stmt, arguments: args) else { throw try Self.lostClaim(db, r.id, r.owner) }
         var detail = extra
