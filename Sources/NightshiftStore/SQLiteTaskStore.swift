@@ -42,9 +42,10 @@ public final class SQLiteTaskStore: TaskStore {
 
     /// glibc gives the free memory at the top of a thread's heap back to the kernel as soon as
     /// more than 128 KB is free there. SQLite allocates and frees a page cache of about 90 KB for
-    /// the temporary table behind each `RETURNING` and `IN (SELECT ...)`, so every such statement
-    /// faulted its pages in again: 30 and more page faults and an madvise per task cycle, a
-    /// quarter of a write's time. Keeping up to 1 MB free per heap ends that (once per process).
+    /// each temporary table a statement opens (for `RETURNING`, `IN (SELECT ...)`, and the
+    /// `CHECK (x IN (...))` lists of the schema, one per list on every insert), so statements
+    /// faulted those pages in again: 30 and more page faults and an madvise per task cycle, a
+    /// quarter of the bench's time. Keeping up to 1 MB free per heap ends that (once per process).
     /// (`mallopt` is looked up at run time: Swift's Glibc module does not export malloc.h.)
     private static let keepFreedMemory: Void = {
         #if canImport(Glibc)
@@ -69,8 +70,8 @@ public final class SQLiteTaskStore: TaskStore {
     /// Runs `body` in one write transaction, mapping SQLite failures to `StoreError`.
     ///
     /// The transaction runs on the caller's thread, not on GRDB's writer queue: the async
-    /// `pool.write` costs two thread hand-offs per operation (to the queue and back), which on
-    /// two busy cores was most of an operation's time. The gate keeps that safe: a caller never
+    /// `pool.write` costs two thread hand-offs per operation (to the queue and back), each a
+    /// wake-up that waits for a core on a busy machine. The gate keeps that safe: a caller never
     /// blocks waiting for another writer (it suspends in `enter` and is admitted in turn), so the
     /// writer queue is always free when `writeNow` asks for it and runs the transaction inline.
     /// Like GRDB's async write, a cancelled task writes nothing.
