@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import NightshiftCore
 
 /// Collects the events one write transaction appends to `task_events`, so the operation can
@@ -14,15 +15,21 @@ final class TaskJournal {
     func record(
         _ db: Database, _ kind: TaskEventKind, from: TaskStatus?, _ task: AgentTask, _ detail: [String: JSONValue] = [:]
     ) throws {
-        let stmt = try db.cachedStatement(
+        // A cached insert bound through the C API (GRDB's argument arrays cost more than the
+        // insert itself), and hand-written JSON: an event is near plain SQL on the hot path.
+        let insert = try DirectStatement(
+            db,
             sql:
                 "INSERT INTO task_events (task_id, kind, from_status, to_status, attempt, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        // Hand-written JSON and the rowid: an event costs one cached insert on the hot path.
-        let text = detail.isEmpty ? "{}" : JSONValue.object(detail).jsonText
-        try stmt.execute(arguments: [
-            task.id, kind.rawValue, from?.rawValue, task.status.rawValue, task.attempt, text, now.timeIntervalSince1970,
-        ])
+        insert.bind(1, task.id)
+        insert.bind(2, kind.rawValue)
+        insert.bind(3, from?.rawValue)
+        insert.bind(4, task.status.rawValue)
+        insert.bind(5, task.attempt)
+        insert.bind(6, detail.isEmpty ? "{}" : JSONValue.object(detail).jsonText)
+        insert.bind(7, now.timeIntervalSince1970)
+        try insert.run()
         let id = db.lastInsertedRowID
         entries.append(
             LedgerEntry(
@@ -34,6 +41,46 @@ final class TaskJournal {
     }
 
     func changes<T>(_ value: T) -> Changes<T> { Changes(value, entries: entries) }
+}
+
+/// A cached statement that returns no rows, bound and stepped through the SQLite C API. Only
+/// for hot-path statements that no other code executes, run inside a write transaction: it
+/// skips GRDB's per-execution bookkeeping, and refuses to run once SQLite has rolled the
+/// transaction back (after a disk-full error, say), where GRDB would refuse too.
+struct DirectStatement {
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    let statement: Statement
+    private let handle: OpaquePointer
+    private let connection: OpaquePointer?
+
+    init(_ db: Database, sql: String) throws {
+        statement = try db.cachedStatement(sql: sql)
+        handle = statement.sqliteStatement
+        connection = db.sqliteConnection
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    func bind(_ index: Int32, _ text: String?) {
+        if let text { sqlite3_bind_text(handle, index, text, -1, Self.transient) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(handle, index, Int64(value)) }
+
+    func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(handle, index, value) }
+
+    func run() throws {
+        guard sqlite3_get_autocommit(connection) == 0 else {
+            throw DatabaseError(resultCode: .SQLITE_ABORT, message: "transaction was aborted", sql: statement.sql)
+        }
+        let code = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)),
+                message: String(cString: sqlite3_errmsg(connection)), sql: statement.sql)
+        }
+    }
 }
 
 extension SQLiteTaskStore {

@@ -23,8 +23,7 @@ extension SQLiteTaskStore {
                       ORDER BY p.priority DESC, p.created_at, p.id LIMIT ?)
                     RETURNING *
                     """)
-            let rows = try Row.fetchAll(stmt, arguments: [running, owner, t + lease, t, t, t, t, limit])
-            let claimed = try rows.map(TaskRecord.decode).sorted {
+            let claimed = try Self.fetchTasks(stmt, arguments: [running, owner, t + lease, t, t, t, t, limit]).sorted {
                 ($0.priority, $1.createdAt, $1.id) > ($1.priority, $0.createdAt, $0.id)
             }
             for task in claimed { try journal.record(db, .claimed, from: .pending, task, ["by": .string(owner)]) }
@@ -41,8 +40,9 @@ extension SQLiteTaskStore {
                     UPDATE tasks SET pid = ?, pgid = ?, command = ?, log_path = ?, updated_at = ?
                     WHERE id = ? AND status = 'running' AND claimed_by = ? RETURNING *
                     """)
-            if let row = try Row.fetchOne(stmt, arguments: [pid, pgid, command, logPath, now.timeIntervalSince1970, id, owner]) {
-                let started = try TaskRecord.decode(row)
+            if let started = try Self.fetchTask(
+                stmt, arguments: [pid, pgid, command, logPath, now.timeIntervalSince1970, id, owner])
+            {
                 try journal.record(db, .started, from: .running, started, ["pid": .number(Double(pid)), "by": .string(owner)])
                 return started
             }
@@ -90,13 +90,20 @@ extension SQLiteTaskStore {
         _ db: Database, _ r: FinishRequest, now: Date, journal: TaskJournal, kind: TaskEventKind = .finished,
         detail extra: [String: JSONValue] = [:]
     ) throws -> AgentTask {
-        let select = try db.cachedStatement(
-            sql: "SELECT attempt, max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
-        guard let row = try Row.fetchOne(select, arguments: [r.id, r.owner]) else { throw try Self.lostClaim(db, r.id, r.owner) }
-        let attempt: Int = row[0]
-        let maxAttempts: Int = row[1]
         let o = r.outcome
+        // Only a failure that may be retried depends on the attempts left: read them only then.
+        var attemptsLeft = false
+        if case .failed(_, _, let delay) = o.kind, delay != nil {
+            let select = try db.cachedStatement(
+                sql: "SELECT attempt < max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
+            guard let left = try Bool.fetchOne(select, arguments: [r.id, r.owner]) else {
+                throw try Self.lostClaim(db, r.id, r.owner)
+            }
+            attemptsLeft = left
+        }
         if let v = o.verdict, v != "pass", v != "fail" {
+            // A caller that no longer holds the task hears that first, as it always has.
+            if try !Self.holds(db, r.id, r.owner) { throw try Self.lostClaim(db, r.id, r.owner) }
             throw StoreError(.invalid, "verdict must be pass or fail, got \(v)", field: "verdict")
         }
         let t = now.timeIntervalSince1970
@@ -112,7 +119,7 @@ extension SQLiteTaskStore {
             errorClass = cls.rawValue
             error = message
             event = TaskStateMachine.attemptEnd(
-                completed: false, askedDecision: false, mayRetry: delay != nil && attempt < maxAttempts)
+                completed: false, askedDecision: false, mayRetry: delay != nil && attemptsLeft)
             if event == .requeue, let delay { notBefore = t + delay }
         case .needsDecision(let p):
             prompt = p
@@ -121,28 +128,27 @@ extension SQLiteTaskStore {
         guard let status = TaskStateMachine.next(from: .running, on: event) else {
             throw StoreError.illegal(r.id, .running, event)
         }
+        // Numbered parameters and an array: binding a dictionary of named ones hashes every name.
         let stmt = try db.cachedStatement(
             sql: """
-                UPDATE tasks SET status = :status, not_before = :not_before, error_class = :error_class, error = :error,
-                  decision_prompt = :prompt,
-                  decision = CASE WHEN :status = 'needs_decision' THEN NULL ELSE decision END,
-                  decided_at = CASE WHEN :status = 'needs_decision' THEN NULL ELSE decided_at END,
-                  exit_code = :exit_code, output_tail = :output_tail, summary = COALESCE(:summary, summary),
-                  verdict = :verdict, feedback = :feedback,
-                  cost_usd = CASE WHEN :cost IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + :cost END,
-                  tokens_in = CASE WHEN :tokens_in IS NULL THEN tokens_in ELSE COALESCE(tokens_in, 0) + :tokens_in END,
-                  tokens_out = CASE WHEN :tokens_out IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + :tokens_out END,
-                  lease_expires_at = NULL, claimed_by = CASE WHEN :status = 'pending' THEN NULL ELSE claimed_by END,
-                  finished_at = :now, updated_at = :now
-                WHERE id = :id RETURNING *
+                UPDATE tasks SET status = ?1, not_before = ?2, error_class = ?3, error = ?4,
+                  decision_prompt = ?5,
+                  decision = CASE WHEN ?1 = 'needs_decision' THEN NULL ELSE decision END,
+                  decided_at = CASE WHEN ?1 = 'needs_decision' THEN NULL ELSE decided_at END,
+                  exit_code = ?6, output_tail = ?7, summary = COALESCE(?8, summary),
+                  verdict = ?9, feedback = ?10,
+                  cost_usd = CASE WHEN ?11 IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ?11 END,
+                  tokens_in = CASE WHEN ?12 IS NULL THEN tokens_in ELSE COALESCE(tokens_in, 0) + ?12 END,
+                  tokens_out = CASE WHEN ?13 IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + ?13 END,
+                  lease_expires_at = NULL, claimed_by = CASE WHEN ?1 = 'pending' THEN NULL ELSE claimed_by END,
+                  finished_at = ?14, updated_at = ?14
+                WHERE id = ?15 AND status = 'running' AND claimed_by = ?16 RETURNING *
                 """)
         let args: StatementArguments = [
-            "status": status.rawValue, "not_before": notBefore, "error_class": errorClass, "error": error, "prompt": prompt,
-            "exit_code": o.exitCode, "output_tail": o.outputTail, "summary": o.summary, "verdict": o.verdict,
-            "feedback": o.feedback, "cost": o.costUSD, "tokens_in": o.tokensIn, "tokens_out": o.tokensOut, "now": t, "id": r.id,
+            status.rawValue, notBefore, errorClass, error, prompt, o.exitCode, o.outputTail, o.summary, o.verdict, o.feedback,
+            o.costUSD, o.tokensIn, o.tokensOut, t, r.id, r.owner,
         ]
-        guard let row = try Row.fetchOne(stmt, arguments: args) else { throw StoreError.notFound(r.id) }
-        let updated = try TaskRecord.decode(row)
+        guard let updated = try Self.fetchTask(stmt, arguments: args) else { throw try Self.lostClaim(db, r.id, r.owner) }
         var detail = extra
         detail["by"] = detail["by"] ?? .string(r.owner)
         detail["outcome"] = .string(event.rawValue)
@@ -155,6 +161,12 @@ extension SQLiteTaskStore {
         try journal.record(db, kind, from: .running, updated, detail)
         if let hook = pipeline { _ = try Self.advance(db, after: updated, hook: hook, now: now, journal: journal) }
         return updated
+    }
+
+    /// Whether `owner` holds the running task `id`.
+    static func holds(_ db: Database, _ id: String, _ owner: String) throws -> Bool {
+        let stmt = try db.cachedStatement(sql: "SELECT 1 FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
+        return try Bool.fetchOne(stmt, arguments: [id, owner]) != nil
     }
 
     /// Why a caller that thought it held a running task does not.
@@ -218,8 +230,7 @@ extension SQLiteTaskStore {
                 sql:
                     "UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND status IN ('pending','running','needs_decision') RETURNING *"
             )
-            if let row = try Row.fetchOne(stmt, arguments: [priority, now.timeIntervalSince1970, id]) {
-                let updated = try TaskRecord.decode(row)
+            if let updated = try Self.fetchTask(stmt, arguments: [priority, now.timeIntervalSince1970, id]) {
                 try journal.record(
                     db, .updated, from: updated.status, updated, ["priority": .number(Double(priority)), "by": .string(actor)])
                 return updated

@@ -29,6 +29,7 @@ struct BenchCommand: AsyncParsableCommand {
                 guard tasks > 0, batch > 0 else { throw CLIFailure(message: "--tasks and --batch must be positive", code: 2) }
                 if read { return try await BenchRead.run(tasks: tasks, runs: runs, dir: dir, database: database) }
                 do {
+                    print(StoreBenchmark.sides)
                     // The unbatched runs first (skipped with --batched-only), then the batched ones.
                     var unbatched: (plain: StoreBenchmark.Figures, store: StoreBenchmark.Figures)?
                     if !batchedOnly {
@@ -43,6 +44,7 @@ struct BenchCommand: AsyncParsableCommand {
                     let batched = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: batch)
                     print(batched)
                     let ratio = batched.perSecond / plainBatched.perSecond * 100
+                    let cpuRatio = plainBatched.cpuMicros / batched.cpuMicros * 100
                     if let (plain, single) = unbatched {
                         print(
                             String(
@@ -50,8 +52,16 @@ struct BenchCommand: AsyncParsableCommand {
                                     "store/plain: %.0f%% one task per transaction; %.0f%% in batches of %d (%.0f%% of unbatched plain SQL)",
                                 single.perSecond / plain.perSecond * 100, ratio, batch, batched.perSecond / plain.perSecond * 100)
                         )
+                        print(
+                            String(
+                                format:
+                                    "store/plain by CPU time per task: %.0f%% one task per transaction; %.0f%% in batches of %d",
+                                plain.cpuMicros / single.cpuMicros * 100, cpuRatio, batch))
                     } else {
-                        print(String(format: "store/plain: %.0f%% in batches of %d", ratio, batch))
+                        print(
+                            String(
+                                format: "store/plain: %.0f%% in batches of %d (by CPU time per task: %.0f%%)", ratio, batch,
+                                cpuRatio))
                     }
                 } catch let e as StoreError {
                     throw CLIFailure(message: e.description)
