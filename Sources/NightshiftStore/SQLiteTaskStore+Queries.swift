@@ -6,10 +6,13 @@ extension SQLiteTaskStore {
     public func create(_ tasks: [AgentTask], by actor: Actor) async throws -> Changes<[AgentTask]> {
         let batch = try tasks.map(Self.prepareNew)
         return try await journaled(now: batch.map(\.createdAt).max() ?? Date()) { db, journal in
-            // A parent may come later in the same batch: check foreign keys at commit.
-            try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
-            let exists = try db.cachedStatement(sql: "SELECT 1 FROM tasks WHERE id = ?")
             let batchIDs = Set(batch.map(\.id))
+            // A parent may come later in the same batch: then check foreign keys at commit. Only
+            // then: the pragma expires every prepared statement of the connection (recompiled next use).
+            if batch.contains(where: { $0.parentID.map(batchIDs.contains) ?? false }) {
+                try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+            }
+            let exists = try db.cachedStatement(sql: "SELECT 1 FROM tasks WHERE id = ?")
             for t in batch {
                 for dep in t.dependsOn where !batchIDs.contains(dep) {
                     guard try Bool.fetchOne(exists, arguments: [dep]) != nil else {

@@ -53,13 +53,21 @@ extension SQLiteTaskStore {
         let wal = path + "-wal"
         func size() -> Int64 { ((try? FileManager.default.attributesOfItem(atPath: wal))?[.size] as? Int64) ?? 0 }
         let before = size()
+        // Through the write gate like every write, so the writer queue is free when asked.
+        await gate.enter()
+        defer { gate.leave() }
         do {
             // TRUNCATE waits (busy timeout) for readers to finish, copies every frame back and
             // empties the file.
-            _ = try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try Self.checkpointNow(pool)
         } catch let error as DatabaseError {
             throw Self.map(error)
         }
         return WALCheckpoint(bytesBefore: before, bytesAfter: size())
+    }
+
+    /// The synchronous checkpoint (outside async code, so GRDB's blocking API is the one called).
+    private static func checkpointNow(_ pool: DatabasePool) throws {
+        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 }
