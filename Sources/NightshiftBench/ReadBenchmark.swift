@@ -25,26 +25,16 @@ public enum ReadBenchmark {
     @discardableResult
     public static func seed(path: String, tasks: Int) throws -> Double {
         _ = try SQLiteTaskStore(path: path)
-        var db: OpaquePointer?
-        guard sqlite3_open(path, &db) == SQLITE_OK, let db else { throw StoreError(.unavailable, "cannot open \(path)") }
-        defer { sqlite3_close(db) }
-        func exec(_ sql: String) throws {
-            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
-                throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
-            }
-        }
+        let sqlite = try PlainSQLite(path: path)
+        func exec(_ sql: String) throws { try sqlite.exec(sql) }
         try exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000")
-        var insert: OpaquePointer?
-        guard
-            sqlite3_prepare_v2(
-                db,
-                """
-                INSERT INTO tasks (id, task_type, direction, status, priority, attempt, max_attempts, executor, command,
-                  claimed_by, lease_expires_at, decision_prompt, exit_code, output_tail, log_path, summary, backlog_item, phase,
-                  iteration, context, created_at, updated_at, started_at, finished_at)
-                VALUES (?1, ?2, ?3, ?4, 0, 1, 3, 'default', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?16, ?16, ?17, ?18)
-                """, -1, &insert, nil) == SQLITE_OK, let insert
-        else { throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db))) }
+        let insert = try sqlite.prepare(
+            """
+            INSERT INTO tasks (id, task_type, direction, status, priority, attempt, max_attempts, executor, command,
+              claimed_by, lease_expires_at, decision_prompt, exit_code, output_tail, log_path, summary, backlog_item, phase,
+              iteration, context, created_at, updated_at, started_at, finished_at)
+            VALUES (?1, ?2, ?3, ?4, 0, 1, 3, 'default', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?16, ?16, ?17, ?18)
+            """)
         defer { sqlite3_finalize(insert) }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         let types = ["spec", "impl", "test", "review"]
@@ -91,9 +81,7 @@ public enum ReadBenchmark {
                 real(16, created)
                 real(17, status == "pending" ? nil : created + 1)
                 real(18, ended || status == "needs_decision" ? created + 2 : nil)
-                guard sqlite3_step(insert) == SQLITE_DONE else {
-                    throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
-                }
+                guard sqlite3_step(insert) == SQLITE_DONE else { throw sqlite.lastError }
                 sqlite3_reset(insert)
             }
             try exec("COMMIT")
@@ -161,16 +149,10 @@ public enum ReadBenchmark {
             })
         // What the same answers cost before, in the same run: a scan and a walk.
         let slowRuns = max(3, runs / 10)
-        var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let db else {
-            throw StoreError(.unavailable, "cannot open \(path)")
-        }
-        defer { sqlite3_close(db) }
+        let readOnly = try PlainSQLite(path: path, flags: SQLITE_OPEN_READONLY)
         report(
             try await time("  before: COUNT(*) GROUP BY status (a scan)", runs: slowRuns) {
-                guard sqlite3_exec(db, "SELECT status, COUNT(*) FROM tasks GROUP BY status", nil, nil, nil) == SQLITE_OK else {
-                    throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
-                }
+                try readOnly.exec("SELECT status, COUNT(*) FROM tasks GROUP BY status")
             })
         report(
             try await time("  before: list, limit 20, offset half-way", runs: slowRuns) {

@@ -90,22 +90,11 @@ public enum StoreBenchmark {
         defer { removeDatabase(path) }
         // The same schema as the store (its migration), on the same settings.
         _ = try SQLiteTaskStore(path: path)
-        var db: OpaquePointer?
-        guard sqlite3_open(path, &db) == SQLITE_OK, let db else { throw StoreError(.unavailable, "cannot open \(path)") }
-        defer { sqlite3_close(db) }
-        func exec(_ sql: String) throws {
-            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
-                throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
-            }
-        }
+        let sqlite = try PlainSQLite(path: path)
+        let db = sqlite.db
+        func exec(_ sql: String) throws { try sqlite.exec(sql) }
+        func prepare(_ sql: String) throws -> OpaquePointer { try sqlite.prepare(sql) }
         try exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON")
-        func prepare(_ sql: String) throws -> OpaquePointer {
-            var s: OpaquePointer?
-            guard sqlite3_prepare_v2(db, sql, -1, &s, nil) == SQLITE_OK, let s else {
-                throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
-            }
-            return s
-        }
         // The rows and events the store writes for one task, with nothing else: no validation,
         // no decoding, only the ids the next step needs.
         let insert = try prepare(
@@ -149,7 +138,7 @@ public enum StoreBenchmark {
             sqlite3_bind_int(event, 5, attempt)
             sqlite3_bind_text(event, 6, detail, -1, transient)
             sqlite3_bind_double(event, 7, at)
-            guard sqlite3_step(event) == SQLITE_DONE else { throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db))) }
+            guard sqlite3_step(event) == SQLITE_DONE else { throw sqlite.lastError }
             sqlite3_reset(event)
         }
         var samples: [Double] = []
@@ -170,7 +159,7 @@ public enum StoreBenchmark {
                 sqlite3_bind_double(insert, 2, now)
                 sqlite3_bind_double(insert, 3, now)
                 guard sqlite3_step(insert) == SQLITE_DONE else {
-                    throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
+                    throw sqlite.lastError
                 }
                 sqlite3_reset(insert)
                 try record(id, "created", nil, "pending", 0, #"{"by":"api"}"#, now)
@@ -190,7 +179,7 @@ public enum StoreBenchmark {
                 sqlite3_bind_double(complete, 1, now)
                 sqlite3_bind_text(complete, 2, id, -1, transient)
                 guard sqlite3_step(complete) == SQLITE_DONE, sqlite3_changes(db) == 1 else {
-                    throw StoreError(.unavailable, String(cString: sqlite3_errmsg(db)))
+                    throw sqlite.lastError
                 }
                 sqlite3_reset(complete)
                 try record(id, "finished", "running", "completed", 1, #"{"by":"bench","exit_code":0,"outcome":"succeed"}"#, now)
