@@ -99,7 +99,7 @@ public enum ReadBenchmark {
             let t0 = clock.now
             try await body()
             let d = clock.now - t0
-            samples.append(Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12)
+            samples.append(d.inMicroseconds)
         }
         samples.sort()
         return Figure(

@@ -33,13 +33,6 @@ public enum StoreBenchmark {
         }
     }
 
-    /// CPU time the process has used so far, in seconds.
-    static func processCPUSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
     static func percentile(_ sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
         return sorted[min(sorted.count - 1, max(0, Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1))]
@@ -52,7 +45,7 @@ public enum StoreBenchmark {
         let store = try SQLiteTaskStore(path: path)
         var samples: [Double] = []
         let clock = ContinuousClock()
-        let cpu0 = processCPUSeconds()
+        let cpu0 = Measure.processCPUSeconds()
         let start = clock.now
         var done = 0
         while done < tasks {
@@ -69,16 +62,16 @@ public enum StoreBenchmark {
                 throw StoreError(.unavailable, "benchmark cycle lost tasks")
             }
             let d = clock.now - t0
-            let per = Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12
+            let per = d.inMicroseconds
             for _ in 0..<n { samples.append(per / Double(n)) }
             done += n
         }
         let elapsed = clock.now - start
-        let cpu = (processCPUSeconds() - cpu0) / Double(tasks) * 1e6
+        let cpu = (Measure.processCPUSeconds() - cpu0) / Double(tasks) * 1e6
         samples.sort()
         return Figures(
             label: batch == 1 ? "store (1 task per transaction)" : "store (batches of \(batch))", tasks: tasks,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            seconds: elapsed.inSeconds,
             p50Micros: percentile(samples, 50), p99Micros: percentile(samples, 99), cpuMicros: cpu)
     }
 
@@ -144,7 +137,7 @@ public enum StoreBenchmark {
         var samples: [Double] = []
         samples.reserveCapacity(tasks)
         let clock = ContinuousClock()
-        let cpu0 = processCPUSeconds()
+        let cpu0 = Measure.processCPUSeconds()
         let start = clock.now
         // Each step is one transaction over `batch` tasks (batch 1 = one task per transaction).
         var done = 0
@@ -186,20 +179,21 @@ public enum StoreBenchmark {
             }
             try exec("COMMIT")
             let d = clock.now - t0
-            let per = (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(n)
+            let per = d.inMicroseconds / Double(n)
             for _ in 0..<n { samples.append(per) }
             done += n
         }
         let elapsed = clock.now - start
-        let cpu = (processCPUSeconds() - cpu0) / Double(tasks) * 1e6
+        let cpu = (Measure.processCPUSeconds() - cpu0) / Double(tasks) * 1e6
         samples.sort()
         return Figures(
             label: batch == 1 ? "plain SQL (1 task per transaction)" : "plain SQL (batches of \(batch))", tasks: tasks,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            seconds: elapsed.inSeconds,
             p50Micros: percentile(samples, 50), p99Micros: percentile(samples, 99), cpuMicros: cpu)
     }
 
-    static func removeDatabase(_ path: String) {
+    /// Deletes a database file with its write-ahead log and shared-memory files.
+    public static func removeDatabase(_ path: String) {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightshiftBench
 import NightshiftCore
 import NightshiftRuntime
 import NightshiftStore
@@ -70,11 +71,11 @@ struct MonitorBench: AsyncParsableCommand {
             var wall: [Double] = []
             for _ in 0..<checks {
                 env.health.beat("agent_runner", at: Date())
-                let c0 = Self.cpuSeconds()
+                let c0 = Measure.processCPUSeconds()
                 let w0 = ContinuousClock.now
                 _ = try await monitor.runOnce()
-                wall.append(Self.seconds(ContinuousClock.now - w0))
-                cpu.append(Self.cpuSeconds() - c0)
+                wall.append((ContinuousClock.now - w0).inSeconds)
+                cpu.append(Measure.processCPUSeconds() - c0)
             }
             cpu.sort()
             wall.sort()
@@ -104,7 +105,7 @@ struct MonitorBench: AsyncParsableCommand {
                         $0.condition == "repeated_failures"
                     }
                 }
-                latencies.append(Self.seconds(ContinuousClock.now - appeared))
+                latencies.append((ContinuousClock.now - appeared).inSeconds)
                 try await Self.record(store, failed: 0)
                 try await Self.waitFor(timeout: max(30, interval * 50)) {
                     try await !store.monitorIssues(includeResolved: false, limit: 50).contains {
@@ -193,15 +194,5 @@ struct MonitorBench: AsyncParsableCommand {
         }
     }
 
-    static func cpuSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
-    static func format(_ d: Duration) -> String { String(format: "%.1f s", seconds(d)) }
+    static func format(_ d: Duration) -> String { String(format: "%.1f s", d.inSeconds) }
 }

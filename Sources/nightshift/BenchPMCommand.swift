@@ -56,7 +56,7 @@ struct PMBench: AsyncParsableCommand {
                 done = try await busy.count(.done)
                 if done >= items { break }
             }
-            let wall = Self.seconds(ContinuousClock.now - started)
+            let wall = (ContinuousClock.now - started).inSeconds
             let cpu = busy.cpuSeconds() - cpu0
             let run = busy.runTime() - run0
             let memory = busy.memory()
@@ -93,7 +93,7 @@ struct PMBench: AsyncParsableCommand {
             let idleCPU0 = idle.cpuSeconds()
             let idleWrites0 = idle.stateWrites()
             try await Task.sleep(for: .seconds(idleSeconds))
-            let idleWall = Self.seconds(ContinuousClock.now - idleStart)
+            let idleWall = (ContinuousClock.now - idleStart).inSeconds
             let idleCPU = idle.cpuSeconds() - idleCPU0
             let idleWrites = idle.stateWrites() - idleWrites0
             let idleMemory = idle.memory()
@@ -106,8 +106,6 @@ struct PMBench: AsyncParsableCommand {
             idle.stop()
         }
     }
-
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
     static func bytes(_ n: Int) -> String { n >= 1 << 20 ? String(format: "%.1f MB", Double(n) / 1e6) : "\(n) bytes" }
 }

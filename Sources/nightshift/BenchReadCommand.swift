@@ -10,7 +10,7 @@ enum BenchRead {
         let path = database ?? (dir as NSString).appendingPathComponent("bench-read-\(UUID().uuidString).sqlite")
         defer {
             if database == nil {
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                StoreBenchmark.removeDatabase(path)
             }
         }
         do {

@@ -78,7 +78,7 @@ struct WatchdogBench: AsyncParsableCommand {
                 guard let next = await Self.readyDaemon(paths, notPID: pid) else {
                     throw CLIFailure(message: "no ready daemon after kill -9")
                 }
-                killTimes.append(Self.ms(ContinuousClock.now - start))
+                killTimes.append((ContinuousClock.now - start).inMilliseconds)
                 startups.append(Self.startup(paths, pid: next))
                 pid = next
             }
@@ -93,7 +93,7 @@ struct WatchdogBench: AsyncParsableCommand {
                 guard let next = await Self.readyDaemon(paths, notPID: pid) else {
                     throw CLIFailure(message: "no ready daemon after a restart request")
                 }
-                restartTimes.append(Self.ms(ContinuousClock.now - start))
+                restartTimes.append((ContinuousClock.now - start).inMilliseconds)
                 startups.append(Self.startup(paths, pid: next))
                 pid = next
             }
@@ -110,10 +110,6 @@ struct WatchdogBench: AsyncParsableCommand {
     static func startup(_ paths: StatePaths, pid: Int32) -> Double {
         guard let v = PipelineVersion.read(path: paths.pipelineVersion), v.pid == pid else { return -1 }
         return Date().timeIntervalSince(v.startedAt) * 1000
-    }
-
-    static func ms(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
     static func summary(_ name: String, _ values: [Double]) -> String {

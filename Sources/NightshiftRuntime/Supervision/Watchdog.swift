@@ -137,10 +137,7 @@ public actor Watchdog: Service {
     /// or nil on a clean stop.
     private func supervise(_ signals: AsyncStream<Signal>, _ sink: AsyncStream<Signal>.Continuation) async -> Ending? {
         let origin = ContinuousClock.now
-        func elapsed() -> Double {
-            let d = ContinuousClock.now - origin
-            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        }
+        func elapsed() -> Double { (ContinuousClock.now - origin).inSeconds }
         var policy = WatchdogPolicy(settings: config.settings)
         var child: Child?
         var generation = 0
