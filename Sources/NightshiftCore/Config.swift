@@ -19,9 +19,13 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var command: String
         /// Extra environment for this executor's processes.
         public var env: [String: String] = [:]
-        public init(command: String, env: [String: String] = [:]) {
+        /// A cheap real request that proves the agent works and is logged in (e.g. a one-line
+        /// prompt); `nightshift doctor` runs it when set. Same placeholders as `command`.
+        public var smokeCommand = ""
+        public init(command: String, env: [String: String] = [:], smokeCommand: String = "") {
             self.command = command
             self.env = env
+            self.smokeCommand = smokeCommand
         }
     }
 

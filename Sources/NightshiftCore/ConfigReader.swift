@@ -114,10 +114,12 @@ struct ConfigReader {
                 for (name, ev) in try mapping(v, p) {
                     let ep = "\(p).\(name)"
                     var command: String?
+                    var smoke = ""
                     var env: [String: String] = [:]
                     for (ek, evv) in try mapping(ev, ep) {
                         switch ek {
                         case "command": command = try string(evv, "\(ep).command")
+                        case "smoke_command": smoke = try string(evv, "\(ep).smoke_command")
                         case "env":
                             for (envKey, envValue) in try mapping(evv, "\(ep).env") {
                                 env[envKey] = try string(envValue, "\(ep).env.\(envKey)")
@@ -126,7 +128,7 @@ struct ConfigReader {
                         }
                     }
                     guard let command else { throw ConfigError(path: "\(ep).command", reason: "is required", location: at(ev)) }
-                    executors[name] = .init(command: command, env: env)
+                    executors[name] = .init(command: command, env: env, smokeCommand: smoke)
                 }
                 r.executors = executors
             case "executor_for":

@@ -15,7 +15,9 @@ struct WatchdogCommand: AsyncParsableCommand {
         commandName: "watchdog",
         abstract: "Run the daemon (`serve`) as a child process and restart it when it crashes, hangs or is asked to.",
         discussion: """
-            The daemon runs in its own process group with the same options. It is restarted after an \
+            First the preflight (`nightshift doctor`'s checks, each logged): a FAIL starts no daemon and \
+            exits 2 (--skip-preflight starts anyway). The daemon runs in its own process group with the \
+            same options. It is restarted after an \
             unexpected exit (backoff from watchdog.backoff.base, doubling), when restart_requested.json \
             appears in the state dir (the file is deleted), and when /api/health fails \
             watchdog.health_failures probes in a row. Past watchdog.start_limit starts within \
@@ -36,6 +38,11 @@ struct WatchdogCommand: AsyncParsableCommand {
 
     @Option(help: "Failed /api/health probes in a row that make the daemon hung (overrides watchdog.health_failures).")
     var healthFailures: Int?
+
+    @OptionGroup var preflight: PreflightOptions
+
+    @Flag(help: "Start without the preflight (`nightshift doctor`'s checks); for when a check is wrong, not the night.")
+    var skipPreflight = false
 
     func run() async throws {
         try await runReporting {
@@ -62,6 +69,7 @@ struct WatchdogCommand: AsyncParsableCommand {
                 paths: paths, maxBytes: config.logs.maxBytes, backups: config.logs.backups, redactor: redactor,
                 echo: ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] != "0")
             let logger = logs.logger("watchdog")
+            if !skipPreflight { try await Self.preflight(config, paths, preflight.doctorOptions, logger) }
             let executable = Self.executablePath()
             let workspace = config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : config.runner.workspace
             let watchdog = Watchdog(
@@ -87,6 +95,29 @@ struct WatchdogCommand: AsyncParsableCommand {
                 throw CLIFailure(message: e.description, code: 2)
             }
             withExtendedLifetime(lock) {}
+        }
+    }
+
+    /// The doctor's checks, each logged (and echoed); a FAIL stops the start before any task
+    /// can run (exit 2).
+    static func preflight(
+        _ config: NightshiftConfig, _ paths: StatePaths, _ options: Doctor.Options, _ logger: Logger
+    ) async throws {
+        let report = await Doctor(config: config, paths: paths, options: options).run()
+        for check in report.checks {
+            let line =
+                "preflight \(check.status.rawValue) \(check.name): \(check.detail)" + (check.fix.map { " — fix: \($0)" } ?? "")
+            switch check.status {
+            case .fail: logger.error("\(line)")
+            case .warn: logger.warning("\(line)")
+            case .pass, .skip: logger.info("\(line)")
+            }
+        }
+        guard report.passed else {
+            throw CLIFailure(
+                message:
+                    "preflight failed: \(report.failures) check(s) FAIL (listed above; `nightshift doctor` shows them again); no daemon started",
+                code: 2)
         }
     }
 

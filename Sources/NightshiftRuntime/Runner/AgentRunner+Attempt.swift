@@ -4,6 +4,25 @@ import NightshiftCore
 import NightshiftStore
 
 extension AgentRunner {
+    /// What an agent's process sees: this process's environment, the executor's `env`, and the
+    /// `NIGHTSHIFT_*` variables that tell it its task (the preflight's smoke run gets the same).
+    static func agentEnvironment(
+        for task: AgentTask, executor: NightshiftConfig.Executor, resultPath: String, paths: StatePaths
+    ) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in executor.env { environment[k] = v }
+        environment["NIGHTSHIFT_TASK_ID"] = task.id
+        environment["NIGHTSHIFT_TASK_TYPE"] = task.taskType.rawValue
+        environment["NIGHTSHIFT_ATTEMPT"] = "\(task.attempt)"
+        environment["NIGHTSHIFT_RESULT_FILE"] = resultPath
+        environment["NIGHTSHIFT_STATE_DIR"] = paths.root
+        environment["NIGHTSHIFT_HOME"] = FileManager.default.currentDirectoryPath
+        environment["NIGHTSHIFT_DECISION"] = nil
+        if let decision = task.decision { environment["NIGHTSHIFT_DECISION"] = decision }
+        if let item = task.backlogItem { environment["NIGHTSHIFT_BACKLOG_ITEM"] = item }
+        return environment
+    }
+
     /// Runs one claimed attempt from spawn to recorded outcome.
     func runAttempt(_ task: AgentTask, stopper: AttemptStopper) async {
         let config = env.config.runner
@@ -25,17 +44,7 @@ extension AgentRunner {
         let command = CommandTemplate.render(executor.command, task: task)
         let resultPath = env.paths.resultFile(task.id)
         try? FileManager.default.removeItem(atPath: resultPath)
-        var environment = ProcessInfo.processInfo.environment
-        for (k, v) in executor.env { environment[k] = v }
-        environment["NIGHTSHIFT_TASK_ID"] = task.id
-        environment["NIGHTSHIFT_TASK_TYPE"] = task.taskType.rawValue
-        environment["NIGHTSHIFT_ATTEMPT"] = "\(task.attempt)"
-        environment["NIGHTSHIFT_RESULT_FILE"] = resultPath
-        environment["NIGHTSHIFT_STATE_DIR"] = env.paths.root
-        environment["NIGHTSHIFT_HOME"] = FileManager.default.currentDirectoryPath
-        environment["NIGHTSHIFT_DECISION"] = nil
-        if let decision = task.decision { environment["NIGHTSHIFT_DECISION"] = decision }
-        if let item = task.backlogItem { environment["NIGHTSHIFT_BACKLOG_ITEM"] = item }
+        let environment = Self.agentEnvironment(for: task, executor: executor, resultPath: resultPath, paths: env.paths)
         let workdir = task.context["workdir"]?.stringValue ?? (config.workspace.isEmpty ? nil : config.workspace)
 
         let launch = AgentLaunch(
