@@ -41,6 +41,8 @@ public struct AgentTask: Codable, Hashable, Sendable, Identifiable {
     public var updatedAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// The run that created it (`run_YYYYMMDD_HHMMSS_xxxx`); nil for tasks older than runs.
+    public var runID: String?
 
     enum CodingKeys: String, CodingKey {
         case id, direction, status, priority, attempt, executor, command, pid, pgid, decision, error, summary, verdict,
@@ -58,6 +60,7 @@ public struct AgentTask: Codable, Hashable, Sendable, Identifiable {
         case outputTail = "output_tail"
         case logPath = "log_path"
         case costUSD = "cost_usd"
+        case runID = "run_id"
         case tokensIn = "tokens_in"
         case tokensOut = "tokens_out"
         case backlogItem = "backlog_item"
@@ -144,5 +147,6 @@ public struct AgentTask: Codable, Hashable, Sendable, Identifiable {
         try c.encode(updatedAt, forKey: .updatedAt)
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(runID, forKey: .runID)
     }
 }

@@ -147,6 +147,13 @@ public struct NightshiftConfig: Sendable, Equatable {
         /// An issue alerts at most once per this long.
         public var debounce: Double = 600
         public var telegram = Telegram()
+        public init() {}
+    }
+
+    /// `report`: the run gates (`nightshift run`, the session report).
+    public struct Report: Sendable, Equatable {
+        /// By profile (`default` applies to all): gates replacing the defaults of their metric.
+        public var gates: [String: [RunGates.Gate]] = [:]
     }
 
     public var server = Server()
@@ -161,6 +168,7 @@ public struct NightshiftConfig: Sendable, Equatable {
     public var gate = Gate()
     public var watchdog = Watchdog()
     public var notify = Notify()
+    public var report = Report()
 
     public init() {}
 

@@ -20,6 +20,15 @@ public enum ConfigLoader {
 
     public static let defaultPath = "config/nightshift.yaml"
 
+    /// The config file `load` reads: `path`, else `NIGHTSHIFT_CONFIG`, else `config/nightshift.yaml`
+    /// when it exists; nil = the embedded defaults.
+    public static func resolvedPath(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String? {
+        let explicit = path ?? environment["NIGHTSHIFT_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        return explicit ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
+    }
+
     /// Loads the config. `path` nil means: `NIGHTSHIFT_CONFIG`, else `config/nightshift.yaml` when
     /// it exists, else the embedded defaults. A path that was asked for must exist.
     public static func load(
@@ -27,9 +36,7 @@ public enum ConfigLoader {
         overrides: Overrides = Overrides()
     ) throws(ConfigError) -> NightshiftConfig {
         var config = NightshiftConfig()
-        let explicit = path ?? environment["NIGHTSHIFT_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-        let file = explicit ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
-        if let file {
+        if let file = resolvedPath(path: path, environment: environment) {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ConfigError(path: file, reason: "cannot read the config file (does it exist?)")
             }

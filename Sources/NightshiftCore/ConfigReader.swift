@@ -81,7 +81,57 @@ struct ConfigReader {
                 }
             case "watchdog": try readWatchdog(node, &c.watchdog)
             case "notify": try readNotify(node, &c.notify)
+            case "report": try readReport(node, &c.report)
             default: throw unknown(key, node)
+            }
+        }
+    }
+
+    /// `report.gates.<profile|default>.<metric>: {min, max, priority}`.
+    private func readReport(_ node: Node, _ r: inout NightshiftConfig.Report) throws(ConfigError) {
+        for (k, v) in try mapping(node, "report") {
+            let p = "report.\(k)"
+            switch k {
+            case "gates":
+                for (profile, gv) in try mapping(v, p) {
+                    let pp = "\(p).\(profile)"
+                    guard profile == "default" || ["dev", "stage", "prod"].contains(profile) else {
+                        throw ConfigError(path: pp, reason: "is not a profile (default, dev, stage or prod)", location: at(gv))
+                    }
+                    var gates: [RunGates.Gate] = []
+                    for (name, mv) in try mapping(gv, pp) {
+                        let mp = "\(pp).\(name)"
+                        guard let metric = RunGates.Metric(rawValue: name) else {
+                            throw ConfigError(
+                                path: mp,
+                                reason:
+                                    "is not a gate metric (one of \(RunGates.Metric.allCases.map(\.rawValue).joined(separator: ", ")))",
+                                location: at(mv))
+                        }
+                        var gate = RunGates.Gate(metric, .p1)
+                        for (gk, gvv) in try mapping(mv, mp) {
+                            switch gk {
+                            case "min": gate.min = try number(gvv, "\(mp).min", min: -Double.greatestFiniteMagnitude)
+                            case "max": gate.max = try number(gvv, "\(mp).max", min: -Double.greatestFiniteMagnitude)
+                            case "priority":
+                                let text = try string(gvv, "\(mp).priority")
+                                guard let pr = RunGates.Priority(rawValue: text.uppercased()) else {
+                                    throw ConfigError(
+                                        path: "\(mp).priority", reason: "must be P0, P1 or P2, got \"\(text)\"", location: at(gvv)
+                                    )
+                                }
+                                gate.priority = pr
+                            default: throw unknown("\(mp).\(gk)", gvv)
+                            }
+                        }
+                        if let lo = gate.min, let hi = gate.max, lo > hi {
+                            throw ConfigError(path: mp, reason: "min \(lo) is above max \(hi)", location: at(mv))
+                        }
+                        gates.append(gate)
+                    }
+                    r.gates[profile] = gates
+                }
+            default: throw unknown(p, v)
             }
         }
     }

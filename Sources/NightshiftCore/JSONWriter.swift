@@ -169,7 +169,7 @@ extension AgentTask {
             Field(name: CodingKeys.dependsOn.rawValue) { w, t in w.strings(t.dependsOn) },
             Field(name: CodingKeys.context.rawValue) { w, t in try w.object(t.context) },
             d(.createdAt) { $0.createdAt }, d(.updatedAt) { $0.updatedAt }, d(.startedAt) { $0.startedAt },
-            d(.finishedAt) { $0.finishedAt },
+            d(.finishedAt) { $0.finishedAt }, s(.runID) { $0.runID },
         ]
         return all.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }()

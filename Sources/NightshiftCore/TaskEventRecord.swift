@@ -39,9 +39,12 @@ public struct TaskEventRecord: Codable, Sendable, Equatable {
     /// error class and error, the pid, the reason of a rescue, the parent of a created task.
     public var detail: [String: JSONValue]
     public var at: Date
+    /// The run it happened in; nil for events older than runs.
+    public var runID: String?
 
     enum CodingKeys: String, CodingKey {
         case id, kind, attempt, detail, at
+        case runID = "run_id"
         case taskID = "task_id"
         case fromStatus = "from_status"
         case toStatus = "to_status"
@@ -58,11 +61,12 @@ public struct TaskEventRecord: Codable, Sendable, Equatable {
         try c.encode(attempt, forKey: .attempt)
         try c.encode(detail, forKey: .detail)
         try c.encode(at, forKey: .at)
+        try c.encode(runID, forKey: .runID)
     }
 
     public init(
         id: Int64, taskID: String, kind: TaskEventKind, fromStatus: TaskStatus?, toStatus: TaskStatus, attempt: Int,
-        detail: [String: JSONValue] = [:], at: Date
+        detail: [String: JSONValue] = [:], at: Date, runID: String? = nil
     ) {
         self.id = id
         self.taskID = taskID
@@ -72,6 +76,7 @@ public struct TaskEventRecord: Codable, Sendable, Equatable {
         self.attempt = attempt
         self.detail = detail
         self.at = at
+        self.runID = runID
     }
 }
 

@@ -8,8 +8,13 @@ import NightshiftCore
 final class TaskJournal {
     private(set) var entries: [LedgerEntry] = []
     let now: Date
+    /// The run this store writes for: stamped on new tasks and on every event.
+    let runID: String?
 
-    init(now: Date) { self.now = now }
+    init(now: Date, runID: String?) {
+        self.now = now
+        self.runID = runID
+    }
 
     /// Appends one event for `task` (as it is after the change) and remembers it.
     func record(
@@ -20,7 +25,7 @@ final class TaskJournal {
         let insert = try DirectStatement(
             db,
             sql:
-                "INSERT INTO task_events (task_id, kind, from_status, to_status, attempt, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO task_events (task_id, kind, from_status, to_status, attempt, detail, at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         insert.bind(1, task.id)
         insert.bind(2, kind.rawValue)
@@ -29,14 +34,14 @@ final class TaskJournal {
         insert.bind(5, task.attempt)
         insert.bind(6, detail.isEmpty ? "{}" : JSONValue.object(detail).jsonText)
         insert.bind(7, now.timeIntervalSince1970)
+        insert.bind(8, runID)
         try insert.run()
         let id = db.lastInsertedRowID
         entries.append(
             LedgerEntry(
                 event: TaskEventRecord(
                     id: id, taskID: task.id, kind: kind, fromStatus: from, toStatus: task.status, attempt: task.attempt,
-                    detail: detail,
-                    at: now),
+                    detail: detail, at: now, runID: runID),
                 task: task))
     }
 
@@ -88,8 +93,9 @@ extension SQLiteTaskStore {
     func journaled<T: Sendable>(
         now: Date, _ body: @escaping @Sendable (Database, TaskJournal) throws -> T
     ) async throws -> Changes<T> {
-        try await write { db in
-            let journal = TaskJournal(now: now)
+        let runID = self.runID
+        return try await write { db in
+            let journal = TaskJournal(now: now, runID: runID)
             let value = try body(db, journal)
             return journal.changes(value)
         }
@@ -143,7 +149,8 @@ extension SQLiteTaskStore {
             return TaskEventRecord(
                 id: row["id"], taskID: row["task_id"], kind: kind,
                 fromStatus: (row["from_status"] as String?).flatMap(TaskStatus.init),
-                toStatus: to, attempt: row["attempt"], detail: detail, at: Date(timeIntervalSince1970: row["at"]))
+                toStatus: to, attempt: row["attempt"], detail: detail, at: Date(timeIntervalSince1970: row["at"]),
+                runID: row["run_id"])
         }
     }
 }

@@ -84,9 +84,10 @@ extension SQLiteTaskStore: MonitorStore {
                     db, sql: "SELECT 1 FROM monitor_issues WHERE id = ? AND resolved_at IS NULL AND heal_task_id IS NULL",
                     arguments: [issueID]) != nil
             else { return nil }
-            try Self.insert(db, task, journal: journal, detail: ["by": .string("monitor"), "issue_id": .string(issueID)])
+            let stored = try Self.insert(
+                db, task, journal: journal, detail: ["by": .string("monitor"), "issue_id": .string(issueID)])
             try db.execute(sql: "UPDATE monitor_issues SET heal_task_id = ? WHERE id = ?", arguments: [task.id, issueID])
-            return task
+            return stored
         }
     }
 

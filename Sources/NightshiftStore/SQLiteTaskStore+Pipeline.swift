@@ -241,13 +241,14 @@ extension SQLiteTaskStore: PipelineStore {
                 AgentTask(
                     taskType: type, direction: direction, maxAttempts: hook.maxAttempts, executor: executor, context: context,
                     backlogItem: item.key, phase: phase, iteration: iteration, parentID: parent?.id, now: now))
-            try insert(db, task, journal: journal, detail: ["by": .string("pipeline"), "iteration": .number(Double(iteration))])
+            let stored = try insert(
+                db, task, journal: journal, detail: ["by": .string("pipeline"), "iteration": .number(Double(iteration))])
             try db.execute(
                 sql: """
                     UPDATE backlog_items SET phase = ?, iteration = ?, current_task_id = ?, last_summary = COALESCE(?, last_summary),
                       updated_at = ? WHERE key = ?
                     """, arguments: [phase, iteration, task.id, summary, t, item.key])
-            return task
+            return stored
         }
     }
 

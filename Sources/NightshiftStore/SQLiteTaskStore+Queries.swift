@@ -13,6 +13,8 @@ extension SQLiteTaskStore {
                 try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
             }
             let exists = try db.cachedStatement(sql: "SELECT 1 FROM tasks WHERE id = ?")
+            var inserted: [AgentTask] = []
+            inserted.reserveCapacity(batch.count)
             for t in batch {
                 for dep in t.dependsOn where !batchIDs.contains(dep) {
                     guard try Bool.fetchOne(exists, arguments: [dep]) != nil else {
@@ -22,9 +24,9 @@ extension SQLiteTaskStore {
                 if let parent = t.parentID, !batchIDs.contains(parent), try Bool.fetchOne(exists, arguments: [parent]) == nil {
                     throw StoreError(.invalid, "parent task \(parent) does not exist", field: "parent_id")
                 }
-                try Self.insert(db, t, journal: journal, detail: ["by": .string(actor)])
+                inserted.append(try Self.insert(db, t, journal: journal, detail: ["by": .string(actor)]))
             }
-            return batch
+            return inserted
         }
     }
 
@@ -38,14 +40,19 @@ extension SQLiteTaskStore {
         return t
     }
 
-    /// The one insert path: the row and its `created` event, in the caller's transaction.
-    static func insert(_ db: Database, _ task: AgentTask, journal: TaskJournal, detail: [String: JSONValue]) throws {
+    /// The one insert path: the row and its `created` event, in the caller's transaction. The
+    /// task is stamped with the store's run (when it names none) and returned as stored.
+    @discardableResult
+    static func insert(_ db: Database, _ new: AgentTask, journal: TaskJournal, detail: [String: JSONValue]) throws -> AgentTask {
+        var task = new
+        if task.runID == nil { task.runID = journal.runID }
         try db.cachedStatement(sql: TaskRecord.insertSQL).execute(arguments: TaskRecord.arguments(task))
         var d = detail
         if let p = task.parentID { d["parent_id"] = .string(p) }
         if let phase = task.phase { d["phase"] = .string(phase) }
         if let item = task.backlogItem { d["backlog_item"] = .string(item) }
         try journal.record(db, .created, from: nil, task, d)
+        return task
     }
 
     public func get(_ id: String) async throws -> AgentTask {

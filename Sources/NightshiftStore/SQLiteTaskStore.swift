@@ -20,11 +20,14 @@ public final class SQLiteTaskStore: TaskStore {
     public let path: String
     /// The project manager's rules, applied in the transaction that ends a backlog item's task.
     let pipeline: PipelineHook?
+    /// The run this process works for: new tasks and every event record it.
+    public let runID: String?
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
-    public init(path: String, pipeline: PipelineHook? = nil) throws {
+    public init(path: String, pipeline: PipelineHook? = nil, runID: String? = nil) throws {
         _ = Self.keepFreedMemory
         self.pipeline = pipeline
+        self.runID = runID
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
@@ -62,8 +65,8 @@ public final class SQLiteTaskStore: TaskStore {
     }()
 
     /// Opens `nightshift.sqlite` in `stateDir`.
-    public convenience init(stateDir: String, pipeline: PipelineHook? = nil) throws {
-        try self.init(path: (stateDir as NSString).appendingPathComponent(Self.fileName), pipeline: pipeline)
+    public convenience init(stateDir: String, pipeline: PipelineHook? = nil, runID: String? = nil) throws {
+        try self.init(path: (stateDir as NSString).appendingPathComponent(Self.fileName), pipeline: pipeline, runID: runID)
     }
 
     /// Names of the migrations applied, in order (for `/api/version` and tests).

@@ -43,6 +43,7 @@ struct TaskRecord {
         case updatedAt = "updated_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
+        case runID = "run_id"
     }
 
     static let insertSQL: String = {
@@ -120,6 +121,7 @@ struct TaskRecord {
         t.updatedAt = time(row, at(.updatedAt)) ?? t.createdAt
         t.startedAt = time(row, at(.startedAt))
         t.finishedAt = time(row, at(.finishedAt))
+        t.runID = row[at(.runID)]
         return t
     }
 
@@ -133,7 +135,7 @@ struct TaskRecord {
             t.decidedAt?.timeIntervalSince1970, t.exitCode, t.error, t.errorClass, t.outputTail, t.logPath, t.summary,
             t.verdict, t.feedback, t.costUSD, t.tokensIn, t.tokensOut, t.backlogItem, t.phase, t.iteration, t.parentID,
             deps, ctx, t.createdAt.timeIntervalSince1970, t.updatedAt.timeIntervalSince1970,
-            t.startedAt?.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970,
+            t.startedAt?.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.runID,
         ]
         return StatementArguments(values)
     }

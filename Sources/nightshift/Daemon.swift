@@ -13,34 +13,75 @@ import ServiceLifecycle
 /// The composition root of `nightshift serve`: opens the store, rescues orphans, and runs the
 /// services in one ServiceGroup (the API last to start and first to stop; the store outlives all).
 struct Daemon {
-    let config: NightshiftConfig
+    /// The run a daemon start belongs to.
+    struct Run {
+        var id: String
+        /// `run.json` for a run that does not exist yet.
+        var fresh: RunInfo
+        /// This process's stop ends the run (a `serve` without a watchdog, `nightshift run`):
+        /// it writes the run's reports when it stops.
+        var endsRun: Bool
+        /// `nightshift run`: ends by itself when there is nothing left to do, time or money
+        /// runs out.
+        var controller: RunController.Settings
+        /// The store to use instead of the state dir's (a smoke run's scratch database).
+        var databasePath: String? = nil
+        /// Serve the REST API.
+        var api: Bool = true
+        var sessionID: String = "session_\(RunID.stamp(Date()))_\(getpid())"
+    }
 
-    func run() async throws {
+    /// How a daemon start ended, for `nightshift run`'s exit code.
+    struct Ended {
+        var end: RunController.End
+        var outcome: RunReporter.Outcome?
+    }
+
+    let config: NightshiftConfig
+    let run: Run
+
+    @discardableResult
+    func run() async throws -> Ended {
         umask(0o077)
         // A closed output pipe must not kill the daemon: writes fail with EPIPE and are dropped.
         StandardStreams.ignoreSIGPIPE()
         // A taken port stops the start here, before the state dir, the store and the backlog.
-        do { try ListenProbe.check(host: config.server.host, port: config.server.port) } catch {
-            throw CLIFailure(message: error.description, code: 2)
+        if run.api {
+            do { try ListenProbe.check(host: config.server.host, port: config.server.port) } catch {
+                throw CLIFailure(message: error.description, code: 2)
+            }
         }
         let paths = StatePaths(root: config.stateDir)
         do { try paths.prepare() } catch { throw CLIFailure(message: "cannot create state dir \(paths.root): \(error)") }
         let lock: StateDirLock
         do { lock = try StateDirLock(path: paths.lockFile) } catch { throw CLIFailure(message: "\(error)") }
+        let runFiles: RunFiles
+        let runInfo: RunInfo
+        do {
+            runFiles = try RunFiles(paths: paths.run(run.id))
+            runInfo = try runFiles.begin(run.fresh)
+        } catch {
+            throw CLIFailure(message: "cannot record run \(run.id): \(error)")
+        }
         let store: SQLiteTaskStore
         let hook = PipelineHook(plan: PipelinePlan(config: config), maxAttempts: config.runner.maxAttempts)
-        do { store = try SQLiteTaskStore(path: paths.database, pipeline: hook) } catch { throw CLIFailure(message: "\(error)") }
+        do {
+            store = try SQLiteTaskStore(path: run.databasePath ?? paths.database, pipeline: hook, runID: run.id)
+        } catch {
+            throw CLIFailure(message: "\(error)")
+        }
 
         let startedAt = Date()
         let redactor = ServiceEnvironment.redactor(for: config)
         let echo = ComponentLogs.echoSetting(ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"])
         let logs = ComponentLogs(
             paths: paths, maxBytes: config.logs.maxBytes, backups: config.logs.backups, redactor: redactor,
-            echo: echo.all, echoComponents: echo.components)
-        let env = ServiceEnvironment(
+            echo: echo.all, echoComponents: echo.components, run: runFiles.paths)
+        var env = ServiceEnvironment(
             config: config, paths: paths, store: store, logs: logs, redactor: redactor,
             version: VersionInfo(gitSHA: GitInfo.headSHA(), startedAt: startedAt),
             instanceID: ServiceEnvironment.makeInstanceID(startedAt: startedAt))
+        env.run = runFiles
         let logger = logs.logger("nightshift")
         StandardStreams.onFirstDrop = { [logger] why in logger.warning("\(why)") }
         logger.info("starting", metadata: ["state_dir": "\(paths.root)", "pid": "\(getpid())"])
@@ -71,6 +112,13 @@ struct Daemon {
             projectManager: { (try? await pm.status()).flatMap { try? JSONValue(encoding: $0) } ?? .null },
             attention: { monitor.attention }, unwrittenFatal: { monitor.unwrittenFatal })
         if pm.isEnabled { views.setPaused = { paused in if paused { try await pm.pause() } else { try await pm.resume() } } }
+        let reporter = RunReporter(store: store, paths: paths, files: runFiles, gates: config.report.gates)
+        let controller = RunController(
+            env: env, store: store, reporter: reporter, info: runInfo, settings: run.controller,
+            onBudgetExceeded: { why in
+                try? await pm.pause()
+                runner.tearDownNow(why)
+            })
         let ready = Locked(false)
         let app = APIServer.buildApplication(
             env: env, views: views, isReady: { ready.value },
@@ -83,13 +131,21 @@ struct Daemon {
                     to: DaemonAnnouncement.path(in: paths))
                 logger.info("listening on \(url)")
             })
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: rescuer), .init(service: maintenance), .init(service: runner), .init(service: pm),
+            .init(service: notifier), .init(service: monitor),
+            .init(
+                service: controller,
+                successTerminationBehavior: run.controller.endsByItself ? .gracefullyShutdownGroup : .ignore),
+        ]
+        if run.api {
+            services += [.init(service: ReadinessGate(ready: ready)), .init(service: app)]
+        } else {
+            ready.withLock { $0 = true }
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: rescuer), .init(service: maintenance), .init(service: runner), .init(service: pm),
-                    .init(service: notifier), .init(service: monitor),
-                    .init(service: ReadinessGate(ready: ready)), .init(service: app),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger))
@@ -108,8 +164,40 @@ struct Daemon {
         }
         try? FileManager.default.removeItem(atPath: DaemonAnnouncement.path(in: paths))
         env.events.finishAll()
+        var ended = Ended(end: controller.end)
+        if run.endsRun {
+            // A daemon run ends when it is stopped: that is its normal end, not an interruption.
+            let state: RunState = run.controller.endsByItself && controller.end == .interrupted ? .interrupted : .success
+            var warnings = controller.warnings
+            if case .windowClosed(let n) = controller.end, n > 0 {
+                warnings.append("the window closed with \(n) item(s) not started")
+            }
+            do {
+                let outcome = try await reporter.finish(
+                    info: runInfo, state: state, warnings: warnings,
+                    errorClass: Self.errorClass(controller.end), sessionID: run.sessionID)
+                ended.outcome = outcome
+                logger.info(
+                    "run \(run.id) ended: RESULT \(outcome.verdict.result.rawValue), report \(outcome.reportPath)",
+                    metadata: ["run_id": "\(run.id)"])
+            } catch {
+                logger.error("could not write the reports of run \(run.id): \(error)")
+            }
+        } else {
+            _ = try? await reporter.refresh(info: runInfo, warnings: controller.warnings)
+        }
         logger.info("stopped")
         withExtendedLifetime(lock) {}
+        return ended
+    }
+
+    /// The error class an end imposes on the report, whatever the gates say.
+    static func errorClass(_ end: RunController.End) -> String? {
+        switch end {
+        case .budgetExceeded: return "budget_exceeded"
+        case .interrupted: return nil
+        case .finished, .windowClosed: return nil
+        }
     }
 }
 

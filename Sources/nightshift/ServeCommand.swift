@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NightshiftCore
+import NightshiftRuntime
 
 /// `nightshift serve`: the daemon in the foreground.
 struct ServeCommand: AsyncParsableCommand {
@@ -20,7 +22,15 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReporting {
             let config = try options.load()
-            try await Daemon(config: config).run()
+            let id = try options.resolveRunID()
+            let fresh = RunFiles.info(
+                id: id, mode: .daemon, config: config, configPath: ConfigLoader.resolvedPath(path: options.config))
+            // Under a watchdog the run outlives this process: the watchdog ends it.
+            let supervised = ProcessInfo.processInfo.environment["NIGHTSHIFT_WATCHDOG_PID"] != nil
+            try await Daemon(
+                config: config,
+                run: .init(id: id, fresh: fresh, endsRun: !supervised, controller: .init(endsByItself: false))
+            ).run()
         }
     }
 }

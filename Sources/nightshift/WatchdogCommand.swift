@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NightshiftCore
 import NightshiftRuntime
+import NightshiftStore
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -70,12 +71,28 @@ struct WatchdogCommand: AsyncParsableCommand {
                 echo: ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] != "0")
             let logger = logs.logger("watchdog")
             if !skipPreflight { try await Self.preflight(config, paths, preflight.doctorOptions, logger) }
+            // One run for the whole watch: every daemon it starts or restarts joins it.
+            let runID = try options.resolveRunID()
+            do {
+                let files = try RunFiles(paths: paths.run(runID))
+                if try files.read() == nil {
+                    var fresh = RunFiles.info(
+                        id: runID, mode: .daemon, config: config, configPath: ConfigLoader.resolvedPath(path: options.config),
+                        profile: preflight.profile, budgetUSD: preflight.budget)
+                    fresh.starts = 0
+                    try files.write(fresh)
+                }
+            } catch {
+                throw CLIFailure(message: "cannot record run \(runID): \(error)")
+            }
+            logger.info("run \(runID)", metadata: ["run_id": "\(runID)"])
             let executable = Self.executablePath()
             let workspace = config.runner.workspace.isEmpty ? FileManager.default.currentDirectoryPath : config.runner.workspace
             let watchdog = Watchdog(
                 configuration: .init(
                     executable: executable, arguments: childArguments(stateDir: paths.root),
-                    environment: Self.childEnvironment(), paths: paths, settings: config.watchdog, workspace: workspace),
+                    environment: Self.childEnvironment(runID: runID), paths: paths, settings: config.watchdog,
+                    workspace: workspace),
                 logger: logger, redactor: redactor, gitSHA: { GitInfo.headSHA(in: $0) })
             logger.info(
                 "watchdog starting",
@@ -90,11 +107,29 @@ struct WatchdogCommand: AsyncParsableCommand {
             do {
                 try await group.run()
             } catch let e as Watchdog.CrashLoopError {
+                await Self.endRun(runID, config, paths, logger, state: .fail)
                 throw CLIFailure(message: e.description, code: 3)
             } catch let e as Watchdog.RefusedError {
+                await Self.endRun(runID, config, paths, logger, state: .fail)
                 throw CLIFailure(message: e.description, code: 2)
             }
+            await Self.endRun(runID, config, paths, logger, state: .success)
             withExtendedLifetime(lock) {}
+        }
+    }
+
+    /// The watch is over, and so is its run: its reports are written from the store the
+    /// daemons left (none of them runs now).
+    static func endRun(_ id: String, _ config: NightshiftConfig, _ paths: StatePaths, _ logger: Logger, state: RunState) async {
+        do {
+            let files = try RunFiles(paths: paths.run(id))
+            guard let info = try files.read() else { return }
+            let store = try SQLiteTaskStore(path: paths.database)
+            let outcome = try await RunReporter(store: store, paths: paths, files: files, gates: config.report.gates).finish(
+                info: info, state: state, warnings: [], sessionID: "session_\(RunID.stamp(info.startedAt))_\(getpid())")
+            logger.info("run \(id) ended: RESULT \(outcome.verdict.result.rawValue), report \(outcome.reportPath)")
+        } catch {
+            logger.error("could not write the reports of run \(id): \(error)")
         }
     }
 
@@ -152,8 +187,8 @@ struct WatchdogCommand: AsyncParsableCommand {
     /// The daemon's component logs already go to their files; its stderr (startup errors,
     /// crashes, and the project manager's progress, so an operator running in the foreground
     /// sees items move) is what the watchdog captures and shows.
-    static func childEnvironment() -> [String: String] {
-        var env = ["NIGHTSHIFT_WATCHDOG_PID": "\(getpid())"]
+    static func childEnvironment(runID: String) -> [String: String] {
+        var env = ["NIGHTSHIFT_WATCHDOG_PID": "\(getpid())", "NIGHTSHIFT_RUN_ID": runID]
         if ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] == nil {
             env["NIGHTSHIFT_LOG_STDERR"] = "project_manager"
         }

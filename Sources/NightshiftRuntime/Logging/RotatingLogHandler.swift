@@ -10,16 +10,19 @@ public struct RotatingLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     let label: String
     let file: RotatingFile?
+    /// The run's copies: its `<component>.log` and its `run.log`.
+    let runFiles: [RotatingFile]
     let redactor: Redactor
     let echo: Bool
     let repeats: RepeatFilter?
 
     public init(
-        label: String, file: RotatingFile?, redactor: Redactor, echo: Bool, level: Logger.Level = .info,
-        repeats: RepeatFilter? = nil
+        label: String, file: RotatingFile?, runFiles: [RotatingFile] = [], redactor: Redactor, echo: Bool,
+        level: Logger.Level = .info, repeats: RepeatFilter? = nil
     ) {
         self.label = label
         self.file = file
+        self.runFiles = runFiles
         self.redactor = redactor
         self.echo = echo
         self.logLevel = level
@@ -46,13 +49,17 @@ public struct RotatingLogHandler: LogHandler {
             redactor.redact("\(Timestamp.format(Date())) \(event.level.rawValue.uppercased()) [\(label)] \(message)\(meta)")
             + "\n"
         file?.append(line)
+        for f in runFiles { f.append(line) }
         if echo { StandardStreams.writeError(line) }
     }
 }
 
-/// Builds the loggers of one daemon: one rotating file per component under the state dir.
+/// Builds the loggers of one daemon: one rotating file per component under the state dir and,
+/// for a run, a copy of each under `runs/<run_id>/logs/` plus the run's merged `run.log`; every
+/// line of a run carries `run_id`.
 public final class ComponentLogs: Sendable {
     let paths: StatePaths
+    let run: RunPaths?
     let maxBytes: Int
     let backups: Int
     let redactor: Redactor
@@ -66,9 +73,10 @@ public final class ComponentLogs: Sendable {
 
     public init(
         paths: StatePaths, maxBytes: Int, backups: Int, redactor: Redactor, echo: Bool, echoComponents: Set<String> = [],
-        level: Logger.Level = .info
+        level: Logger.Level = .info, run: RunPaths? = nil
     ) {
         self.paths = paths
+        self.run = run
         self.maxBytes = maxBytes
         self.backups = backups
         self.redactor = redactor
@@ -89,11 +97,19 @@ public final class ComponentLogs: Sendable {
 
     /// A logger for `component` writing to `<state_dir>/<component>.log`.
     public func logger(_ component: String) -> Logger {
-        let file: RotatingFile? = files.withLock { files in
-            if let f = files[component] { return f }
-            let f = try? RotatingFile(path: paths.componentLog(component), maxBytes: maxBytes, backups: backups)
-            files[component] = f
-            return f
+        func open(_ key: String, _ path: String) -> RotatingFile? {
+            files.withLock { files in
+                if let f = files[key] { return f }
+                let f = try? RotatingFile(path: path, maxBytes: maxBytes, backups: backups)
+                files[key] = f
+                return f
+            }
+        }
+        let file = open(component, paths.componentLog(component))
+        var runFiles: [RotatingFile] = []
+        if let run {
+            try? AtomicFile.ensureDirectory(run.logsDir)
+            runFiles = [open("run:" + component, run.componentLog(component)), open("run:", run.runLog)].compactMap { $0 }
         }
         let filter = repeats.withLock { r in
             if let f = r[component] { return f }
@@ -103,9 +119,11 @@ public final class ComponentLogs: Sendable {
         }
         let echoThis = echo || echoComponents.contains(component)
         var logger = Logger(label: component) { [redactor, level] label in
-            RotatingLogHandler(label: label, file: file, redactor: redactor, echo: echoThis, level: level, repeats: filter)
+            RotatingLogHandler(
+                label: label, file: file, runFiles: runFiles, redactor: redactor, echo: echoThis, level: level, repeats: filter)
         }
         logger[metadataKey: "service"] = .string(component)
+        if let run { logger[metadataKey: "run_id"] = .string(run.id) }
         return logger
     }
 }

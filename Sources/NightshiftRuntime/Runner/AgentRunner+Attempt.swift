@@ -47,6 +47,7 @@ extension AgentRunner {
         let environment = Self.agentEnvironment(for: task, executor: executor, resultPath: resultPath, paths: env.paths)
         let workdir = task.context["workdir"]?.stringValue ?? (config.workspace.isEmpty ? nil : config.workspace)
 
+        env.run?.linkAttemptLog(taskLog: env.paths.taskLog(task.id), task: task)
         let launch = AgentLaunch(
             taskID: task.id, command: command, environment: environment, workingDirectory: workdir,
             logPath: env.paths.taskLog(task.id), timeout: config.taskTimeout, stallTimeout: config.stallTimeout,

@@ -45,6 +45,9 @@ public struct ServiceEnvironment: Sendable {
     public var version: VersionInfo
     /// Identifies this daemon process as the owner of the tasks it claims.
     public var instanceID: String
+    /// The run this process works for (its files under `runs/<run_id>/`); nil in tests that
+    /// need none.
+    public var run: RunFiles?
     /// Persisted timestamps come from here, so tests can move time.
     public var now: @Sendable () -> Date
     /// What services wait on (periodic passes, heartbeats, retry wake-ups, the drain): a test
