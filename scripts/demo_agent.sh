@@ -17,6 +17,11 @@
 #                  back to impl once; later reviews of the item pass. The state dir
 #                  ($NIGHTSHIFT_STATE_DIR/demo_agent/) remembers which items failed already.
 #                  Tasks of other types ignore it.
+#   [contract-miss] in a spec task, the first time for its backlog item: a summary without
+#                  headings, so a spec contract (project_manager.contracts.spec.summary.headings)
+#                  sends the item back to spec once; later specs of the item end their summary
+#                  with "## Verification", "## Risks" and "## Known gaps" sections. Remembered
+#                  in the state dir like [review-fail]; tasks of other types ignore it.
 #   [hang]         spawn a background grandchild `sleep 3600`, then sleep 3600 (timeout demo)
 #   [quiet]        print nothing at all, then sleep 3600 (stall demo)
 #   [claude-json]  print a Claude Code `--output-format json` result line instead of writing the
@@ -117,6 +122,19 @@ if [ "${DEMO_AGENT_RANDOM:-0}" = "1" ]; then
 fi
 
 summary="Demo agent finished the $TASK_TYPE task: ${DIRECTION:0:80}"
+
+# Misses the spec contract once per item: the looped spec's direction still carries the item's
+# text, so a marker is what lets the second spec meet it.
+if has "[contract-miss]" && [ "$TASK_TYPE" = "spec" ]; then
+    marker_dir="${NIGHTSHIFT_STATE_DIR:-${TMPDIR:-/tmp}}/demo_agent"
+    marker="$marker_dir/contract-missed-${NIGHTSHIFT_BACKLOG_ITEM:-$TASK_ID}"
+    if [ ! -e "$marker" ]; then
+        mkdir -p "$marker_dir" && : >"$marker"
+        say "writing a spec summary without its sections (demo [contract-miss])"
+    else
+        summary="$summary"$'\n\n## Verification\nswift test --filter Demo\n\n## Risks\nnone known\n\n## Known gaps\nnone'
+    fi
+fi
 
 if has "[claude-json]"; then
     printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":2150,"duration_api_ms":1800,"num_turns":3,"result":%s,"session_id":"0b6f3c1e-5a2d-4e0b-9d51-2f8a7c4e1b90","total_cost_usd":0.1873,"usage":{"input_tokens":18234,"cache_creation_input_tokens":5120,"cache_read_input_tokens":40960,"output_tokens":2311}}\n' \

@@ -73,6 +73,9 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var autoPush = false
         /// How long worktrees of finished items are kept; 0 = keep.
         public var worktreeRetention: Double = 86400
+        /// What each phase's output must contain before its item advances (`PhaseContract`);
+        /// a phase without one advances on any completed task.
+        public var contracts: [String: PhaseContract] = [:]
     }
 
     public struct Monitor: Sendable, Equatable {

@@ -142,6 +142,12 @@ public enum ConfigLoader {
         if c.projectManager.phases.isEmpty {
             throw ConfigError(path: "project_manager.phases", reason: "must name at least one phase")
         }
+        let planned = PipelinePlan(config: c).phases
+        for phase in c.projectManager.contracts.keys.sorted() where !planned.contains(phase) {
+            throw ConfigError(
+                path: "project_manager.contracts.\(phase)",
+                reason: "not a phase (phases: \(planned.joined(separator: ", ")))")
+        }
         if c.runner.retryBackoff.max < c.runner.retryBackoff.base {
             throw ConfigError(path: "runner.retry_backoff.max", reason: "must be at least runner.retry_backoff.base")
         }

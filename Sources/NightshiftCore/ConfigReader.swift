@@ -208,9 +208,62 @@ struct ConfigReader {
                 var map: [String: String] = [:]
                 for (phase, tv) in try mapping(v, p) { map[phase] = try string(tv, "\(p).\(phase)") }
                 pm.templates = map
+            case "contracts":
+                var contracts: [String: PhaseContract] = [:]
+                for (phase, cv) in try mapping(v, p) { contracts[phase] = try readContract(cv, "\(p).\(phase)") }
+                pm.contracts = contracts
             default: throw unknown(p, v)
             }
         }
+    }
+
+    /// `project_manager.contracts.<phase>`: `summary: {headings, patterns}` and
+    /// `files: {<relative path>: {headings, patterns}}`. Which phases may have one is checked
+    /// by `ConfigLoader.validate`, once the phases are known.
+    private func readContract(_ node: Node, _ path: String) throws(ConfigError) -> PhaseContract {
+        var contract = PhaseContract()
+        for (k, v) in try mapping(node, path) {
+            let p = "\(path).\(k)"
+            switch k {
+            case "summary": contract.summary = try readRequirements(v, p)
+            case "files":
+                for (file, fv) in try mapping(v, p) {
+                    let fp = "\(p).\(file)"
+                    if let problem = PhaseContract.pathProblem(file) {
+                        throw ConfigError(path: fp, reason: problem, location: keyLines.byPath[fp].map { "\(self.file):\($0)" })
+                    }
+                    contract.files.append(.init(path: file, requirements: try readRequirements(fv, fp)))
+                }
+            default: throw unknown(p, v)
+            }
+        }
+        return contract
+    }
+
+    private func readRequirements(_ node: Node, _ path: String) throws(ConfigError) -> PhaseContract.Requirements {
+        var r = PhaseContract.Requirements()
+        for (k, v) in try mapping(node, path) {
+            let p = "\(path).\(k)"
+            switch k {
+            case "headings":
+                r.headings = try checkedList(v, p, PhaseContract.headingProblem)
+            case "patterns":
+                r.patterns = try checkedList(v, p, PhaseContract.patternProblem)
+            default: throw unknown(p, v)
+            }
+        }
+        return r
+    }
+
+    /// A list of text whose every entry `problem` accepts; the error names the entry's index and line.
+    private func checkedList(_ node: Node, _ path: String, _ problem: (String) -> String?) throws(ConfigError) -> [String] {
+        let values = try stringList(node, path)
+        if case .sequence(let seq) = node {
+            for (i, (value, item)) in zip(values, seq).enumerated() {
+                if let why = problem(value) { throw ConfigError(path: "\(path)[\(i)]", reason: why, location: at(item)) }
+            }
+        }
+        return values
     }
 
     private func readThresholds(_ node: Node, _ t: inout MonitorThresholds) throws(ConfigError) {

@@ -15,6 +15,9 @@ public struct ErrorClass: OpenVocabulary {
     public static let agentError: ErrorClass = "agent_error"
     /// A review said `verdict: fail` (never retried; the pipeline loops back to impl).
     public static let reviewFailed: ErrorClass = "review_failed"
+    /// The agent completed, but its output misses what the phase's contract requires
+    /// (`project_manager.contracts`); never retried: the pipeline runs the phase again.
+    public static let contractUnmet: ErrorClass = "contract_unmet"
     public static let signal: ErrorClass = "signal"
     /// Past `runner.task_timeout`.
     public static let timeout: ErrorClass = "timeout"
@@ -33,7 +36,7 @@ public struct ErrorClass: OpenVocabulary {
     public static let leaseExpired: ErrorClass = "lease_expired"
 
     public static let known: [ErrorClass] = [
-        .exitCode, .badResult, .agentReported, .agentError, .reviewFailed, .signal, .timeout, .stalled, .spawnFailed,
-        .executorMissing, .commitFailed, .cancelled, .decisionTimeout, .orphaned, .leaseExpired,
+        .exitCode, .badResult, .agentReported, .agentError, .reviewFailed, .contractUnmet, .signal, .timeout, .stalled,
+        .spawnFailed, .executorMissing, .commitFailed, .cancelled, .decisionTimeout, .orphaned, .leaseExpired,
     ]
 }

@@ -73,9 +73,10 @@ public struct PipelinePlan: Sendable, Equatable {
             return run(
                 phases[i + 1], item: item, iteration: iteration, previousSummary: task.summary ?? item.lastSummary, feedback: nil)
         case .failed:
-            if task.errorClass == "decision_timeout" {
+            if task.errorClass == ErrorClass.decisionTimeout.rawValue {
                 return .blocked("no decision arrived for task \(task.id) within the decision timeout")
             }
+            if task.errorClass == ErrorClass.contractUnmet.rawValue { return contractLoop(after: task, item: item) }
             guard isCheckPhase(phase) else {
                 return .blocked(
                     "\(phase) failed (task \(task.id), \(task.errorClass ?? "error")): \(task.error ?? "no error recorded")")
@@ -97,7 +98,33 @@ public struct PipelinePlan: Sendable, Equatable {
         }
     }
 
-    func run(_ phase: String, item: BacklogItem, iteration: Int, previousSummary: String?, feedback: String?) -> Step {
+    /// A task whose output missed its phase's contract: the same phase again, one iteration
+    /// on, its direction naming what was missing (the task's `error`); blocked at
+    /// `max_iterations`, which contract loops share with fix loops.
+    func contractLoop(after task: AgentTask, item: BacklogItem) -> Step {
+        let phase = task.phase ?? task.taskType.rawValue
+        let iteration = max(1, task.iteration ?? item.iteration)
+        let missed = task.error ?? "the \(phase) output does not meet its contract"
+        guard phases.contains(phase) else {
+            return .blocked("its task \(task.id) ran phase \(phase), which is not in project_manager.phases")
+        }
+        guard iteration < maxIterations else {
+            return .blocked(
+                "\(phase) output still misses its contract after \(maxIterations) iterations (task \(task.id)): \(missed)")
+        }
+        let note =
+            "Iteration \(iteration + 1): the output of the last \(phase) task (\(task.id)) was not accepted, because "
+            + missed + ". Your output must contain each missing part exactly as named."
+        return run(
+            phase, item: item, iteration: iteration + 1, previousSummary: item.lastSummary, feedback: nil, contractNote: note)
+    }
+
+    /// The step that creates `phase`'s task. A `contractNote` goes at the end of the direction
+    /// whatever the template, and survives the length limit.
+    func run(
+        _ phase: String, item: BacklogItem, iteration: Int, previousSummary: String?, feedback: String?,
+        contractNote: String? = nil
+    ) -> Step {
         let isVerify = phase == Self.verifyPhase
         let key = (phase == TaskType.impl.rawValue && feedback != nil) ? "impl_fix" : phase
         let template = templates[key] ?? Self.defaultTemplates[key] ?? "{phase} for this backlog item: {item}"
@@ -108,10 +135,18 @@ public struct PipelinePlan: Sendable, Equatable {
         ] {
             text = text.replacingOccurrences(of: placeholder, with: value)
         }
-        if text.unicodeScalars.count > TaskValidation.directionLimit {
-            text =
-                String(String.UnicodeScalarView(text.unicodeScalars.prefix(TaskValidation.directionLimit - 20))) + "\n[truncated]"
+        // The note keeps at most half the room, so the item's text is never cut away entirely.
+        var tail = contractNote.map { "\n\n" + $0 } ?? ""
+        if tail.unicodeScalars.count > TaskValidation.directionLimit / 2 {
+            tail =
+                String(String.UnicodeScalarView(tail.unicodeScalars.prefix(TaskValidation.directionLimit / 2 - 20)))
+                + " [truncated]"
         }
+        let limit = TaskValidation.directionLimit - tail.unicodeScalars.count
+        if text.unicodeScalars.count > limit {
+            text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(max(0, limit - 20)))) + "\n[truncated]"
+        }
+        text += tail
         return .run(
             phase: phase, taskType: isVerify ? .test : TaskType(phase), executor: isVerify ? Self.verifyExecutor : nil,
             iteration: iteration, direction: text)

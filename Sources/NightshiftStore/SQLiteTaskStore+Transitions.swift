@@ -158,6 +158,13 @@ extension SQLiteTaskStore {
         if let prompt { detail["decision_prompt"] = .string(String(prompt.prefix(500))) }
         if let notBefore { detail["not_before"] = .string(Timestamp.format(Date(timeIntervalSince1970: notBefore))) }
         if let v = o.verdict { detail["verdict"] = .string(v) }
+        switch o.contract {
+        case .met: detail["contract"] = .string("met")
+        case .unmet(let missing):
+            detail["contract"] = .string("unmet")
+            detail["contract_missing"] = .array(missing.map { .string(String($0.prefix(500))) })
+        case nil: break
+        }
         try journal.record(db, kind, from: .running, updated, detail)
         if let hook = pipeline { _ = try Self.advance(db, after: updated, hook: hook, now: now, journal: journal) }
         return updated

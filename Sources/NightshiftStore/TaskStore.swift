@@ -114,10 +114,14 @@ public struct AttemptOutcome: Sendable, Equatable {
     public var costUSD: Double?
     public var tokensIn: Int?
     public var tokensOut: Int?
+    /// Whether the output met its phase's contract, when the phase has one (the runner checks
+    /// it after the agent completed); recorded in the finished event's detail.
+    public var contract: PhaseContract.Check?
 
     public init(
         _ kind: Kind, exitCode: Int32? = nil, outputTail: String? = nil, summary: String? = nil, verdict: String? = nil,
-        feedback: String? = nil, costUSD: Double? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil
+        feedback: String? = nil, costUSD: Double? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil,
+        contract: PhaseContract.Check? = nil
     ) {
         self.kind = kind
         self.exitCode = exitCode
@@ -128,6 +132,7 @@ public struct AttemptOutcome: Sendable, Equatable {
         self.costUSD = costUSD
         self.tokensIn = tokensIn
         self.tokensOut = tokensOut
+        self.contract = contract
     }
 }
 

@@ -83,6 +83,13 @@ public final class PMStoreFixture: Sendable {
         )
     }
 
+    /// A completed attempt whose output missed its phase's contract, as the runner records it.
+    public static func contractUnmet(_ phase: String, missing: [String], summary: String? = nil) -> AttemptOutcome {
+        AttemptOutcome(
+            .failed(errorClass: .contractUnmet, error: PhaseContract.error(phase: phase, missing: missing), retryDelay: nil),
+            exitCode: 0, summary: summary, contract: .unmet(missing))
+    }
+
     public static func exitFailure(_ code: Int32, tail: String? = nil) -> AttemptOutcome {
         AttemptOutcome(
             .failed(errorClass: .exitCode, error: "agent exited with code \(code)", retryDelay: nil), exitCode: code,

@@ -30,13 +30,16 @@ extension TasksCommand {
         /// The detail as `key=value` pairs, the why first.
         static func describe(_ detail: [String: JSONValue]) -> String {
             let order = [
-                "outcome", "error_class", "exit_code", "error", "decision", "reason", "by", "pid", "phase", "parent_id",
-                "not_before",
+                "outcome", "error_class", "contract", "exit_code", "error", "decision", "reason", "by", "pid", "phase",
+                "parent_id", "not_before", "contract_missing",
             ]
             let keys = detail.keys.sorted { (order.firstIndex(of: $0) ?? 99, $0) < (order.firstIndex(of: $1) ?? 99, $1) }
             return keys.map { key -> String in
                 let v = detail[key]!
-                let text = v.stringValue ?? v.doubleValue.map { $0.rounded() == $0 ? "\(Int($0))" : "\($0)" } ?? "\(v)"
+                // A list (an unmet contract's missing parts) reads as its items, not as JSON.
+                let list = v.arrayValue.map { $0.map { $0.stringValue ?? $0.jsonText }.joined(separator: "; ") }
+                let text =
+                    v.stringValue ?? v.doubleValue.map { $0.rounded() == $0 ? "\(Int($0))" : "\($0)" } ?? list ?? v.jsonText
                 return "\(key)=\(text)"
             }.joined(separator: " ")
         }

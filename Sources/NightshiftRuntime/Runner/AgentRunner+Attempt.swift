@@ -79,6 +79,14 @@ extension AgentRunner {
             log.info("attempt stopped: \(stopper.stopReason ?? "stopped")")
             return
         }
+        // Before the auto-commit: output that misses its contract is not committed; the next
+        // iteration of the phase finds it in the worktree as it was left.
+        if outcome.kind == .completed, let phase = task.phase,
+            let contract = OutputContract.contract(for: task, config: env.config)
+        {
+            outcome = OutputContract.apply(
+                contract, to: outcome, phase: phase, workdir: workdir ?? FileManager.default.currentDirectoryPath)
+        }
         if outcome.kind == .completed, env.config.projectManager.autoCommit, let workdir, task.backlogItem != nil {
             outcome = await commitChanges(task, workdir: workdir, outcome: outcome, retryDelay: delay, log: log)
         }
@@ -142,6 +150,9 @@ extension AgentRunner {
                         "error_class": "\(updated.errorClass ?? "")",
                         "not_before": "\(updated.notBefore.map(Timestamp.format) ?? "")",
                     ])
+            case .failed where updated.errorClass == ErrorClass.contractUnmet.rawValue:
+                // Not an error of the daemon's: the pipeline runs the phase again (or blocks the item).
+                log.warning("output contract not met: \(updated.error ?? "")", metadata: ["error_class": "contract_unmet"])
             case .failed:
                 log.error("task failed: \(updated.error ?? "")", metadata: ["error_class": "\(updated.errorClass ?? "")"])
             case .needsDecision:
