@@ -111,7 +111,9 @@ public struct SessionReport: Sendable, Equatable {
         for line in text.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let key = line[..<colon]
-            guard !key.isEmpty, key.allSatisfy({ $0 == "_" || ("A"..."Z").contains($0) }) else { continue }
+            guard let head = key.first, ("A"..."Z").contains(head),
+                key.allSatisfy({ $0 == "_" || ("A"..."Z").contains($0) || ("0"..."9").contains($0) })
+            else { continue }
             out[String(key)] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         return out

@@ -116,6 +116,10 @@ struct RunCommand: AsyncParsableCommand {
                     code: Self.exitEnvironment)
             }
 
+            // In the foreground: the project manager's progress and the run's own lines.
+            if ProcessInfo.processInfo.environment["NIGHTSHIFT_LOG_STDERR"] == nil {
+                setenv("NIGHTSHIFT_LOG_STDERR", "project_manager,runs", 1)
+            }
             let id = try options.resolveRunID()
             let fresh = RunFiles.info(
                 id: id, mode: smoke ? .smoke : .full, config: config,

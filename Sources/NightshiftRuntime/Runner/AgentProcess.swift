@@ -200,13 +200,10 @@ public enum AgentProcess {
         // a moment to finish writing, then tear the group down so nothing outlives the attempt.
         var killedLeftovers = false
         let group = pgid.withLock { $0 }
-        if !pump.isDone {
-            let drained = await waitUntil(seconds: min(1, grace)) { pump.isDone }
-            if !drained && group > 0 {
-                killedLeftovers = true
-                await ProcessGroup.terminate(group, grace: grace)
-            }
-        } else if group > 0 && !ProcessGroup.liveMembers(group).isEmpty {
+        // The reader may not have seen the end of the output yet (a loaded machine): then the
+        // output drains in a moment, and a member that does not hold it must still be found.
+        let drained = pump.isDone ? true : await waitUntil(seconds: min(1, grace)) { pump.isDone }
+        if group > 0 && (!drained || !ProcessGroup.liveMembers(group).isEmpty) {
             killedLeftovers = true
             await ProcessGroup.terminate(group, grace: grace)
         }

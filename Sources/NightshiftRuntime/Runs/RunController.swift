@@ -54,7 +54,7 @@ public final class RunController: Service, Sendable {
         self.info = info
         self.settings = settings
         self.onBudgetExceeded = onBudgetExceeded
-        self.logger = env.logs.logger("run")
+        self.logger = env.logs.logger("runs")
     }
 
     /// How the run ended: `.interrupted` when the group stopped before it ended by itself.

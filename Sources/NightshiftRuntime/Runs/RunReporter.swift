@@ -101,13 +101,25 @@ public struct RunReporter: Sendable {
         let text = Data(report.render().utf8)
         let reports = paths.reportsDir
         let reportPath = (reports as NSString).appendingPathComponent("session_report.md")
-        let historyDir = (reports as NSString).appendingPathComponent("history/\(RunID.stamp(now))")
+        let historyDir = Self.newHistoryDir(reports, stamp: RunID.stamp(now))
         try AtomicFile.ensureDirectory(historyDir)
         try AtomicFile.write(text, to: reportPath)
         let historyPath = (historyDir as NSString).appendingPathComponent("session_report.md")
         try AtomicFile.write(text, to: historyPath)
         return Outcome(
             summary: summary, verdict: verdict, errorClass: errorClass, reportPath: reportPath, historyPath: historyPath)
+    }
+
+    /// `reports/history/<stamp>/`, or `<stamp>_2`, `_3`... when a run ended in the same second.
+    static func newHistoryDir(_ reports: String, stamp: String) -> String {
+        let base = (reports as NSString).appendingPathComponent("history/\(stamp)")
+        var dir = base
+        var n = 1
+        while FileManager.default.fileExists(atPath: dir) {
+            n += 1
+            dir = base + "_\(n)"
+        }
+        return dir
     }
 
     /// The first reason a run failed, as an error class.
