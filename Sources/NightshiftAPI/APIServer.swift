@@ -21,6 +21,7 @@ public enum APIServer {
         TaskRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         PipelineRoutes(env: env, views: views).register(recorder)
         EventRoutes(env: env).register(recorder)
+        RunRoutes(env: env).register(recorder)
         let attention = views.attention
         TelegramRoutes(
             env: env, commands: ChatCommands(env: env, attention: { await attention().compactMap(\.stringValue) })

@@ -110,7 +110,7 @@ struct TaskPatch: Equatable {
         }
         var patch = TaskPatch()
         if let v = body["decision"], let s = RequestBody.string(v, "decision", &errors) {
-            let d = s.trimmingCharacters(in: .whitespacesAndNewlines)
+            let d = s.trimmingCharacters(in: TaskValidation.blank)
             // Code points, as the spec's maxLength and the direction rule count them.
             if !d.isEmpty, d.unicodeScalars.count <= TaskValidation.directionLimit {
                 patch.transition = .decide(d)

@@ -132,11 +132,15 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// Dead letters in the whole store when the summary was written (the next run's
     /// `dlq_growth` starts from it).
     public var dlqCount: Int?
+    /// The gates' verdict and the error class, once the run has ended.
+    public var result: RunResult?
+    public var errorClass: String?
 
     enum CodingKeys: String, CodingKey {
-        case run, executors, items, tasks, totals, errors, warnings, decisions, archive
+        case run, executors, items, tasks, totals, errors, warnings, decisions, archive, result
         case generatedAt = "generated_at"
         case dlqCount = "dlq_count"
+        case errorClass = "error_class"
     }
 
     /// The run's duration so far (to its end, or to `generatedAt` while it runs).
@@ -197,7 +201,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         if run.dryRun { executors = ["smoke (dry run)"] }
         return RunSummary(
             run: run, executors: executors, items: items, tasks: lines, totals: totals, errors: errors, warnings: warnings,
-            decisions: decisions, archive: nil, generatedAt: now, dlqCount: nil)
+            decisions: decisions, archive: nil, generatedAt: now, dlqCount: nil, result: nil, errorClass: nil)
     }
 
     /// Nearest-rank percentile of sorted values; 0 for none.

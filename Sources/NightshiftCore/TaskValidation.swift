@@ -16,9 +16,19 @@ public enum TaskValidation {
         }
     }
 
+    /// What trimming removes: the white space of ECMAScript's `\s`, which the API contract's
+    /// `pattern: "\S"` uses, so a text the schema accepts is never empty here (Foundation's
+    /// `whitespacesAndNewlines` also holds U+0085, which `\S` matches, and lacks U+FEFF).
+    public static let blank: CharacterSet = {
+        var set = CharacterSet(charactersIn: "\u{09}\u{0A}\u{0B}\u{0C}\u{0D}\u{20}\u{A0}\u{FEFF}\u{2028}\u{2029}")
+        set.formUnion(CharacterSet(charactersIn: "\u{1680}\u{2000}\u{2001}\u{2002}\u{2003}\u{2004}\u{2005}\u{2006}"))
+        set.formUnion(CharacterSet(charactersIn: "\u{2007}\u{2008}\u{2009}\u{200A}\u{202F}\u{205F}\u{3000}"))
+        return set
+    }()
+
     /// The direction after trimming, or a problem.
     public static func direction(_ raw: String) -> Result<String, Problem> {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = raw.trimmingCharacters(in: blank)
         if trimmed.isEmpty { return .failure(Problem(field: "direction", reason: "must not be empty")) }
         // Counted in code points, as SQLite's length() (the CHECK constraint) counts them.
         let length = trimmed.unicodeScalars.count

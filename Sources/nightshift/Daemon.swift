@@ -29,6 +29,10 @@ struct Daemon {
         /// Serve the REST API.
         var api: Bool = true
         var sessionID: String = "session_\(RunID.stamp(Date()))_\(getpid())"
+        /// Task exports to write when the run ends (`--export csv,json`).
+        var exports: [RunArtifacts.Format] = []
+        /// Write `reports/handoff/INDEX.md` when the run ends.
+        var handoff = false
     }
 
     /// How a daemon start ended, for `nightshift run`'s exit code.
@@ -173,9 +177,26 @@ struct Daemon {
                 warnings.append("the window closed with \(n) item(s) not started")
             }
             do {
+                let artifacts = RunArtifacts(paths: paths)
+                let (exports, handoff, runPaths) = (run.exports, run.handoff, runFiles.paths)
                 let outcome = try await reporter.finish(
                     info: runInfo, state: state, warnings: warnings,
-                    errorClass: Self.errorClass(controller.end), sessionID: run.sessionID)
+                    errorClass: Self.errorClass(controller.end), sessionID: run.sessionID,
+                    artifacts: { summary in
+                        var problems: [String] = []
+                        var written: [String] = []
+                        if !exports.isEmpty {
+                            do { written = try artifacts.export(summary, formats: exports) } catch {
+                                problems.append("export failed: \(error)")
+                            }
+                        }
+                        if handoff {
+                            do { try artifacts.handoff(summary, run: runPaths, exports: written) } catch {
+                                problems.append("handoff failed: \(error)")
+                            }
+                        }
+                        return problems
+                    })
                 ended.outcome = outcome
                 logger.info(
                     "run \(run.id) ended: RESULT \(outcome.verdict.result.rawValue), report \(outcome.reportPath)",

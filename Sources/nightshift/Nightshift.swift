@@ -20,8 +20,9 @@ struct Nightshift: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            ServeCommand.self, WatchdogCommand.self, StatusCommand.self, TasksCommand.self, PMCommand.self, IssuesCommand.self,
-            FatalCommand.self, GateCommand.self, DoctorCommand.self, RunCommand.self, BenchCommand.self,
+            ServeCommand.self, WatchdogCommand.self, RunCommand.self, RunsCommand.self, ReportCommand.self, StatusCommand.self,
+            TasksCommand.self, PMCommand.self, IssuesCommand.self,
+            FatalCommand.self, GateCommand.self, DoctorCommand.self, BenchCommand.self,
         ])
 
     /// ArgumentParser's own entry point, except that a usage error exits 2 (as a bad config

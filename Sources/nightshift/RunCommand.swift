@@ -52,6 +52,12 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Run without the REST API.")
     var noAPI = false
 
+    @Option(help: "Also write the run's tasks as reports/export/<run_id>.csv and/or .json (and latest.*): csv, json or csv,json.")
+    var export: String?
+
+    @Flag(help: "Also write reports/handoff/INDEX.md, linking every artifact of the run.")
+    var handoff = false
+
     static let exitEnvironment: Int32 = 2
     static let exitValidation: Int32 = 3
     static let exitRuntime: Int32 = 4
@@ -61,6 +67,9 @@ struct RunCommand: AsyncParsableCommand {
         guard smoke != full else { throw ValidationError("give exactly one of --smoke and --full") }
         if offline && !smoke { throw ValidationError("--offline goes with --smoke") }
         if full && preflight.budget == nil { throw ValidationError("--full needs --budget USD") }
+        if let export {
+            do { _ = try RunArtifacts.parseFormats(export) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     /// The built-in dry run of `--smoke`: says what it stands for and succeeds at once.
@@ -133,7 +142,8 @@ struct RunCommand: AsyncParsableCommand {
                     run: .init(
                         id: id, fresh: fresh, endsRun: true,
                         controller: .init(endsByItself: true, budgetUSD: smoke ? nil : preflight.budget),
-                        databasePath: smoke ? runDir.file("smoke.sqlite") : nil, api: !noAPI)
+                        databasePath: smoke ? runDir.file("smoke.sqlite") : nil, api: !noAPI,
+                        exports: try export.map(RunArtifacts.parseFormats) ?? [], handoff: handoff)
                 ).run()
             } catch let f as CLIFailure {
                 throw CLIFailure(message: f.message, code: f.code == 1 ? Self.exitEnvironment : f.code)

@@ -17,15 +17,21 @@ struct OffLoopbackAuthTests {
     }
 
     /// Every GET route of the router with `{id}` filled in, so a route added later is covered.
-    static func readRoutes(_ h: APIHarness, id: String) -> [String] {
-        h.build().routes.filter { $0.method == "GET" }.map { $0.path.replacingOccurrences(of: "{id}", with: id) }
+    /// Every GET route, with a task's id (or, for a run's route, a run that exists) filled in.
+    static func readRoutes(_ h: APIHarness, id: String) throws -> [String] {
+        let run = "run_20261201_220000_auth"
+        try RunRouteTests.writeRun(h, run, startedAt: APIHarness.startedAt, ended: true)
+        return h.build().routes.filter { $0.method == "GET" }.map {
+            $0.path.hasPrefix("/api/agent/runs/")
+                ? $0.path.replacingOccurrences(of: "{id}", with: run) : $0.path.replacingOccurrences(of: "{id}", with: id)
+        }
     }
 
     @Test("without the right token every read but /api/health and /api/ready is a 401 problem")
     func readsRefused() async throws {
         let h = try APIHarness(configure: Self.offLoopback)
         let t = try await h.pending()
-        let routes = Self.readRoutes(h, id: t.id)
+        let routes = try Self.readRoutes(h, id: t.id)
         #expect(routes.contains("/api/agent/tasks") && routes.contains("/api/agent/tasks/\(t.id)/log"))
         try await h.test { client in
             for uri in routes where !["/api/health", "/api/ready"].contains(uri) {
@@ -47,7 +53,7 @@ struct OffLoopbackAuthTests {
             for uri in ["/api/health", "/api/ready"] {
                 #expect(try await client.get(uri).status == .ok, "\(uri) is open for probes")
             }
-            for uri in Self.readRoutes(h, id: t.id) where uri != "/api/agent/events" {
+            for uri in try Self.readRoutes(h, id: t.id) where uri != "/api/agent/events" {
                 let r = try await client.send(.get, uri, headers: Self.auth)
                 #expect(r.status == .ok, "GET \(uri) with the token: \(r.status) \(r.text)")
             }

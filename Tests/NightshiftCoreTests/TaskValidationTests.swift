@@ -15,6 +15,14 @@ struct TaskValidationTests {
         #expect(TaskValidation.direction("  fix the bug\n\t") == .success("fix the bug"))
     }
 
+    @Test("blank is ECMAScript's white space, what the contract's \\S pattern sees: U+0085 is text, U+FEFF is blank")
+    func blankMatchesTheContract() {
+        #expect(TaskValidation.direction("\u{85}") == .success("\u{85}"))
+        #expect(
+            TaskValidation.direction("\u{FEFF}\u{3000}\u{2028}")
+                == .failure(.init(field: "direction", reason: "must not be empty")))
+    }
+
     @Test("empty or whitespace-only directions are refused", arguments: ["", " ", "\n\t  \n"])
     func emptyDirection(direction: String) {
         #expect(TaskValidation.direction(direction) == .failure(.init(field: "direction", reason: "must not be empty")))

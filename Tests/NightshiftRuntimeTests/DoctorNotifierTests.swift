@@ -23,7 +23,8 @@ struct DoctorNotifierTests {
         #expect(checks.count == 1)
         #expect(checks[0].status == Preflight.Status.pass)
         #expect(checks[0].detail == "reachable (HTTP 405)")
-        // HEAD: the check posts no alert.
+        // HEAD: the check posts no alert. (The receiver records a request after it answered.)
+        try await RuntimeHarness.waitUntil("the receiver to record the request") { !hook.requests.isEmpty }
         #expect(hook.requests.map(\.method) == ["HEAD"])
         #expect(hook.requests.first?.path == "/hook")
     }
@@ -41,6 +42,7 @@ struct DoctorNotifierTests {
         }
         let passed = await telegram(ok.baseURL).checkNotifiers()
         #expect(passed.map(\.status) == [Preflight.Status.pass])
+        try await RuntimeHarness.waitUntil("the receiver to record the request") { !ok.requests.isEmpty }
         #expect(ok.requests.map(\.path) == ["/bot123456:SECRET-TOKEN/getMe"])
 
         let rejected = try LoopbackHTTPReceiver(status: 401)

@@ -294,4 +294,102 @@ struct RunCommandTests {
         #expect(info.state == .interrupted)
         #expect(FileManager.default.fileExists(atPath: f.runDir(id) + "/summary.txt"))
     }
+
+    /// Validates `file` against the JSON Schema 2020-12 `schema` with Python's jsonschema.
+    static func validate(_ file: String, schema: String) throws -> (ok: Bool, message: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [
+            "python3", "-c",
+            """
+            import json, sys
+            from jsonschema import Draft202012Validator, FormatChecker
+            schema = json.load(open(sys.argv[1])); Draft202012Validator.check_schema(schema)
+            errors = list(Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(json.load(open(sys.argv[2]))))
+            print("; ".join(f"{list(e.path)}: {e.message}" for e in errors) or "valid"); sys.exit(1 if errors else 0)
+            """, schema, file,
+        ]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.runSerialized()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus == 0, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("--export csv,json and --handoff: exports that meet their schema, an index whose links all resolve")
+    func exportsAndHandoff() throws {
+        let f = try Fixture()
+        let config = try f.config(agent: try f.script("agent.sh", "exit 0"))
+        let r = try f.run(config, ["--smoke", "--export", "csv,json", "--handoff"])
+        #expect(r.status == 0, "\(r.err)")
+        let id = try #require(f.report["RUN_ID"])
+        let export = f.state + "/reports/export"
+        let json = export + "/\(id).json"
+        let schema = NightshiftBinary.packageRoot.appendingPathComponent("api/task_export.schema.json").path
+        let check = try Self.validate(json, schema: schema)
+        #expect(check.ok, "\(check.message)")
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: json)) == Data(contentsOf: URL(fileURLWithPath: export + "/latest.json")))
+        let csv = try String(contentsOfFile: export + "/\(id).csv", encoding: .utf8)
+        #expect(csv.components(separatedBy: "\r\n").count == 1 + 8 + 1)
+        // A record that breaks the schema is caught: the check can fail.
+        let broken = f.dir.path("broken.json")
+        try Data(#"{"run_id": "\#(id)", "generated_at": "2026-12-01T00:00:00Z", "tasks": [{"task_id": "x"}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: broken))
+        #expect(!(try Self.validate(broken, schema: schema)).ok)
+
+        let index = try String(contentsOfFile: f.state + "/reports/handoff/INDEX.md", encoding: .utf8)
+        #expect(index.hasPrefix("# Handoff: \(id)"))
+        let links = index.components(separatedBy: "](").dropFirst().map { String($0.prefix { $0 != ")" }) }
+        #expect(links.count >= 8 + 6)
+        for link in links {
+            let target = URL(fileURLWithPath: f.state + "/reports/handoff/" + link).standardizedFileURL.path
+            #expect(FileManager.default.fileExists(atPath: target), "\(link)")
+        }
+        #expect(index.contains("\(id).csv"))
+        #expect(index.contains("sha256 `"))
+    }
+
+    @Test("runs list|show|archive|export and report read the state dir without a daemon")
+    func runsAndReport() throws {
+        let f = try Fixture()
+        let config = try f.config(agent: try f.script("agent.sh", "exit 0"), backlog: "1. one\n")
+        #expect(try f.run(config, ["--smoke"]).status == 0)
+        func cli(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+            try NightshiftBinary.run(args + ["--state-dir", f.state], cwd: f.dir.path(""))
+        }
+        let id = try #require(f.report["RUN_ID"])
+        let list = try cli(["runs", "list"])
+        #expect(list.status == 0)
+        #expect(list.out.contains(id))
+        #expect(list.out.contains("SUCCESS"))
+        #expect(list.out.contains("PASS"))
+        let show = try cli(["runs", "show", "latest"])
+        #expect(show.out.contains("NIGHTSHIFT RUN SUMMARY"))
+        #expect(show.out.contains(id))
+        let detail = try cli(["runs", "show", id, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(detail.out.utf8)) as? [String: Any])
+        #expect((object["run"] as? [String: Any])?["id"] as? String == id)
+        let archive = try cli(["runs", "archive", id])
+        #expect(archive.status == 0)
+        let digest = try Self.sha256(f.runDir(id) + "/run.tar.gz")
+        #expect(archive.out.contains("sha256 \(digest)"))
+        #expect(try f.summary(id).archive?.sha256 == digest)
+        #expect(try cli(["runs", "export", "latest", "--format", "csv"]).out.contains("\(id).csv"))
+        #expect(try cli(["runs", "show", "run_bad"]).status == 2)
+        #expect(try cli(["runs", "show", "run_20200101_000000_none"]).status == 1)
+
+        let summary = try cli(["report"])
+        #expect(summary.out.split(separator: "\n").allSatisfy { $0.contains(": ") })
+        #expect(summary.out.contains("RESULT: PASS"))
+        let full = try cli(["report", "--run-id", id, "--format", "full"])
+        #expect(full.out.contains("## Thresholds"))
+        let json = try cli(["report", "--format", "json"])
+        let keys = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: String])
+        #expect(keys["RUN_ID"] == id)
+        let empty = try TemporaryDirectory()
+        #expect(try NightshiftBinary.run(["report", "--state-dir", empty.path("s")]).status == 1)
+    }
 }

@@ -140,4 +140,35 @@ public final class RunFiles: Sendable {
         public var message: String
         public var description: String { message }
     }
+
+    /// `run.tar.gz`: the run's logs, `run.json` and summaries, written next to them and
+    /// renamed into place; returns its size and sha256.
+    public func archive(stateRoot: String) throws -> RunSummary.Archive {
+        let root = paths.root
+        let target = paths.archive
+        let temp = target + ".tmp"
+        try? FileManager.default.removeItem(atPath: temp)
+        let members = ["run.json", "summary.txt", "summary.json", "logs"].filter {
+            FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent($0))
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["tar", "-czf", temp, "-C", root, "--hard-dereference"] + members
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let message = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        // 1 = "file changed as we read it": a log still being written; the archive is still whole.
+        guard p.terminationStatus == 0 || p.terminationStatus == 1 else {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw StateFileError(path: target, reason: "tar failed: \(String(decoding: message, as: UTF8.self))")
+        }
+        try FileManager.default.moveItemReplacing(at: temp, to: target)
+        let (bytes, digest) = try RunReporter.sha256(of: target)
+        let shown = target.hasPrefix(stateRoot + "/") ? String(target.dropFirst(stateRoot.count + 1)) : target
+        return .init(path: shown, bytes: bytes, sha256: digest)
+    }
+
 }

@@ -57,16 +57,21 @@ public struct RunReporter: Sendable {
         return s
     }
 
-    func write(_ s: RunSummary) throws {
+    func write(_ s: RunSummary) throws { try Self.writeSummary(s, files: files, paths: paths) }
+
+    /// `summary.json` and `summary.txt` (with the KPI trends of the runs before), atomically.
+    public static func writeSummary(_ s: RunSummary, files: RunFiles, paths: StatePaths) throws {
         try AtomicFile.writeJSON(s, to: files.paths.summaryJSON)
-        try AtomicFile.write(Data(s.renderText(trends: trendLines(current: s)).utf8), to: files.paths.summaryText)
+        try AtomicFile.write(Data(s.renderText(trends: trendLines(current: s, paths: paths)).utf8), to: files.paths.summaryText)
     }
 
     /// The run's end: `run.json` closed with `state`, the final summary, the archive and its
     /// hash, and the session report.
+    /// `artifacts` (exports, the handoff) runs after the archive and before the session report;
+    /// the warnings it returns are reported but never change the verdict.
     public func finish(
         info start: RunInfo, state: RunState, warnings: [String], errorClass fixedClass: String? = nil,
-        sessionID: String, now: Date = Date()
+        sessionID: String, now: Date = Date(), artifacts: (@Sendable (RunSummary) -> [String])? = nil
     ) async throws -> Outcome {
         var info = (try? files.read()) ?? start
         info.endedAt = now
@@ -82,12 +87,21 @@ public struct RunReporter: Sendable {
         // A run that ended normally is judged by its gates; a failed or interrupted one stays so.
         if state == .success { info.state = verdict.result == .fail ? .fail : .success }
         summary.run = info
+        summary.result = verdict.result
+        summary.errorClass = fixedClass ?? Self.errorClass(verdict, summary)
         try files.write(info)
         // The summary goes into the archive; the hash of the archive goes into the summary after.
         try write(summary)
         summary.archive = try archive()
         try write(summary)
-        let errorClass = fixedClass ?? Self.errorClass(verdict, summary)
+        if let artifacts {
+            let more = artifacts(summary)
+            if !more.isEmpty {
+                summary.warnings += more
+                try write(summary)
+            }
+        }
+        let errorClass = summary.errorClass ?? "none"
         let report = SessionReport(
             sessionID: sessionID, summary: summary, verdict: verdict, errorClass: errorClass,
             dlqCount: summary.dlqCount ?? 0,
@@ -139,8 +153,8 @@ public struct RunReporter: Sendable {
         path.hasPrefix(paths.root + "/") ? String(path.dropFirst(paths.root.count + 1)) : path
     }
 
-    func trendLines(current: RunSummary) -> [String] {
-        let runs = Self.history(paths, excluding: current.run.id).suffix(9) + [current]
+    static func trendLines(current: RunSummary, paths: StatePaths) -> [String] {
+        let runs = history(paths, excluding: current.run.id).suffix(9) + [current]
         return [
             Sparkline.line("pass rate", runs.map(\.totals.passRate)) { String(format: "%.1f%%", $0 * 100) },
             Sparkline.line("cost/task", runs.map(\.totals.costPerTask)) { String(format: "$%.4f", $0) },
@@ -160,34 +174,8 @@ public struct RunReporter: Sendable {
         }.sorted { ($0.run.startedAt, $0.run.id) < ($1.run.startedAt, $1.run.id) }
     }
 
-    /// `run.tar.gz`: the run's logs, `run.json` and summaries, written next to them and
-    /// renamed into place; returns its size and sha256.
-    public func archive() throws -> RunSummary.Archive {
-        let root = files.paths.root
-        let target = files.paths.archive
-        let temp = target + ".tmp"
-        try? FileManager.default.removeItem(atPath: temp)
-        let members = ["run.json", "summary.txt", "summary.json", "logs"].filter {
-            FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent($0))
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["tar", "-czf", temp, "-C", root, "--hard-dereference"] + members
-        p.standardOutput = FileHandle.nullDevice
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        let message = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        // 1 = "file changed as we read it": a log still being written; the archive is still whole.
-        guard p.terminationStatus == 0 || p.terminationStatus == 1 else {
-            try? FileManager.default.removeItem(atPath: temp)
-            throw StateFileError(path: target, reason: "tar failed: \(String(decoding: message, as: UTF8.self))")
-        }
-        try FileManager.default.moveItemReplacing(at: temp, to: target)
-        let (bytes, digest) = try Self.sha256(of: target)
-        return .init(path: relative(target), bytes: bytes, sha256: digest)
-    }
+    /// `run.tar.gz` (see `RunFiles.archive`).
+    public func archive() throws -> RunSummary.Archive { try files.archive(stateRoot: paths.root) }
 
     /// Size and sha256 of a file, read in 1 MiB chunks.
     public static func sha256(of path: String) throws -> (Int64, String) {
