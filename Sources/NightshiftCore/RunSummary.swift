@@ -143,6 +143,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case errorClass = "error_class"
     }
 
+    /// Tasks whose output missed their phase's contract and sent the phase round again
+    /// (`project_manager.contracts`), with what was missing.
+    public var contractLoops: [TaskLine] { tasks.filter { $0.errorClass == ErrorClass.contractUnmet.rawValue } }
+
     /// The run's duration so far (to its end, or to `generatedAt` while it runs).
     public var durationMS: Int {
         Int(((run.endedAt ?? generatedAt).timeIntervalSince(run.startedAt) * 1000).rounded())
@@ -261,6 +265,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
         if errors.count > 20 { out.append(fit("  … and \(errors.count - 20) more (summary.json)", width)) }
         out.append(fit("WARNINGS (\(warnings.count))", width))
         for w in warnings.prefix(20) { out.append(fit("  " + w, width)) }
+        let loops = contractLoops
+        out.append(fit("CONTRACT LOOPS (\(loops.count))", width))
+        for l in loops.prefix(20) {
+            out.append(fit("  item \(l.item ?? "-") \(l.phase) \(l.id): \(l.error ?? "missed its contract")", width))
+        }
         out.append(fit("DECISIONS (\(decisions.count))", width))
         for d in decisions.prefix(20) {
             out.append(fit("  \(d.taskID): \(d.decision) by \(d.by ?? "?") at \(Timestamp.format(d.at))", width))

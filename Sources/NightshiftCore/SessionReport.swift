@@ -83,6 +83,11 @@ public struct SessionReport: Sendable, Equatable {
             out += "\n## Errors\n\n"
             for e in summary.errors.prefix(20) { out += "- \(e)\n" }
         }
+        let loops = summary.contractLoops
+        if !loops.isEmpty {
+            out += "\n## Contract loops\n\nOutputs that missed their phase's contract and ran the phase again:\n\n"
+            for l in loops.prefix(50) { out += "- item \(l.item ?? "-") \(l.phase) `\(l.id)`: \(l.error ?? "missed its contract")\n" }
+        }
         if !summary.warnings.isEmpty {
             out += "\n## Warnings\n\n"
             for w in summary.warnings.prefix(20) { out += "- \(w)\n" }

@@ -9,6 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print figures (use a release build).",
         subcommands: [
             Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self, PMBench.self, Seed.self,
+            ArchiveBench.self,
         ])
 
     struct Store: AsyncParsableCommand {

@@ -70,6 +70,25 @@ struct RunReportTests {
         #expect(s.errors.contains { $0.contains("timeout") })
     }
 
+    @Test("contract loops are listed in the summary and the session report")
+    func contractLoops() {
+        var t = Self.task("1", "spec", .failed, errorClass: "contract_unmet")
+        t.error = "spec output misses its contract: summary heading \"## Verification\""
+        let s = RunSummary.build(
+            run: Self.info(), tasks: [t, Self.task("1", "spec", .completed)], attempts: [t.id: 1], items: [], decisions: [],
+            now: Self.start)
+        #expect(s.contractLoops.map(\.id) == [t.id])
+        #expect(s.renderText().contains("CONTRACT LOOPS (1)"))
+        #expect(s.renderText().contains("## Verification"))
+        let verdict = RunGates.evaluate(RunGates.defaults, current: SessionReport.metrics(s, dlqGrowth: 0), previous: nil)
+        let report = SessionReport(
+            sessionID: "s", summary: s, verdict: verdict, errorClass: "none", dlqCount: 0, lastDLQRunID: nil, history: [],
+            links: []
+        ).render()
+        #expect(report.contains("## Contract loops"))
+        #expect(report.contains("item 1 spec `\(t.id)`: spec output misses its contract"))
+    }
+
     @Test("summary.txt is at most 80 columns whatever the titles and errors")
     func eightyColumns() {
         let long = String(repeating: "very long title ", count: 20)
