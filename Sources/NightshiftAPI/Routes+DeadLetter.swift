@@ -79,9 +79,8 @@ struct DeadLetterRoutes {
                         "send exactly one of ids, all and error_class (got \(named.isEmpty ? "none" : named.joined(separator: ", ")))"
                 ))
         } else if let v = body["ids"] {
-            if case .array(let items) = v, (1...DeadLetter.maxIDs).contains(items.count),
-                case let ids = items.compactMap(\.stringValue), ids.count == items.count, ids.allSatisfy(TaskID.isValid)
-            {
+            let ids = v.arrayValue?.compactMap(\.stringValue) ?? []
+            if (1...DeadLetter.maxIDs).contains(ids.count), ids.count == v.arrayValue?.count, ids.allSatisfy(TaskID.isValid) {
                 selection = .ids(ids)
             } else {
                 errors.append(
