@@ -19,6 +19,7 @@ public enum APIServer {
         let recorder = RouteRecorder(router: router)
         SystemRoutes(env: env, isReady: isReady, prometheus: prometheus).register(recorder)
         TaskRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
+        DeadLetterRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         PipelineRoutes(env: env, views: views).register(recorder)
         EventRoutes(env: env).register(recorder)
         RunRoutes(env: env).register(recorder)

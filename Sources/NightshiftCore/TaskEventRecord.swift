@@ -16,6 +16,9 @@ public enum TaskEventKind: String, Codable, CaseIterable, Sendable {
     case cancelled
     /// An operator retried it with fresh attempts: failed → pending.
     case retried
+    /// An operator took it out of the dead-letter queue with fresh attempts: failed → pending
+    /// (the `retry` transition; `detail` says who, why, and the failure it had).
+    case reprocessed
     /// Its lease lapsed or its daemon died: running → pending | failed.
     case rescued
     /// Nobody answered within decision_timeout: needs_decision → failed.

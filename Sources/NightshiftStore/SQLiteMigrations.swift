@@ -66,6 +66,7 @@ enum SQLiteMigrations {
         registerCounts(&m)
         registerReadPath(&m)
         registerPipelineCounts(&m)
+        registerDeadLetter(&m)
         registerRuns(&m)
         return m
     }

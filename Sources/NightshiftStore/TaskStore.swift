@@ -169,7 +169,7 @@ public struct FinishedSample: Sendable, Equatable {
 /// operation appends its transitions to the task history (`task_events`) in the same
 /// transaction and returns them, with every task it created, as `Changes`; services call them
 /// through the runtime's `TaskLedger`, which announces exactly those entries.
-public protocol TaskStore: Sendable {
+public protocol TaskStore: DeadLetterStore, Sendable {
     /// Inserts new pending tasks in one transaction (all or none); `by` is who asked.
     func create(_ tasks: [AgentTask], by actor: Actor) async throws -> Changes<[AgentTask]>
     func get(_ id: String) async throws -> AgentTask

@@ -20,7 +20,8 @@ struct OpenAPIConformanceTests {
             "GET /api/agent/tasks/{id}", "PATCH /api/agent/tasks/{id}", "GET /api/agent/tasks/{id}/log",
             "GET /api/agent/tasks/count", "GET /api/agent/pipeline-status", "GET /api/agent/metrics",
             "GET /api/agent/monitor-issues", "GET /api/agent/fatal-issues", "GET /api/agent/effectiveness",
-            "GET /api/agent/events", "GET /metrics",
+            "GET /api/agent/events", "GET /metrics", "GET /api/agent/dlq", "POST /api/agent/dlq/reprocess",
+            "POST /api/agent/dlq/cleanup",
         ] {
             #expect(served.contains(route), "the router serves \(route)")
         }
@@ -71,6 +72,9 @@ struct OpenAPIConformanceTests {
             "GET /api/agent/tasks": ["422"],
             "GET /api/agent/monitor-issues": ["422"],
             "GET /api/ready": ["503"],
+            "GET /api/agent/dlq": ["401", "422"],
+            "POST /api/agent/dlq/reprocess": ["400", "401", "404", "409", "413", "422"],
+            "POST /api/agent/dlq/cleanup": ["400", "401", "413", "422"],
         ]
         for (key, codes) in expected {
             let responses = try #require(ops[key]?["responses"] as? [String: Any], "\(key) is in the spec")

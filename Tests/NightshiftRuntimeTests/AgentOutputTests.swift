@@ -63,6 +63,24 @@ struct AgentOutputTests {
         }
     }
 
+    @Test("a private key block the agent prints over several lines is masked whole in the log and the tail")
+    func privateKeyBlock() async throws {
+        let h = try RuntimeHarness()
+        // One echo per line: the sink carries the open block from line to line.
+        let script = """
+            echo 'writing the deploy key:'; echo '-----BEGIN RSA PRIVATE KEY-----'
+            echo 'MIIEowIBAAKCAQEA7VxsecretlineONE'; echo 'ZZZZsecretlineTWO'
+            echo '-----END RSA PRIVATE KEY-----'; echo 'done'
+            """
+        let run = await h.runAgent(h.launch(script))
+        #expect(
+            run.outputLines == [
+                "writing the deploy key:", "-----BEGIN RSA PRIVATE KEY-----[REDACTED]", "[REDACTED]", "[REDACTED]",
+                "-----END RSA PRIVATE KEY-----", "done",
+            ])
+        #expect(!run.log.contains("secretline") && !run.report.tail.contains("secretline"))
+    }
+
     @Test("a 200 KB line without newline is written in pieces and no byte is lost")
     func hugeLine() async throws {
         let h = try RuntimeHarness()

@@ -223,7 +223,7 @@ public final class ProjectManager: Service, Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await change in events
-                    where [.finished, .cancelled, .rescued, .retried, .decided, .expired].contains(change.kind) {
+                    where [.finished, .cancelled, .rescued, .retried, .reprocessed, .decided, .expired].contains(change.kind) {
                         self.wake.signal()
                     }
                 }

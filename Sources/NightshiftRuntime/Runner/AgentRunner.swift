@@ -140,7 +140,7 @@ public final class AgentRunner: Service, Sendable {
     func watchEvents(_ events: AsyncStream<TaskChange>) async {
         for await change in events {
             switch change.kind {
-            case .created, .decided, .retried:
+            case .created, .decided, .retried, .reprocessed:
                 wake.signal()
             case .finished where change.task.status == .pending, .rescued where change.task.status == .pending:
                 // A retry with backoff, from this runner or another: look again at its not_before.

@@ -15,6 +15,8 @@ final class TaskOutputSink: @unchecked Sendable {
     private var partial: [UInt8] = []
     private var pending: [UInt8] = []
     private var tail: [UInt8] = []
+    /// A private key block the agent printed goes on over several lines.
+    private var carry = Redactor.Carry()
     private(set) var claudeResultLine: String?
     private(set) var bytesIn = 0
     /// Lines longer than this are cut, so one endless line cannot exhaust memory.
@@ -43,33 +45,37 @@ final class TaskOutputSink: @unchecked Sendable {
         bytesIn += chunk.count
         let bytes = chunk.bindMemory(to: UInt8.self)
         guard let base = bytes.baseAddress else { return }
+        // The carry is a local for the chunk: an inout access to the stored property on every
+        // line costs two runtime exclusivity checks per line (a tenth of the capture rate).
+        var carry = self.carry
+        defer { self.carry = carry }
         var start = 0
         // memchr finds each newline at memory speed; lines are then redacted one by one.
         while start < bytes.count, let hit = memchr(base + start, 0x0A, bytes.count - start) {
             let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
             if partial.isEmpty {
-                emitLine(UnsafeBufferPointer(rebasing: bytes[start..<i]))
+                emitLine(UnsafeBufferPointer(rebasing: bytes[start..<i]), carry: &carry)
             } else {
                 partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
-                emitPartial()
+                emitPartial(carry: &carry)
             }
             start = i + 1
         }
         if start < bytes.count {
             partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]))
-            if partial.count >= Self.maxLine { emitPartial() }
+            if partial.count >= Self.maxLine { emitPartial(carry: &carry) }
         }
         flush()  // one write per read: `tasks log -f` sees output while the agent runs
     }
 
-    private func emitPartial() {
-        partial.withUnsafeBufferPointer { emitLine($0) }
+    private func emitPartial(carry: inout Redactor.Carry) {
+        partial.withUnsafeBufferPointer { emitLine($0, carry: &carry) }
         partial.removeAll(keepingCapacity: true)
     }
 
-    private func emitLine(_ line: UnsafeBufferPointer<UInt8>) {
+    private func emitLine(_ line: UnsafeBufferPointer<UInt8>, carry: inout Redactor.Carry) {
         let before = pending.count
-        redactor.redact(line, into: &pending)
+        redactor.redact(line, into: &pending, carry: &carry)
         pending.append(0x0A)
         if line.count >= Self.resultPrefix.count && line.starts(with: Self.resultPrefix) {
             claudeResultLine = String(decoding: pending[before..<(pending.count - 1)], as: UTF8.self)
@@ -78,7 +84,7 @@ final class TaskOutputSink: @unchecked Sendable {
 
     /// Ends the output: the last unterminated line is written too.
     func finish() -> String {
-        if !partial.isEmpty { emitPartial() }
+        if !partial.isEmpty { emitPartial(carry: &carry) }
         flush()
         return String(decoding: tail, as: UTF8.self)
     }

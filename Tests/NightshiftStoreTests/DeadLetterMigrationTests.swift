@@ -1,0 +1,84 @@
+import Foundation
+import NightshiftCore
+import NightshiftStore
+import NightshiftTesting
+import Testing
+
+/// The migration that adds the dead-letter queue to a database made before it: `task_events`
+/// is rebuilt with `reprocessed` among its kinds, and event ids go on where they were.
+@Suite("SQLiteTaskStore: the dead-letter migration")
+struct DeadLetterMigrationTests {
+    @Test("a database from before the migration keeps its events, takes reprocessed events and never reuses an event id")
+    func upgrade() async throws {
+        let dir = try TemporaryDirectory(prefix: "nightshift-dlq-migration")
+        let path = dir.path(SQLiteTaskStore.fileName)
+        let clock = MutableNow()
+        var failed: AgentTask
+        do {
+            let f = StoreFixture(store: try SQLiteTaskStore(path: path), clock: clock)
+            failed = try await DeadLetterConformanceTests.failed(f, .exitCode, direction: "old failure")
+            // Newer events of a task that is gone: ids 1...3 remain, the counter stands higher.
+            _ = try await f.task(in: .completed)
+            _ = try await f.store.pruneEnded(status: .completed, endedBefore: f.now.addingTimeInterval(1), limit: 10)
+        }
+        let counter = try #require(
+            Int(try Self.sqlite3(path, "SELECT seq FROM sqlite_sequence WHERE name = 'task_events'").output))
+        try #require(counter > 3)
+        // Back to the schema before the migration: the old CHECK, no parent index, not applied.
+        let downgrade = """
+            PRAGMA foreign_keys = OFF;
+            BEGIN;
+            CREATE TABLE old_events (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+              kind TEXT NOT NULL CHECK (kind IN ('created','claimed','started','finished','decided','cancelled','retried','rescued','expired','updated')),
+              from_status TEXT, to_status TEXT NOT NULL, attempt INTEGER NOT NULL, detail TEXT NOT NULL DEFAULT '{}', at REAL NOT NULL
+            ) STRICT;
+            INSERT INTO old_events SELECT * FROM task_events;
+            DROP TABLE task_events;
+            ALTER TABLE old_events RENAME TO task_events;
+            CREATE INDEX task_events_task ON task_events (task_id, id);
+            UPDATE sqlite_sequence SET seq = \(counter) WHERE name = 'task_events';
+            DROP INDEX tasks_parent;
+            DELETE FROM grdb_migrations WHERE identifier = '2026-12-02-dead-letter';
+            COMMIT;
+            """
+        let sqlite = try Self.sqlite3(path, downgrade)
+        try #require(sqlite.status == 0, "\(sqlite.error)")
+        let rejected = try Self.sqlite3(
+            path,
+            "INSERT INTO task_events (task_id, kind, from_status, to_status, attempt, at) VALUES ('\(failed.id)', 'reprocessed', 'failed', 'pending', 0, 0)"
+        )
+        try #require(rejected.status != 0, "the downgraded schema refuses the new kind, as the old one did")
+
+        let store = try SQLiteTaskStore(path: path)
+        #expect(try await store.appliedMigrations().last == "2026-12-02-dead-letter")
+        let history = try await store.events(taskID: failed.id)
+        #expect(history.map(\.id) == [1, 2, 3], "every event kept, with its id")
+        let r = try await store.reprocess(.ids([failed.id]), reason: "after upgrade", dryRun: false, by: "api", now: clock.now)
+        #expect(r.entries.map(\.event.kind) == [.reprocessed])
+        #expect(
+            r.entries.first?.event.id == Int64(counter + 1), "ids go on after the highest ever handed out, not the highest kept")
+        let index = try Self.sqlite3(path, "SELECT name FROM sqlite_master WHERE name = 'tasks_parent'")
+        #expect(index.output == "tasks_parent")
+    }
+
+    /// Runs the sqlite3 shell on the database: exit status, output, errors.
+    static func sqlite3(_ path: String, _ sql: String) throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", "-bail", path, sql]
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.runSerialized()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let error = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+            String(decoding: error, as: UTF8.self)
+        )
+    }
+}
