@@ -86,7 +86,9 @@ public struct SessionReport: Sendable, Equatable {
         let loops = summary.contractLoops
         if !loops.isEmpty {
             out += "\n## Contract loops\n\nOutputs that missed their phase's contract and ran the phase again:\n\n"
-            for l in loops.prefix(50) { out += "- item \(l.item ?? "-") \(l.phase) `\(l.id)`: \(l.error ?? "missed its contract")\n" }
+            for l in loops.prefix(50) {
+                out += "- item \(l.item ?? "-") \(l.phase) `\(l.id)`: \(l.error ?? "missed its contract")\n"
+            }
         }
         if !summary.warnings.isEmpty {
             out += "\n## Warnings\n\n"

@@ -9,7 +9,9 @@ extension SQLiteMigrations {
         m.registerMigration("2026-12-02-dead-letter") { db in
             let sequence = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'task_events'")
             // A database that has run ids already (the runs migration ran first) keeps them.
-            let hasRunID = try Row.fetchAll(db, sql: "PRAGMA table_info(task_events)").contains { ($0["name"] as String) == "run_id" }
+            let hasRunID = try Row.fetchAll(db, sql: "PRAGMA table_info(task_events)").contains {
+                ($0["name"] as String) == "run_id"
+            }
             let runColumn = hasRunID ? ", run_id" : ""
             try db.execute(
                 sql: """

@@ -28,6 +28,7 @@ extension SQLiteTaskStore {
             stats.byErrorClass = try Self.groups(db, by: "t.error_class")
             stats.byPhase = try Self.groups(db, by: "t.phase")
             stats.byItem = try Self.groups(db, by: "t.backlog_item")
+            stats.byRun = try Self.groups(db, by: "t.run_id")
             return stats
         }
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import NightshiftCore
 import NightshiftBench
+import NightshiftCore
 import NightshiftRuntime
 
 /// `nightshift bench archive`: how long a run's `run.tar.gz` and its sha256 take for a run with
@@ -41,7 +41,8 @@ struct ArchiveBench: AsyncParsableCommand {
                     text +=
                         "2026-12-01T22:\(String(format: "%02d", n % 60)):\(String(format: "%02d", n % 59)).\(n % 1000)Z step \(n) compiled Sources/Module\(n % 97)/File\(n % 13).swift in \(Double(n % 900) / 100)s (\(hash))\n"
                 }
-                let path = (itemDir as NSString).appendingPathComponent(String(format: "%02d", f + 1) + "-impl-task_\(hash16(f)).log")
+                let path = (itemDir as NSString).appendingPathComponent(
+                    String(format: "%02d", f + 1) + "-impl-task_\(hash16(f)).log")
                 try Data(text.utf8).write(to: URL(fileURLWithPath: path))
             }
             let start = ContinuousClock.now
@@ -54,7 +55,9 @@ struct ArchiveBench: AsyncParsableCommand {
             print("bench archive: \(mib) MiB of logs in \(files) files")
             print(String(format: "  archive + sha256: %.2f s (%.1f MiB/s of logs)", seconds, Double(mib) / seconds))
             print(String(format: "  sha256 alone: %.3f s", hashSeconds))
-            print("  run.tar.gz: \(Preflight.formatBytes(archive.bytes)) (\(String(format: "%.1f", Double(mib * 1024 * 1024) / Double(archive.bytes)))x)")
+            print(
+                "  run.tar.gz: \(Preflight.formatBytes(archive.bytes)) (\(String(format: "%.1f", Double(mib * 1024 * 1024) / Double(archive.bytes)))x)"
+            )
             print(String(format: "  this process's CPU: %.2f s (tar runs in its own)", Measure.processCPUSeconds() - cpu0))
         }
     }

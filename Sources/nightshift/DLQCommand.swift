@@ -82,10 +82,7 @@ struct DLQCommand: AsyncParsableCommand {
                 section("top fail reasons (by error class):", "ERROR CLASS", stats.byErrorClass, none: "(none)")
                 section("by phase:", "PHASE", stats.byPhase, none: "(no phase)")
                 section("by item:", "ITEM", stats.byItem, none: "(no item)")
-                out.append("")
-                out.append(
-                    stats.byRun.map { "by run: \($0.count) run(s)" } ?? "by run: not recorded yet (tasks do not record their run)"
-                )
+                section("by run:", "RUN", stats.byRun ?? [], none: "(before runs)")
                 print(out.joined(separator: "\n"))
             }
         }
