@@ -79,7 +79,7 @@ struct RunReportTests {
             now: Self.start)
         #expect(s.contractLoops.map(\.id) == [t.id])
         #expect(s.renderText().contains("CONTRACT LOOPS (1)"))
-        #expect(s.renderText().contains("## Verification"))
+        #expect(s.renderText().contains("  item 1 spec \(t.id): spec output misses its contract"))
         let verdict = RunGates.evaluate(RunGates.defaults, current: SessionReport.metrics(s, dlqGrowth: 0), previous: nil)
         let report = SessionReport(
             sessionID: "s", summary: s, verdict: verdict, errorClass: "none", dlqCount: 0, lastDLQRunID: nil, history: [],

@@ -1,4 +1,5 @@
 import Foundation
+import NightshiftCore
 import NightshiftTesting
 import Testing
 
@@ -52,10 +53,15 @@ struct DLQCommandTests {
         #expect(stats.status == 0, "\(stats.err)")
         #expect(stats.out.contains("dead-letter queue: 1 task(s)"), "\(stats.out)")
         #expect(stats.out.contains("exit_code") && stats.out.contains("impl"), "\(stats.out)")
-        #expect(stats.out.contains("by run: not recorded yet"), "\(stats.out)")
+        #expect(stats.out.contains("by run:"), "\(stats.out)")
+        #expect(
+            stats.out.split(separator: "\n").contains { $0.contains("run_") && $0.contains(id) }, "the daemon's run: \(stats.out)"
+        )
         let statsJSON = Self.json(try NightshiftBinary.run(["dlq", "stats", "--json"] + url).out)
         #expect(statsJSON["total"] as? Int == 1)
         #expect((statsJSON["by_item"] as? [[String: Any]])?.first?["key"] as? String == "1")
+        let byRun = (statsJSON["by_run"] as? [[String: Any]])?.first?["key"] as? String
+        #expect(byRun.map(RunID.isValid) == true, "\(String(describing: byRun))")
         let list = try NightshiftBinary.run(["dlq", "list", "--error-class", "exit_code"] + url)
         #expect(list.status == 0 && list.out.contains(id) && list.out.contains("1 of 1"), "\(list.out)")
         #expect(try NightshiftBinary.run(["dlq", "list", "--error-class", "timeout"] + url).out.contains("0 of 0"))

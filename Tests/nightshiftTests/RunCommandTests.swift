@@ -148,6 +148,12 @@ struct RunCommandTests {
         #expect(runLog.contains("[project_manager]"))
         #expect(runLog.contains("[agent_runner]"))
         #expect(runLog.split(separator: "\n").allSatisfy { $0.contains("run_id=\(id)") })
+        // A task's lines name the task, its item and its phase.
+        #expect(
+            runLog.split(separator: "\n").contains {
+                $0.contains("[agent_runner] starting attempt") && $0.contains("item=1") && $0.contains("phase=spec")
+                    && $0.contains("task.id=task_")
+            })
         // The smoke run used a scratch store: the state dir's own has no tasks.
         #expect(!FileManager.default.fileExists(atPath: f.state + "/nightshift.sqlite"))
         let attemptLog = try #require(members.first { $0.hasPrefix("logs/1/01-spec-task_") })

@@ -29,6 +29,8 @@ extension AgentRunner {
         let log: Logger = {
             var l = logger
             l[metadataKey: "task.id"] = "\(task.id)"
+            if let item = task.backlogItem { l[metadataKey: "item"] = "\(item)" }
+            if let phase = task.phase { l[metadataKey: "phase"] = "\(phase)" }
             return l
         }()
         let executorName = CommandTemplate.executorName(for: task, config: env.config)
