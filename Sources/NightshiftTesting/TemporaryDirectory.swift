@@ -28,6 +28,13 @@ public final class TemporaryDirectory: Sendable {
         return file.path
     }
 
+    /// Writes an executable `/bin/sh` script with `body` to `name` and returns its path.
+    public func script(_ name: String, _ body: String) throws -> String {
+        let path = try write("#!/bin/sh\n\(body)\n", to: name)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return path
+    }
+
     /// Deletes the directory and everything in it; safe to call more than once.
     public func remove() {
         try? FileManager.default.removeItem(at: url)

@@ -106,20 +106,6 @@ struct DeadLetterMigrationTests {
 
     /// Runs the sqlite3 shell on the database: exit status, output, errors.
     static func sqlite3(_ path: String, _ sql: String) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", "-bail", path, sql]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.runSerialized()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let error = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-            String(decoding: error, as: UTF8.self)
-        )
+        try Command.sqlite3(path, sql)
     }
 }

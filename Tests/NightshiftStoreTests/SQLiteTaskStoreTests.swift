@@ -17,23 +17,7 @@ struct SQLiteTaskStoreTests {
     }
 
     /// Runs the sqlite3 command-line shell on the database; returns its exit status and output.
-    func sqlite3(_ sql: String) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", "-bail", path, sql]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.runSerialized()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let error = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-            String(decoding: error, as: UTF8.self)
-        )
-    }
+    func sqlite3(_ sql: String) throws -> (status: Int32, output: String, error: String) { try Command.sqlite3(path, sql) }
 
     /// Fills a store with one task in every status plus some with every field set.
     func populate(_ f: StoreFixture) async throws {

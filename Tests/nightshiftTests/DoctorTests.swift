@@ -21,11 +21,7 @@ struct DoctorTests {
         }
 
         /// An executable shell script in the fixture's directory.
-        func script(_ name: String, _ body: String) throws -> String {
-            let path = try dir.write("#!/bin/sh\n\(body)\n", to: name)
-            chmod(path, 0o755)
-            return path
-        }
+        func script(_ name: String, _ body: String) throws -> String { try dir.script(name, body) }
 
         func config(_ yaml: String) throws -> String {
             try dir.write(
@@ -43,15 +39,6 @@ struct DoctorTests {
     /// The line of the check named `name`.
     static func line(_ out: String, _ name: String) -> String? {
         out.split(separator: "\n").map(String.init).first { $0.dropFirst(6).hasPrefix(name + " ") }
-    }
-
-    /// Runs a tool to completion.
-    static func command(_ argv: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        try p.runSerialized()
-        p.waitUntilExit()
     }
 
     /// A port on loopback nobody listens on (bound, then closed).
@@ -166,9 +153,9 @@ struct DoctorTests {
         try FileManager.default.createDirectory(atPath: f.state, withIntermediateDirectories: true)
         chmod(f.state, 0o555)
         // Root writes through modes: make the directory immutable as well.
-        if geteuid() == 0 { try Self.command(["chattr", "+i", f.state]) }
+        if geteuid() == 0 { try Command.run(["chattr", "+i", f.state]) }
         defer {
-            if geteuid() == 0 { try? Self.command(["chattr", "-i", f.state]) }
+            if geteuid() == 0 { try? Command.run(["chattr", "-i", f.state]) }
             chmod(f.state, 0o755)
         }
         let probe = f.state + "/probe"

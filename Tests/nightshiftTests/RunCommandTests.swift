@@ -20,11 +20,7 @@ struct RunCommandTests {
             state = dir.path("state")
         }
 
-        func script(_ name: String, _ body: String) throws -> String {
-            let path = try dir.write("#!/bin/sh\n\(body)\n", to: name)
-            chmod(path, 0o755)
-            return path
-        }
+        func script(_ name: String, _ body: String) throws -> String { try dir.script(name, body) }
 
         /// A config whose default executor is `agent`, over `backlog`.
         func config(agent: String, backlog: String = "1. first item\n2. second item\n", extra: String = "") throws -> String {
@@ -56,28 +52,10 @@ struct RunCommandTests {
         }
     }
 
-    static func sha256(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sha256sum", path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.runSerialized()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(String(decoding: data, as: UTF8.self).prefix(64))
-    }
+    static func sha256(_ path: String) throws -> String { String(try Command.run(["sha256sum", path]).out.prefix(64)) }
 
     static func tarList(_ path: String) throws -> [String] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["tar", "-tzf", path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.runSerialized()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        try Command.run(["tar", "-tzf", path]).out.split(separator: "\n").map(String.init)
     }
 
     @Test("--smoke runs the backlog as dry runs: exit 0, the report's keys, 80 columns, the archive's hash, one run")
@@ -303,9 +281,7 @@ struct RunCommandTests {
 
     /// Validates `file` against the JSON Schema 2020-12 `schema` with Python's jsonschema.
     static func validate(_ file: String, schema: String) throws -> (ok: Bool, message: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [
+        let r = try Command.run([
             "python3", "-c",
             """
             import json, sys
@@ -314,14 +290,8 @@ struct RunCommandTests {
             errors = list(Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(json.load(open(sys.argv[2]))))
             print("; ".join(f"{list(e.path)}: {e.message}" for e in errors) or "valid"); sys.exit(1 if errors else 0)
             """, schema, file,
-        ]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.runSerialized()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus == 0, String(decoding: data, as: UTF8.self))
+        ])
+        return (r.status == 0, r.out + r.err)
     }
 
     @Test("--export csv,json and --handoff: exports that meet their schema, an index whose links all resolve")
