@@ -23,7 +23,23 @@ public protocol RunStore: PipelineStore {
     func tasks(inRun runID: String) async throws -> [AgentTask]
     func attempts(inRun runID: String) async throws -> [String: Int]
     func events(inRun runID: String) async throws -> [TaskEventRecord]
+    func progress(inRun runID: String) async throws -> RunProgress
     func countByStatus() async throws -> [TaskStatus: Int]
+}
+
+/// What a run's end conditions look at, counted in SQL (the run controller asks after every
+/// task event).
+public struct RunProgress: Sendable, Equatable {
+    /// Tasks of the run not ended yet (pending, running or waiting for a decision).
+    public var open: Int
+    public var running: Int
+    /// What the run's tasks report they cost.
+    public var spentUSD: Double
+    public init(open: Int, running: Int, spentUSD: Double) {
+        self.open = open
+        self.running = running
+        self.spentUSD = spentUSD
+    }
 }
 
 extension SQLiteTaskStore: RunStore {
@@ -54,6 +70,20 @@ extension SQLiteTaskStore: RunStore {
                 out[row[0]] = row[1]
             }
             return out
+        }
+    }
+
+    public func progress(inRun runID: String) async throws -> RunProgress {
+        try await read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COALESCE(SUM(status IN ('pending','running','needs_decision')), 0),
+                      COALESCE(SUM(status = 'running'), 0), COALESCE(SUM(cost_usd), 0)
+                    FROM tasks WHERE run_id = ?1 OR id IN (
+                      SELECT task_id FROM task_events WHERE run_id = ?1 AND kind = 'claimed')
+                    """, arguments: [runID])
+            return RunProgress(open: row?[0] ?? 0, running: row?[1] ?? 0, spentUSD: row?[2] ?? 0)
         }
     }
 

@@ -52,5 +52,8 @@ struct RunStoreTests {
         #expect(try await store.tasks(inRun: first).map(\.id).sorted() == ids.sorted())
         #expect(try await store.events(inRun: second).map(\.kind) == [.claimed])
         #expect(try await store.tasks(inRun: "run_20200101_000000_none").isEmpty)
+        #expect(try await store.progress(inRun: second) == RunProgress(open: 1, running: 1, spentUSD: 0))
+        #expect(try await store.progress(inRun: first) == RunProgress(open: 1, running: 1, spentUSD: 0))
+        #expect(try await store.progress(inRun: "run_20200101_000000_none") == RunProgress(open: 0, running: 0, spentUSD: 0))
     }
 }

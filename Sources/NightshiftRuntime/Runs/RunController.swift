@@ -121,20 +121,19 @@ public final class RunController: Service, Sendable {
 
     /// The end condition that holds now, if any.
     func check() async throws -> End? {
-        let tasks = try await store.tasks(inRun: info.id)
+        let progress = try await store.progress(inRun: info.id)
         if let budget = settings.budgetUSD {
-            let spent = tasks.reduce(0) { $0 + ($1.costUSD ?? 0) }
+            let spent = progress.spentUSD
             if spent > budget {
                 await onBudgetExceeded("the run's spend \(String(format: "%.4f", spent)) USD passed its budget of \(budget) USD")
                 return .budgetExceeded(spent: spent, budget: budget)
             }
         }
-        let open = tasks.filter { !$0.status.isTerminal }
         let overview = try await store.overview(blockedLimit: 0)
         let queued = overview.counts[.queued, default: 0]
         let active = overview.counts[.active, default: 0]
-        if open.isEmpty && active == 0 && queued == 0 { return .finished }
-        if let closes = overview.windowEndsAt, env.now() >= closes, open.allSatisfy({ $0.status != .running }), active == 0 {
+        if progress.open == 0 && active == 0 && queued == 0 { return .finished }
+        if let closes = overview.windowEndsAt, env.now() >= closes, progress.running == 0, active == 0 {
             return .windowClosed(notStarted: queued)
         }
         return nil
