@@ -155,7 +155,7 @@ struct DoctorTests {
         // Root writes through modes: make the directory immutable as well.
         if geteuid() == 0 { try Command.run(["chattr", "+i", f.state]) }
         defer {
-            if geteuid() == 0 { try? Command.run(["chattr", "-i", f.state]) }
+            if geteuid() == 0 { _ = try? Command.run(["chattr", "-i", f.state]) }
             chmod(f.state, 0o755)
         }
         let probe = f.state + "/probe"

@@ -91,7 +91,7 @@ public final class RunFiles: Sendable {
             next[dir] = n
             let path = (dir as NSString).appendingPathComponent(String(format: "%02d", n) + suffix)
             if !fm.fileExists(atPath: taskLog) {
-                fm.createFile(atPath: taskLog, contents: nil, attributes: [.posixPermissions: 0o600])
+                _ = fm.createFile(atPath: taskLog, contents: nil, attributes: [.posixPermissions: 0o600])
             }
             if link(taskLog, path) != 0 { try? fm.createSymbolicLink(atPath: path, withDestinationPath: taskLog) }
             return path
