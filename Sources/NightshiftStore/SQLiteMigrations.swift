@@ -67,6 +67,7 @@ enum SQLiteMigrations {
         registerReadPath(&m)
         registerPipelineCounts(&m)
         registerRuns(&m)
+        registerLogs(&m)
         return m
     }
 }

@@ -17,6 +17,8 @@ final class TaskOutputSink: @unchecked Sendable {
     private var tail: [UInt8] = []
     private(set) var claudeResultLine: String?
     private(set) var bytesIn = 0
+    /// Hands each redacted line to the log service too (nil = not ingested).
+    var collector: TaskLineCollector?
     /// Lines longer than this are cut, so one endless line cannot exhaust memory.
     static let maxLine = 64 * 1024
     static let flushAt = 256 * 1024
@@ -70,6 +72,7 @@ final class TaskOutputSink: @unchecked Sendable {
     private func emitLine(_ line: UnsafeBufferPointer<UInt8>) {
         let before = pending.count
         redactor.redact(line, into: &pending)
+        collector?.add(pending[before...])
         pending.append(0x0A)
         if line.count >= Self.resultPrefix.count && line.starts(with: Self.resultPrefix) {
             claudeResultLine = String(decoding: pending[before..<(pending.count - 1)], as: UTF8.self)
@@ -85,6 +88,7 @@ final class TaskOutputSink: @unchecked Sendable {
 
     private func flush() {
         guard !pending.isEmpty else { return }
+        collector?.flush()
         pending.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
