@@ -9,7 +9,7 @@ extension SQLiteMigrations {
             try db.execute(
                 sql: """
                     CREATE TABLE log_runs (
-                      id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 25 AND id GLOB 'run_*'),
+                      id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 24 AND id GLOB 'run_*'),
                       created_at REAL NOT NULL,
                       callback_url TEXT,
                       tokens_used INTEGER NOT NULL DEFAULT 0 CHECK (tokens_used >= 0)
@@ -75,7 +75,8 @@ extension SQLiteTaskStore: LogStore {
     }
 
     static func insertRunIfMissing(_ db: Database, _ id: String, _ now: Date) throws {
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO log_runs (id, created_at) VALUES (?, ?)")
+        // ON CONFLICT (not OR IGNORE), so a CHECK failure is an error rather than a silent skip.
+        try db.cachedStatement(sql: "INSERT INTO log_runs (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
             .execute(arguments: [id, now.timeIntervalSince1970])
     }
 
@@ -99,7 +100,10 @@ extension SQLiteTaskStore: LogStore {
         guard RunID.isValid(id) else { throw StoreError(.invalid, RunID.problem(id) ?? "bad run id", field: "run") }
         return try await write { db in
             try Self.insertRunIfMissing(db, id, now)
-            return try Row.fetchOne(db, sql: "SELECT * FROM log_runs WHERE id = ?", arguments: [id]).map(Self.decodeLogRun)!
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM log_runs WHERE id = ?", arguments: [id]) else {
+                throw StoreError(.invalid, "the log run \(id) could not be created", field: "run")
+            }
+            return Self.decodeLogRun(row)
         }
     }
 
