@@ -115,7 +115,10 @@ let package = Package(
         .testTarget(name: "NightshiftTestingTests", dependencies: ["NightshiftTesting"]),
         .testTarget(
             name: "NightshiftMCPTests",
-            dependencies: ["NightshiftMCP", "NightshiftTesting", .product(name: "MCP", package: "swift-sdk")]
+            dependencies: [
+                "NightshiftMCP", "NightshiftTesting", .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
     ]
 )

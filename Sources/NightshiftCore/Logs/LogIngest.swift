@@ -229,3 +229,16 @@ public enum LogIngestParser {
         return String(decoding: text.utf8.prefix(maxMessageBytes), as: UTF8.self)
     }
 }
+
+/// Log levels in order, for "this level and above" filters.
+public enum LogLevels {
+    public static let ordered = [
+        "trace", "debug", "info", "warning", "error", "critical", "fatal", "alert", "panic", "emergency",
+    ]
+
+    /// The levels at or above `level`; nil when `level` is not one of `ordered`.
+    public static func atLeast(_ level: String) -> [String]? {
+        guard let norm = LogIngestParser.normalizeLevel(level), let i = ordered.firstIndex(of: norm) else { return nil }
+        return Array(ordered[i...])
+    }
+}

@@ -18,16 +18,3 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
     }
     public var description: String { field.map { "\($0): \(message)" } ?? message }
 }
-
-/// Log levels in order, for "this level and above" filters.
-public enum LogLevels {
-    public static let ordered = [
-        "trace", "debug", "info", "warning", "error", "critical", "fatal", "alert", "panic", "emergency",
-    ]
-
-    /// The levels at or above `level`; nil when `level` is not one of `ordered`.
-    public static func atLeast(_ level: String) -> [String]? {
-        guard let norm = LogIngestParser.normalizeLevel(level), let i = ordered.firstIndex(of: norm) else { return nil }
-        return Array(ordered[i...])
-    }
-}
