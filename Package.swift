@@ -86,6 +86,7 @@ let package = Package(
                 "NightshiftRuntime",
                 "NightshiftAPI",
                 "NightshiftMCP",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

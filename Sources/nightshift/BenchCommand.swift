@@ -8,7 +8,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print figures (use a release build).",
         subcommands: [
-            Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self, PMBench.self, Seed.self,
+            Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self, PMBench.self, LogsBench.self,
+            Seed.self,
         ])
 
     struct Store: AsyncParsableCommand {

@@ -66,6 +66,7 @@ public enum LogIngestParser {
         public var lines: [IncomingLogLine] = []
         public var rejected = 0
         public var rejections: [Rejection] = []
+        public init() {}
 
         mutating func reject(_ line: Int, _ reason: String) {
             rejected += 1
