@@ -109,8 +109,8 @@ struct LogsBench: AsyncParsableCommand {
             var quiet = Logger(label: "fake-llm")
             quiet.logLevel = .critical
             let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quiet,
-                onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } }, logger: quiet)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await app.runService() }
                 while port.value == nil { try await Task.sleep(for: .milliseconds(5)) }
