@@ -67,7 +67,15 @@ struct LogRoutes {
     func ingest(_ request: Request) async throws -> Response {
         let logs = try api()
         let q = request.uri.queryParameters
-        let run = request.headers[Self.runHeader] ?? q.get("run").map { String($0) }
+        let header = request.headers[Self.runHeader]
+        let query = q.get("run").map { String($0) }
+        // Both are checked when both are given, though the header wins.
+        for (field, value) in [("X-Run-Id", header), ("run", query)] {
+            if let value, value != LogRun.latest, let problem = RunID.problem(value) {
+                throw Problem.invalid(field, problem)
+            }
+        }
+        let run = header ?? query
         var request = request
         let buffer: ByteBuffer
         do {
@@ -119,8 +127,8 @@ struct LogRoutes {
         let q = request.uri.queryParameters
         var f = LogService.Filter()
         if let s = q.get("source"), !s.isEmpty { f.source = String(s) }
-        if let l = q.get("level"), !l.isEmpty {
-            guard let levels = LogLevels.atLeast(String(l)) else {
+        if let l = q.get("level") {
+            guard LogLevels.ordered.contains(String(l)), let levels = LogLevels.atLeast(String(l)) else {
                 throw Problem.invalid(
                     "level", "unknown level \"\(l)\" (one of \(LogLevels.ordered.joined(separator: ", ")); this level and above)")
             }
@@ -129,7 +137,7 @@ struct LogRoutes {
         do { f.grep = try LogService.grep(q.get("grep").map { String($0) }) } catch let e as LogError {
             throw Problem.invalid(e.field ?? "grep", e.message)
         }
-        if let s = q.get("since"), !s.isEmpty {
+        if let s = q.get("since") {
             guard let d = Self.since(String(s), now: Date()) else {
                 throw Problem.invalid("since", "must be RFC 3339, epoch seconds, or a duration ago such as 10m")
             }
@@ -138,9 +146,18 @@ struct LogRoutes {
         return f
     }
 
-    /// RFC 3339, epoch seconds, or a duration ago (`15m`).
+    /// The forms `since` takes (the spec's pattern).
+    static let sinceForm = try! NSRegularExpression(
+        pattern:
+            #"^([0-9]{1,10}(\.[0-9]{1,6})?|[0-9]{1,6}(ms|s|m|h|d)|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z)$"#
+    )
+
+    /// RFC 3339 UTC, epoch seconds, or a duration ago (`15m`).
     static func since(_ text: String, now: Date) -> Date? {
-        if let d = ConfigValues.parseDuration(text), text.last?.isLetter == true { return now.addingTimeInterval(-d) }
+        guard sinceForm.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil else { return nil }
+        if text.last?.isLetter == true && !text.hasSuffix("Z") {
+            return ConfigValues.parseDuration(text).map { now.addingTimeInterval(-$0) }
+        }
         return LogIngestParser.time(.string(text))
     }
 

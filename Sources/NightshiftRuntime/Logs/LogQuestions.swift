@@ -95,7 +95,7 @@ public final class LogQuestions: Sendable {
 
     public func ask(_ question: String, run: String?) async throws -> LogAnswer {
         let q = question.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !q.isEmpty, q.count <= 2000 else {
+        guard !q.isEmpty, question.unicodeScalars.count <= 2000 else {
             throw LogError(.invalid, field: "question", "must be 1 to 2000 characters")
         }
         let r = try await logs.resolveForReading(run)

@@ -147,8 +147,8 @@ public final class LogService: Service, Sendable {
 
     /// The run a read names: `latest` (or nothing) is the newest run; an unknown id is 404.
     public func resolveForReading(_ given: String?) async throws -> LogRun {
-        let text = given?.trimmingCharacters(in: .whitespaces) ?? ""
-        if text.isEmpty || text == LogRun.latest {
+        let text = given ?? LogRun.latest
+        if text == LogRun.latest {
             guard let run = try await store.latestLogRun() else {
                 throw LogError(.notFound, "no log run yet: POST /api/logs/clear starts one, and ingesting starts one too")
             }
@@ -162,8 +162,8 @@ public final class LogService: Service, Sendable {
     /// The run a write names: `latest` (or nothing) is the newest run, else the daemon's, else
     /// a new one; a well-formed unknown id is created.
     public func resolveForWriting(_ given: String?) async throws -> String {
-        let text = given?.trimmingCharacters(in: .whitespaces) ?? ""
-        if text.isEmpty || text == LogRun.latest {
+        let text = given ?? LogRun.latest
+        if text == LogRun.latest {
             if let run = try await store.latestLogRun() { return run.id }
             if let defaultRun { return try await store.ensureLogRun(defaultRun, now: now()).id }
             return try await store.startLogRun(callbackURL: nil, now: now()).id
@@ -175,7 +175,9 @@ public final class LogService: Service, Sendable {
     /// `POST /api/logs/clear`: a fresh run, the new `latest`.
     public func clear(callbackURL: String?) async throws -> LogRun {
         if let url = callbackURL {
-            guard let u = URL(string: url), let scheme = u.scheme, ["http", "https"].contains(scheme), u.host != nil else {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://"), !url.contains(where: \.isWhitespace),
+                let u = URL(string: url), let scheme = u.scheme, ["http", "https"].contains(scheme), u.host?.isEmpty == false
+            else {
                 throw LogError(.invalid, field: "callback_url", "must be an http:// or https:// URL")
             }
         }
