@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         .target(
@@ -68,6 +69,14 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // The MCP server over the REST client; only this target (and the executable) builds the SDK.
+        .target(
+            name: "NightshiftMCP",
+            dependencies: [
+                "NightshiftCore",
+                .product(name: "MCP", package: "swift-sdk"),
+            ]
+        ),
         .executableTarget(
             name: "nightshift",
             dependencies: [
@@ -76,6 +85,8 @@ let package = Package(
                 "NightshiftBench",
                 "NightshiftRuntime",
                 "NightshiftAPI",
+                "NightshiftMCP",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -103,5 +114,12 @@ let package = Package(
         ),
         .testTarget(name: "nightshiftTests", dependencies: ["nightshift", "NightshiftTesting"]),
         .testTarget(name: "NightshiftTestingTests", dependencies: ["NightshiftTesting"]),
+        .testTarget(
+            name: "NightshiftMCPTests",
+            dependencies: [
+                "NightshiftMCP", "NightshiftTesting", .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
     ]
 )

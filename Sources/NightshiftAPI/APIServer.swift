@@ -9,7 +9,7 @@ import ServiceLifecycle
 public enum APIServer {
     /// The router with every route and middleware, plus the table of routes it registered.
     public static func buildRouter(
-        env: ServiceEnvironment, views: PipelineViews, isReady: @escaping @Sendable () -> Bool
+        env: ServiceEnvironment, views: PipelineViews, isReady: @escaping @Sendable () -> Bool, logs: LogAPI? = nil
     ) -> (router: Router<APIContext>, routes: [(method: String, path: String)]) {
         let router = Router(context: APIContext.self)
         let prometheus = PrometheusExport(env: env)
@@ -23,6 +23,7 @@ public enum APIServer {
         PipelineRoutes(env: env, views: views).register(recorder)
         EventRoutes(env: env).register(recorder)
         RunRoutes(env: env).register(recorder)
+        LogRoutes(logs: logs, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         let attention = views.attention
         TelegramRoutes(
             env: env, commands: ChatCommands(env: env, attention: { await attention().compactMap(\.stringValue) })
@@ -34,10 +35,10 @@ public enum APIServer {
 
     /// The HTTP application (a `Service`). `onRunning` gets the bound port once it listens.
     public static func buildApplication(
-        env: ServiceEnvironment, views: PipelineViews, isReady: @escaping @Sendable () -> Bool,
+        env: ServiceEnvironment, views: PipelineViews, isReady: @escaping @Sendable () -> Bool, logs: LogAPI? = nil,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let (router, _) = buildRouter(env: env, views: views, isReady: isReady)
+        let (router, _) = buildRouter(env: env, views: views, isReady: isReady, logs: logs)
         return Application(
             router: router,
             configuration: .init(

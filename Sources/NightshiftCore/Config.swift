@@ -93,6 +93,49 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var maxBytes = 5 * 1024 * 1024
         public var backups = 3
         public var taskLogRetention: Double = 7 * 86400
+        /// Ingested log lines (and their fingerprints) are kept this long, seconds.
+        public var ttl: Double = 86400
+        /// Ingested lines are pruned oldest first past this many bytes of messages.
+        public var storeMaxBytes = 256 * 1024 * 1024
+        /// Regex rules tried before the built-in ones.
+        public var rules: [LogRuleConfig] = []
+        /// A fingerprint notifies once it has been seen this many times in a run.
+        public var notifyCount = 3
+        /// A fingerprint notifies again in the same run only after this long, seconds.
+        public var debounce: Double = 3600
+        /// `GET /api/logs/raw` and the tail cut lines past this many characters.
+        public var rawWidth = 2000
+        public var llm = LogLLM()
+        public init() {}
+    }
+
+    /// `logs.rules[]`: a regex rule with an id and a severity.
+    public struct LogRuleConfig: Sendable, Equatable {
+        public var id: String
+        public var pattern: String
+        public var severity: Severity
+        public init(id: String, pattern: String, severity: Severity) {
+            self.id = id
+            self.pattern = pattern
+            self.severity = severity
+        }
+    }
+
+    /// `logs.llm`: the OpenAI-compatible chat-completions endpoint `logs ask` uses.
+    public struct LogLLM: Sendable, Equatable {
+        /// e.g. `http://127.0.0.1:11434/v1`; "" = questions get the extractive answer.
+        public var baseURL = ""
+        public var model = ""
+        /// The environment variable holding the API key ("" or unset = no Authorization header).
+        public var apiKeyEnv = "NIGHTSHIFT_LLM_API_KEY"
+        /// Tokens (prompt + completion) one log run may spend.
+        public var maxTokensPerRun = 10_000
+        /// How long one request may take, seconds.
+        public var timeout: Double = 30
+        /// Failures in a row that open the circuit breaker, and how long it stays open.
+        public var breakerFailures = 3
+        public var breakerCooldown: Double = 60
+        public init() {}
     }
 
     /// `store`: how long ended tasks are kept.

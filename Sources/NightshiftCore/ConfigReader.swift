@@ -49,6 +49,13 @@ struct ConfigReader {
                     case "max_bytes": c.logs.maxBytes = try byteSize(v, p, min: 1024)
                     case "backups": c.logs.backups = try int(v, p, min: 0, max: 100)
                     case "task_log_retention": c.logs.taskLogRetention = try duration(v, p, positive: false)
+                    case "ttl": c.logs.ttl = try duration(v, p, positive: true)
+                    case "store_max_bytes": c.logs.storeMaxBytes = try byteSize(v, p, min: 64 * 1024)
+                    case "notify_count": c.logs.notifyCount = try int(v, p, min: 1, max: 1_000_000)
+                    case "debounce": c.logs.debounce = try duration(v, p, positive: false)
+                    case "raw_width": c.logs.rawWidth = try int(v, p, min: 40, max: 1_000_000)
+                    case "rules": c.logs.rules = try readLogRules(v, p)
+                    case "llm": try readLogLLM(v, &c.logs.llm)
                     default: throw unknown(p, v)
                     }
                 }
@@ -281,6 +288,66 @@ struct ConfigReader {
             case "decision_waiting": t.decisionWaiting = try duration(v, p, positive: true)
             case "disk_min_free": t.diskMinFreeBytes = Int64(try byteSize(v, p, min: 0))
             case "log_errors": t.logErrors = try int(v, p, min: 1, max: 1_000_000)
+            default: throw unknown(p, v)
+            }
+        }
+    }
+
+    /// `logs.rules`: a list of `{id, pattern, severity}`; ids are unique, patterns compile.
+    private func readLogRules(_ node: Node, _ path: String) throws(ConfigError) -> [NightshiftConfig.LogRuleConfig] {
+        guard case .sequence(let seq) = node else {
+            throw ConfigError(path: path, reason: "must be a list of {id, pattern, severity}", location: at(node))
+        }
+        var rules: [NightshiftConfig.LogRuleConfig] = []
+        for (i, item) in seq.enumerated() {
+            let ip = "\(path)[\(i)]"
+            var id = ""
+            var pattern = ""
+            var severity = Severity.medium
+            for (k, v) in try mapping(item, ip) {
+                switch k {
+                case "id": id = try string(v, "\(ip).id")
+                case "pattern": pattern = try string(v, "\(ip).pattern")
+                case "severity":
+                    let text = try string(v, "\(ip).severity")
+                    guard let s = Severity(rawValue: text) else {
+                        throw ConfigError(
+                            path: "\(ip).severity", reason: "must be low, medium, high or critical, got \"\(text)\"",
+                            location: at(v))
+                    }
+                    severity = s
+                default: throw unknown("\(ip).\(k)", v)
+                }
+            }
+            guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                throw ConfigError(path: "\(ip).id", reason: "must be 1-64 letters, digits, _ or -", location: at(item))
+            }
+            guard !rules.contains(where: { $0.id == id }), !LogRule.builtIn.contains(where: { $0.id == id }) else {
+                throw ConfigError(path: "\(ip).id", reason: "\"\(id)\" is already a rule id", location: at(item))
+            }
+            if case .failure(let e) = NSRegularExpressionBox.compile(pattern) {
+                throw ConfigError(path: "\(ip).pattern", reason: e.description, location: at(item))
+            }
+            rules.append(.init(id: id, pattern: pattern, severity: severity))
+        }
+        return rules
+    }
+
+    private func readLogLLM(_ node: Node, _ l: inout NightshiftConfig.LogLLM) throws(ConfigError) {
+        for (k, v) in try mapping(node, "logs.llm") {
+            let p = "logs.llm.\(k)"
+            switch k {
+            case "base_url":
+                l.baseURL = try string(v, p)
+                guard l.baseURL.isEmpty || l.baseURL.hasPrefix("http://") || l.baseURL.hasPrefix("https://") else {
+                    throw ConfigError(path: p, reason: "must be an http:// or https:// URL or \"\"", location: at(v))
+                }
+            case "model": l.model = try string(v, p)
+            case "api_key_env": l.apiKeyEnv = try string(v, p)
+            case "max_tokens_per_run": l.maxTokensPerRun = try int(v, p, min: 0, max: 100_000_000)
+            case "timeout": l.timeout = try duration(v, p, positive: true)
+            case "breaker_failures": l.breakerFailures = try int(v, p, min: 1, max: 1000)
+            case "breaker_cooldown": l.breakerCooldown = try duration(v, p, positive: false)
             default: throw unknown(p, v)
             }
         }

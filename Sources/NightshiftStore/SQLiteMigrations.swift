@@ -68,6 +68,7 @@ enum SQLiteMigrations {
         registerPipelineCounts(&m)
         registerDeadLetter(&m)
         registerRuns(&m)
+        registerLogs(&m)
         return m
     }
 }

@@ -86,6 +86,7 @@ struct Daemon {
             version: VersionInfo(gitSHA: GitInfo.headSHA(), startedAt: startedAt),
             instanceID: ServiceEnvironment.makeInstanceID(startedAt: startedAt))
         env.run = runFiles
+        env.logTap = TaskLineTap()
         let logger = logs.logger("nightshift")
         StandardStreams.onFirstDrop = { [logger] why in logger.warning("\(why)") }
         logger.info("starting", metadata: ["state_dir": "\(paths.root)", "pid": "\(getpid())"])
@@ -109,6 +110,8 @@ struct Daemon {
             throw CLIFailure(message: e.description, code: 2)
         }
         let notifier = Notifier(config: config.notify, logger: logs.logger("monitor"))
+        let logService = LogService(env: env, store: store, notifier: notifier)
+        let logAPI = LogAPI(service: logService, questions: LogQuestions(logs: logService, config: config.logs.llm))
         let apiURL = Locked<String?>(nil)
         let monitor = Monitor(env: env, store: store, notifier: notifier, projectManager: pm, apiURL: apiURL)
         var views = PipelineViews.live(
@@ -125,7 +128,7 @@ struct Daemon {
             })
         let ready = Locked(false)
         let app = APIServer.buildApplication(
-            env: env, views: views, isReady: { ready.value },
+            env: env, views: views, isReady: { ready.value }, logs: logAPI,
             onRunning: { port in
                 ready.withLock { $0 = true }
                 let url = "http://\(config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host):\(port)"
@@ -136,7 +139,8 @@ struct Daemon {
                 logger.info("listening on \(url)")
             })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: rescuer), .init(service: maintenance), .init(service: runner), .init(service: pm),
+            .init(service: rescuer), .init(service: maintenance), .init(service: logService), .init(service: runner),
+            .init(service: pm),
             .init(service: notifier), .init(service: monitor),
             .init(
                 service: controller,

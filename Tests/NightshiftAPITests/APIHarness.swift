@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NightshiftAPI
 import NightshiftCore
 import NightshiftRuntime
@@ -36,6 +37,8 @@ final class APIHarness: Sendable {
     let attention = Locked<[JSONValue]>([])
     /// When set, the live views have a project manager that can pause: this records the calls.
     let pauses: Locked<[Bool]>?
+    /// The log routes' service over the harness store (no notifier, no tap).
+    let logs: LogAPI
 
     /// The runner identity the harness claims tasks as.
     static let owner = "runner-test"
@@ -64,6 +67,10 @@ final class APIHarness: Sendable {
         self.ready = ready
         self.views = views
         pauses = pausable ? Locked([]) : nil
+        let service = LogService(
+            store: store, config: config.logs, notifier: nil, tap: nil, defaultRun: nil, logger: Logger(label: "api-test"),
+            now: clock.provider)
+        self.logs = LogAPI(service: service, questions: LogQuestions(logs: service, config: config.logs.llm, environment: [:]))
     }
 
     /// The pipeline views, wired as the daemon wires them (or from the state dir's files).
@@ -92,7 +99,7 @@ final class APIHarness: Sendable {
     /// The router and route table exactly as the daemon builds them.
     func build() -> (router: Router<APIContext>, routes: [(method: String, path: String)]) {
         let ready = self.ready
-        return APIServer.buildRouter(env: env, views: pipelineViews(), isReady: { ready })
+        return APIServer.buildRouter(env: env, views: pipelineViews(), isReady: { ready }, logs: logs)
     }
 
     /// Runs `body` against the router in process (no sockets).

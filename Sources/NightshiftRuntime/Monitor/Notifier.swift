@@ -17,18 +17,24 @@ public struct Alert: Codable, Sendable, Equatable {
     public var text: String
     public var issue: MonitorIssue?
     public var taskID: String?
+    /// A log fingerprint that reached its count (`log_issue`).
+    public var logIssue: LogIssue?
 
     enum CodingKeys: String, CodingKey {
         case event, at, text, issue
         case taskID = "task_id"
+        case logIssue = "log_issue"
     }
 
-    public init(event: String, at: Date, text: String, issue: MonitorIssue? = nil, taskID: String? = nil) {
+    public init(
+        event: String, at: Date, text: String, issue: MonitorIssue? = nil, taskID: String? = nil, logIssue: LogIssue? = nil
+    ) {
         self.event = event
         self.at = at
         self.text = text
         self.issue = issue
         self.taskID = taskID
+        self.logIssue = logIssue
     }
 }
 
@@ -40,8 +46,13 @@ public final class Notifier: Service, Sendable {
 
     let config: NightshiftConfig.Notify
     let logger: Logger
-    let queue: AsyncStream<Alert>
-    let continuation: AsyncStream<Alert>.Continuation
+    /// An alert and the URLs it goes to besides `webhooks` (a log run's callback).
+    struct Delivery: Sendable {
+        var alert: Alert
+        var extraURLs: [String]
+    }
+    let queue: AsyncStream<Delivery>
+    let continuation: AsyncStream<Delivery>.Continuation
     /// Retry delays of one delivery.
     let backoff: [Double]
 
@@ -49,7 +60,7 @@ public final class Notifier: Service, Sendable {
         self.config = config
         self.logger = logger
         self.backoff = backoff
-        (queue, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingNewest(1000))
+        (queue, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .bufferingNewest(1000))
     }
 
     public var isConfigured: Bool {
@@ -58,14 +69,20 @@ public final class Notifier: Service, Sendable {
 
     public func send(_ alert: Alert) {
         guard isConfigured else { return }
-        continuation.yield(alert)
+        continuation.yield(Delivery(alert: alert, extraURLs: []))
+    }
+
+    /// Sends to the configured destinations and to `urls` too (signed the same way).
+    public func send(_ alert: Alert, alsoTo urls: [String]) {
+        guard isConfigured || !urls.isEmpty else { return }
+        continuation.yield(Delivery(alert: alert, extraURLs: urls))
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for await alert in self.queue {
-                    group.addTask { await self.deliver(alert) }
+                for await delivery in self.queue {
+                    group.addTask { await self.deliver(delivery.alert, extraURLs: delivery.extraURLs) }
                 }
             }
         }
@@ -77,9 +94,9 @@ public final class Notifier: Service, Sendable {
         return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
     }
 
-    func deliver(_ alert: Alert) async {
+    func deliver(_ alert: Alert, extraURLs: [String] = []) async {
         let body = (try? JSONEncoder.nightshift().encode(alert)) ?? Data()
-        for url in config.webhooks {
+        for url in config.webhooks + extraURLs.filter({ !config.webhooks.contains($0) }) {
             var headers = ["Content-Type": "application/json"]
             if !config.webhookSecret.isEmpty {
                 headers[Self.signatureHeader] = Self.signature(body: body, secret: config.webhookSecret)

@@ -22,6 +22,9 @@ public struct AgentLaunch: Sendable {
     public var stallTimeout: Double
     public var killGrace: Double
     public var tailBytes: Int
+    /// Where the output's lines are also ingested as logs (source `task:<id>`, the task's run).
+    public var logTap: TaskLineTap? = nil
+    public var runID: String? = nil
 }
 
 /// Why an attempt's process ended.
@@ -89,6 +92,9 @@ public enum AgentProcess {
         } catch {
             return AttemptReport(
                 end: .spawnFailed("\(error)"), tail: "", claudeResultLine: nil, outputBytes: 0, killedLeftovers: false)
+        }
+        if let tap = launch.logTap {
+            sink.collector = TaskLineCollector(tap: tap, taskID: launch.taskID, runID: launch.runID)
         }
         sink.note(header)
         var outFDs: [Int32] = [0, 0]

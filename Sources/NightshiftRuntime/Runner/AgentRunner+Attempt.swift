@@ -53,7 +53,8 @@ extension AgentRunner {
         let launch = AgentLaunch(
             taskID: task.id, command: command, environment: environment, workingDirectory: workdir,
             logPath: env.paths.taskLog(task.id), timeout: config.taskTimeout, stallTimeout: config.stallTimeout,
-            killGrace: config.killGrace, tailBytes: config.outputTailBytes)
+            killGrace: config.killGrace, tailBytes: config.outputTailBytes, logTap: env.logTap,
+            runID: task.runID ?? env.run?.paths.id)
         let header =
             "=== \(Timestamp.format(env.now())) attempt \(task.attempt)/\(task.maxAttempts) \(task.taskType) executor=\(executorName) ==="
         let ledger = env.ledger

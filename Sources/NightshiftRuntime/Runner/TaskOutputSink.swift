@@ -19,6 +19,8 @@ final class TaskOutputSink: @unchecked Sendable {
     private var carry = Redactor.Carry()
     private(set) var claudeResultLine: String?
     private(set) var bytesIn = 0
+    /// Hands each redacted line to the log service too (nil = not ingested).
+    var collector: TaskLineCollector?
     /// Lines longer than this are cut, so one endless line cannot exhaust memory.
     static let maxLine = 64 * 1024
     static let flushAt = 256 * 1024
@@ -76,6 +78,7 @@ final class TaskOutputSink: @unchecked Sendable {
     private func emitLine(_ line: UnsafeBufferPointer<UInt8>, carry: inout Redactor.Carry) {
         let before = pending.count
         redactor.redact(line, into: &pending, carry: &carry)
+        collector?.add(pending[before...])
         pending.append(0x0A)
         if line.count >= Self.resultPrefix.count && line.starts(with: Self.resultPrefix) {
             claudeResultLine = String(decoding: pending[before..<(pending.count - 1)], as: UTF8.self)
@@ -91,6 +94,7 @@ final class TaskOutputSink: @unchecked Sendable {
 
     private func flush() {
         guard !pending.isEmpty else { return }
+        collector?.flush()
         pending.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {

@@ -53,6 +53,8 @@ public struct ServiceEnvironment: Sendable {
     /// What services wait on (periodic passes, heartbeats, retry wake-ups, the drain): a test
     /// gives them a manual clock and advances it instead of waiting.
     public var clock: any Clock<Duration> = ContinuousClock()
+    /// Where agents' output lines go to be ingested as logs; nil = they are not.
+    public var logTap: TaskLineTap? = nil
 
     public init(
         config: NightshiftConfig, paths: StatePaths, store: any TaskStore, logs: ComponentLogs, redactor: Redactor,

@@ -1,0 +1,76 @@
+import Foundation
+import NightshiftCore
+
+/// A classified line ready to be stored (the service classifies, the store keeps).
+public struct ClassifiedLogLine: Sendable, Equatable {
+    public var entry: LogEntry
+    public var classification: LogClassification?
+    public init(entry: LogEntry, classification: LogClassification?) {
+        self.entry = entry
+        self.classification = classification
+    }
+}
+
+/// What one append changed: the lines with their ids, and the fingerprints that are due a
+/// notification (already marked notified in the same transaction, so two appends never both
+/// notify).
+public struct LogAppendResult: Sendable, Equatable {
+    public var lines: [LogEntry] = []
+    public var notify: [LogIssue] = []
+    public init() {}
+}
+
+/// Which stored lines to read.
+public struct LogLineQuery: Sendable, Equatable {
+    public var runID: String
+    public var source: String?
+    public var levels: [String]?
+    public var since: Date?
+    /// Lines with an id above this, oldest first (the tail); otherwise the newest first.
+    public var afterID: Int64?
+    /// With `newestFirst`: lines with an id below this (paging back).
+    public var beforeID: Int64?
+    public var limit: Int
+    public init(
+        runID: String, source: String? = nil, levels: [String]? = nil, since: Date? = nil, afterID: Int64? = nil,
+        beforeID: Int64? = nil, limit: Int
+    ) {
+        self.runID = runID
+        self.source = source
+        self.levels = levels
+        self.since = since
+        self.afterID = afterID
+        self.beforeID = beforeID
+        self.limit = limit
+    }
+}
+
+/// What pruning removed.
+public struct LogPruneResult: Sendable, Equatable {
+    public var lines = 0
+    public var fingerprints = 0
+    public var runs = 0
+    public init() {}
+}
+
+/// The ingested logs: runs, lines and fingerprints (issue 13). Each operation is one transaction.
+public protocol LogStore: Sendable {
+    /// Creates a run with a fresh id (`RunID.generate`), which becomes `latest`.
+    func startLogRun(callbackURL: String?, now: Date) async throws -> LogRun
+    /// Creates the run if it does not exist (it keeps its creation time if it does).
+    func ensureLogRun(_ id: String, now: Date) async throws -> LogRun
+    func logRun(_ id: String) async throws -> LogRun?
+    /// The newest run by creation time.
+    func latestLogRun() async throws -> LogRun?
+    /// Stores the lines (creating their runs), folds the classified ones into their run's
+    /// fingerprints and marks those the policy says are due.
+    func appendLogs(_ lines: [ClassifiedLogLine], policy: LogNotifyPolicy, now: Date) async throws -> LogAppendResult
+    /// A run's fingerprints, most seen first.
+    func logIssues(runID: String, limit: Int) async throws -> [LogIssue]
+    func logLines(_ query: LogLineQuery) async throws -> [LogEntry]
+    /// Adds tokens to a run's spend and returns the new total.
+    func addLogTokens(runID: String, tokens: Int) async throws -> Int
+    /// Deletes lines received before `cutoff`, then the oldest lines past `maxBytes`, then
+    /// fingerprints not seen since `cutoff` and empty runs older than it (never the latest).
+    func pruneLogs(before cutoff: Date, maxBytes: Int) async throws -> LogPruneResult
+}
