@@ -273,12 +273,20 @@ extension SQLiteTaskStore: LogStore {
         }
         var total = try await read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(bytes), 0) FROM log_lines") ?? 0 }
         while total > maxBytes {
+            let excess = total - maxBytes
             let (n, freed) = try await write { db -> (Int, Int) in
-                let ids = try Row.fetchAll(
+                // The oldest lines, only as many as free the excess (at most a batch at a time).
+                let rows = try Row.fetchAll(
                     db, sql: "SELECT id, bytes FROM log_lines ORDER BY id LIMIT ?", arguments: [Self.logPruneBatch])
-                guard let last = ids.last else { return (0, 0) }
-                let freed = ids.reduce(0) { $0 + ($1[1] as Int) }
-                try db.execute(sql: "DELETE FROM log_lines WHERE id <= ?", arguments: [last[0] as Int64])
+                var freed = 0
+                var last: Int64?
+                for row in rows {
+                    freed += row[1] as Int
+                    last = row[0] as Int64
+                    if freed >= excess { break }
+                }
+                guard let last else { return (0, 0) }
+                try db.execute(sql: "DELETE FROM log_lines WHERE id <= ?", arguments: [last])
                 return (db.changesCount, freed)
             }
             if n == 0 { break }
