@@ -14,7 +14,10 @@ struct ServeCommand: AsyncParsableCommand {
             are torn down and left for the next start to rescue. A second SIGTERM or SIGINT during \
             the drain tears them down at once. Exit code 0 on a clean stop, 1 on a runtime \
             failure, 2 on a bad config or a taken port. Set NIGHTSHIFT_LOG_STDERR=0 to keep \
-            component logs out of stderr (or name the components to echo, e.g. project_manager).
+            component logs out of stderr (or name the components to echo, e.g. project_manager). \
+            Each start is a run (runs/<run_id>/, --run-id or NIGHTSHIFT_RUN_ID to join one; under the \
+            watchdog, the watchdog's run); a run that ends with this process writes its summary, \
+            archive and reports/session_report.md when it stops.
             """)
 
     @OptionGroup var options: DaemonOptions
