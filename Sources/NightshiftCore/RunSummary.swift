@@ -298,10 +298,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
         return fit(text, width)
     }
 
-    /// `text` cut to `width` columns (an ellipsis marks the cut).
-    static func fit(_ text: String, _ width: Int) -> String {
-        text.count <= width ? text : String(text.prefix(width - 1)) + "…"
-    }
+    /// `text` cut to `width` terminal columns (an ellipsis marks the cut).
+    static func fit(_ text: String, _ width: Int) -> String { TextTable.cut(text, to: width) }
 
     func fit(_ text: String, _ width: Int) -> String { Self.fit(text, width) }
 

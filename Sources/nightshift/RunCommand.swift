@@ -119,7 +119,7 @@ struct RunCommand: AsyncParsableCommand {
                     message: "preflight failed: \(failing.map(\.name).joined(separator: ", ")); no task started",
                     code: onlyBacklog ? Self.exitValidation : Self.exitEnvironment)
             }
-            if let holder = WatchdogCommand.daemonLockHolder(paths) {
+            if let holder = StateDirLock.holder(of: paths.lockFile) {
                 throw CLIFailure(
                     message: "the state dir \(paths.root) is locked by another daemon (\(holder)); stop it or use --state-dir",
                     code: Self.exitEnvironment)

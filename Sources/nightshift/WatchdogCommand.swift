@@ -59,7 +59,7 @@ struct WatchdogCommand: AsyncParsableCommand {
             } catch {
                 throw CLIFailure(message: "\(error)")
             }
-            if let holder = Self.daemonLockHolder(paths) {
+            if let holder = StateDirLock.holder(of: paths.lockFile) {
                 throw CLIFailure(
                     message:
                         "a daemon (\(holder)) already runs on \(paths.root) without this watchdog; stop it first (SIGTERM), then start the watchdog"
@@ -204,19 +204,5 @@ struct WatchdogCommand: AsyncParsableCommand {
         if arg0.hasPrefix("/") { return arg0 }
         if arg0.contains("/") { return (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(arg0) }
         return arg0
-    }
-
-    /// Who holds the daemon's state dir lock, when someone does (probed without keeping it).
-    static func daemonLockHolder(_ paths: StatePaths) -> String? {
-        let fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return nil
-        }
-        let text =
-            (try? String(contentsOfFile: paths.lockFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        return text.isEmpty ? "unknown pid" : text
     }
 }

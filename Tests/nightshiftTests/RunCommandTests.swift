@@ -175,6 +175,19 @@ struct RunCommandTests {
         #expect(!FileManager.default.fileExists(atPath: f.state + "/runs"))
     }
 
+    @Test("a state dir a daemon already holds: exit 2 naming it, no run made")
+    func lockedStateDir() async throws {
+        let f = try Fixture()
+        let config = try f.config(agent: try f.script("agent.sh", "exit 0"))
+        let daemon = try DaemonProcess(stateDir: f.state, arguments: ["--config", config])
+        #expect(await daemon.waitUntilReady())
+        let r = try f.run(config, ["--smoke"])
+        #expect(r.status == 2, "\(r.err)")
+        #expect(r.err.contains("is locked by another daemon (pid"), "\(r.err)")
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: f.state + "/runs")) ?? []
+        #expect(runs.count == 1, "only the daemon's own run: \(runs)")
+    }
+
     @Test("the prod profile without a budget of 0.10 USD and a bad usage exit 2")
     func environmentAndUsage() throws {
         let f = try Fixture()

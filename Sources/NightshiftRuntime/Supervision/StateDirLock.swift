@@ -19,14 +19,32 @@ public final class StateDirLock: Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AtomicFile.WriteError(path: path, reason: String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             close(fd)
-            throw Held(path: path, holder: holder.map { $0.isEmpty ? "unknown pid" : $0 } ?? "unknown pid")
+            throw Held(path: path, holder: Self.recordedHolder(path))
         }
         ftruncate(fd, 0)
         let text = "pid \(getpid())\n"
         _ = text.withCString { write(fd, $0, strlen($0)) }
         self.fd = fd
+    }
+
+    /// Who holds the lock at `path`, when someone does: probed without keeping it (the
+    /// watchdog and `nightshift run` ask before they start anything).
+    public static func holder(of path: String) -> String? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        return recordedHolder(path)
+    }
+
+    /// The `pid N` the holder wrote into the file.
+    static func recordedHolder(_ path: String) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return text.isEmpty ? "unknown pid" : text
     }
 
     deinit {
