@@ -43,8 +43,8 @@ struct DoctorCommand: AsyncParsableCommand {
             each executor's smoke_command when one is set (a failure says whether the provider refused \
             the credentials (401/403), is rate limiting (429), the usage limit is reached, or it is \
             overloaded (529)), the backlog parses, the workspace is a clean git repository, the state \
-            dir is writable with room, the budget suits --profile, and every webhook and the Telegram \
-            bot (getMe) answer. The watchdog runs the same checks before its first start. Output of the \
+            dir is writable with room, the budget suits --profile, every webhook and the Telegram \
+            bot (getMe) answer, and the log LLM endpoint (logs.llm.base_url, when set) answers. The watchdog runs the same checks before its first start. Output of the \
             runs is kept in <state_dir>/doctor/. Exit 0 = no FAIL (warnings allowed), 2 = a FAIL or bad usage.
             """)
 

@@ -69,6 +69,28 @@ struct DoctorNotifierTests {
         #expect(Set(Doctor(config: config, paths: paths).executorNames()) == ["default", "claude", "codex"])
     }
 
+    @Test("the log LLM endpoint: answers pass, a refused key fails, unreachable fails, unset skips")
+    func logLLM() async throws {
+        let dir = try TemporaryDirectory()
+        func doctor(_ base: String) -> Doctor {
+            var config = NightshiftConfig()
+            config.logs.llm.baseURL = base
+            return Doctor(config: config, paths: StatePaths(root: dir.path("state")))
+        }
+        let up = try LoopbackHTTPReceiver(status: 200)
+        #expect(await doctor(up.baseURL + "/v1").checkLogLLM().status == .pass)
+        try await RuntimeHarness.waitUntil("the receiver to record the request") { !up.requests.isEmpty }
+        #expect(up.requests.map(\.path) == ["/v1/models"])
+        let refused = try LoopbackHTTPReceiver(status: 401)
+        let denied = await doctor(refused.baseURL).checkLogLLM()
+        #expect(denied.status == .fail)
+        #expect(denied.providerFailure == .authentication)
+        let port = refused.port
+        refused.stop()
+        #expect(await doctor("http://127.0.0.1:\(port)").checkLogLLM().status == .fail)
+        #expect(await doctor("").checkLogLLM().status == .skip)
+    }
+
     @Test("nothing configured is one SKIP line")
     func nothing() async throws {
         let dir = try TemporaryDirectory()

@@ -55,6 +55,7 @@ public struct Doctor: Sendable {
         checks.append(stateCheck)
         checks.append(Preflight.budget(profile: options.profile, usd: options.budgetUSD))
         checks += await checkNotifiers()
+        checks.append(await checkLogLLM())
         return Preflight.Report(checks: checks)
     }
 
@@ -282,10 +283,36 @@ public struct Doctor: Sendable {
         return checks
     }
 
-    func request(_ url: String, method: String) async -> (status: Int?, body: Data?, error: String?) {
+    /// The log Q&A endpoint (`logs.llm.base_url`), when set: `GET <base>/models` with its key.
+    func checkLogLLM() async -> Preflight.Check {
+        let llm = config.logs.llm
+        guard !llm.baseURL.isEmpty else {
+            return Preflight.Check(.skip, "log llm", "logs.llm.base_url is empty: log questions get extractive answers")
+        }
+        let base = llm.baseURL.hasSuffix("/") ? String(llm.baseURL.dropLast()) : llm.baseURL
+        let key = ProcessInfo.processInfo.environment[llm.apiKeyEnv] ?? ""
+        let answer = await request("\(base)/models", method: "GET", bearer: key)
+        guard let status = answer.status else {
+            return Preflight.Check(
+                .fail, "log llm", "\(base) unreachable: \(answer.error ?? "no answer")",
+                fix: "check logs.llm.base_url (address, port, proxy), or set it to \"\" to answer log questions offline")
+        }
+        if status == 401 || status == 403 {
+            return Preflight.Check(
+                .fail, "log llm", "\(base) answered HTTP \(status): the key in $\(llm.apiKeyEnv) is refused",
+                fix: "set a valid key in $\(llm.apiKeyEnv)", providerFailure: .authentication)
+        }
+        if status >= 500 {
+            return Preflight.Check(.warn, "log llm", "\(base) answered HTTP \(status)", fix: "the endpoint is up but failing")
+        }
+        return Preflight.Check(.pass, "log llm", "\(base) answers (HTTP \(status))")
+    }
+
+    func request(_ url: String, method: String, bearer: String = "") async -> (status: Int?, body: Data?, error: String?) {
         guard let u = URL(string: url), u.scheme == "http" || u.scheme == "https" else { return (nil, nil, "not an http(s) URL") }
         var r = URLRequest(url: u, timeoutInterval: options.httpTimeout)
         r.httpMethod = method
+        if !bearer.isEmpty { r.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
         do {
             let (data, response) = try await URLSession.shared.data(for: r)
             return ((response as? HTTPURLResponse)?.statusCode ?? 0, data, nil)
