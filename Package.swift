@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -58,6 +59,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                // The dashboard's server-rendered pages (Dashboard/); only this target uses it.
+                .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
         // Benchmarks the `bench` command prints; kept out of the shipped store target.
@@ -114,6 +118,15 @@ let package = Package(
         ),
         .testTarget(name: "nightshiftTests", dependencies: ["nightshift", "NightshiftTesting"]),
         .testTarget(name: "NightshiftTestingTests", dependencies: ["NightshiftTesting"]),
+        // The dashboard and the morning report in headless Chromium over WebDriver.
+        .testTarget(
+            name: "NightshiftBrowserTests",
+            dependencies: [
+                "NightshiftAPI", "NightshiftTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "NightshiftMCPTests",
             dependencies: [

@@ -15,7 +15,8 @@ public enum APIServer {
         let prometheus = PrometheusExport(env: env)
         router.add(middleware: RequestCountMiddleware(export: prometheus))
         router.add(middleware: ProblemMiddleware())
-        router.add(middleware: BearerAuthMiddleware(policy: AccessPolicy(env.config.server)))
+        let policy = AccessPolicy(env.config.server)
+        router.add(middleware: BearerAuthMiddleware(policy: policy))
         let recorder = RouteRecorder(router: router)
         SystemRoutes(env: env, isReady: isReady, prometheus: prometheus).register(recorder)
         TaskRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
@@ -28,8 +29,11 @@ public enum APIServer {
         TelegramRoutes(
             env: env, commands: ChatCommands(env: env, attention: { await attention().compactMap(\.stringValue) })
         ).register(recorder)
+        DashboardRoutes(
+            env: env, views: views, auth: DashboardAuth(policy: policy), logs: logs, bodyLimit: env.config.server.maxBodyBytes
+        ).register(recorder)
         // Last, so that it wraps only the not-found responder (see MethodNotAllowedMiddleware).
-        router.add(middleware: MethodNotAllowedMiddleware(table: RouteTable(recorder.routes)))
+        router.add(middleware: MethodNotAllowedMiddleware(table: RouteTable(recorder.routes + recorder.pages)))
         return (router, recorder.routes)
     }
 

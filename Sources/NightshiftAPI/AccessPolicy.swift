@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -12,6 +13,11 @@ import NightshiftCore
 /// - The Telegram webhook never needs it: Telegram cannot send one, and the route checks its own
 ///   secret-token header.
 ///
+/// - The dashboard's pages (`/`, `/dashboard/...`, `/runs/...`) check the session themselves, so
+///   that a browser without one is sent to the login page rather than given a 401; and a browser
+///   that signed in there (the `ns_session` cookie, `DashboardAuth`) may read every route, the
+///   event stream included, but changes things only through the dashboard's CSRF-checked forms.
+///
 /// The decision uses only the method and the path, never whether a route or a task exists, so a
 /// refused request cannot tell an existing task from a missing one.
 struct AccessPolicy: Sendable {
@@ -23,6 +29,30 @@ struct AccessPolicy: Sendable {
         self.token = token
         self.offLoopback = offLoopback
         self.metricsPublic = metricsPublic
+    }
+
+    /// The value of the dashboard's session cookie: derived from the token, so it is good for as
+    /// long as the token is (across restarts) and tells nothing about it. Empty without a token.
+    var dashboardSession: String {
+        guard !token.isEmpty else { return "" }
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data("nightshift-dashboard-session-v1".utf8), using: SymmetricKey(data: Data(token.utf8)))
+        return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether the dashboard asks for the token (and its forms need the session).
+    var dashboardNeedsLogin: Bool { !token.isEmpty || offLoopback }
+
+    /// The dashboard's pages, which check the session themselves.
+    static func isPage(_ path: String) -> Bool {
+        path == "/" || path == "/dashboard" || path.hasPrefix("/dashboard/") || path.hasPrefix("/runs/")
+    }
+
+    /// Whether the request carries the dashboard's session cookie.
+    func hasSession(_ request: Request) -> Bool {
+        let session = dashboardSession
+        guard !session.isEmpty, let cookie = request.cookies[DashboardCookies.session]?.value else { return false }
+        return constantTimeEquals(cookie, session)
     }
 
     init(_ server: NightshiftConfig.Server) {
@@ -39,7 +69,7 @@ struct AccessPolicy: Sendable {
     func needsToken(_ method: HTTPRequest.Method, path: String) -> Bool {
         // The router ignores repeated and trailing slashes; so must the policy.
         let path = "/" + path.split(separator: "/").joined(separator: "/")
-        if path == Self.telegramWebhook { return false }
+        if path == Self.telegramWebhook || Self.isPage(path) { return false }
         if !Self.reading.contains(method) { return !token.isEmpty || offLoopback }
         guard offLoopback else { return false }
         if Self.probes.contains(path) { return false }
@@ -51,7 +81,8 @@ struct AccessPolicy: Sendable {
     /// daemon started off loopback without one (config validation refuses that) fails closed.
     func authorized(_ request: Request) -> Bool {
         guard !token.isEmpty else { return false }
-        return constantTimeEquals(request.headers[.authorization] ?? "", "Bearer \(token)")
+        if constantTimeEquals(request.headers[.authorization] ?? "", "Bearer \(token)") { return true }
+        return Self.reading.contains(request.method) && hasSession(request)
     }
 }
 

@@ -33,6 +33,8 @@ enum JSONResponse {
 final class RouteRecorder: @unchecked Sendable {
     let router: Router<APIContext>
     private(set) var routes: [(method: String, path: String)] = []
+    /// The dashboard's pages (HTML, outside the documented JSON API; `page(_:_:_:)`).
+    var pages: [(method: String, path: String)] = []
 
     init(router: Router<APIContext>) { self.router = router }
 

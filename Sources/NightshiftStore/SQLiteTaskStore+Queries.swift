@@ -74,6 +74,9 @@ extension SQLiteTaskStore {
         }
         if !query.taskTypes.isEmpty { matching.add("task_type", query.taskTypes.map(\.rawValue)) }
         if let item = query.backlogItem { matching.add("backlog_item", [item]) }
+        if let errorClass = query.errorClass { matching.add("error_class", [errorClass]) }
+        if let runID = query.runID { matching.add("run_id", [runID]) }
+        let narrowed = query.backlogItem != nil || query.errorClass != nil || query.runID != nil
         if query.after != nil, query.order != .newest {
             throw StoreError(.invalid, "a cursor pages the newest-first order only", field: "after")
         }
@@ -88,10 +91,10 @@ extension SQLiteTaskStore {
         let limit = max(0, query.limit)
         let offset = max(0, query.offset)
         return try await read { db in
-            // The total comes from the kept counts unless a backlog item narrows it (its index
-            // holds a few tasks per item).
+            // The total comes from the kept counts unless a backlog item (its index holds a few
+            // tasks per item), an error class or a run narrows it.
             let total =
-                query.backlogItem == nil
+                !narrowed
                 ? try Self.keptCount(db, statuses: query.statuses, taskTypes: query.taskTypes)
                 : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks \(filters.whereSQL)", arguments: filters.arguments) ?? 0
             // One row more than the page tells whether a next page exists. A deep offset skips

@@ -13,6 +13,10 @@ public struct TaskQuery: Sendable, Equatable {
     public var statuses: [TaskStatus] = []
     public var taskTypes: [TaskType] = []
     public var backlogItem: String?
+    /// Only tasks whose `error_class` is this (the dashboard's filter).
+    public var errorClass: String?
+    /// Only tasks created by this run (the dashboard's filter).
+    public var runID: String?
     public var limit = 20
     public var offset = 0
     /// Keyset paging: the tasks after this one in the newest-first order (`TaskPage.next` of

@@ -24,8 +24,12 @@ struct AccessPolicyTests {
     @Test("off loopback: everything but the probes, public metrics and the webhook; slashes do not matter")
     func offLoopback() {
         let p = AccessPolicy(token: "t", offLoopback: true, metricsPublic: true)
-        for path in ["/api/agent/tasks", "/api/version", "/", "/api/health/x", "/api/healthz", "/API/health"] {
+        for path in ["/api/agent/tasks", "/api/version", "/api/health/x", "/api/healthz", "/API/health", "/dashboardx"] {
             #expect(p.needsToken(.get, path: path), "\(path)")
+        }
+        // The dashboard's pages check the session cookie themselves (DashboardAuthTests).
+        for path in ["/", "/dashboard/login", "//dashboard//tasks/x", "/runs/run_20261201_220000_a1b2"] {
+            #expect(!p.needsToken(.get, path: path), "\(path)")
         }
         for path in ["/api/health", "/api/ready", "//api//health/", "/metrics", "/api/agent/telegram/webhook"] {
             #expect(!p.needsToken(.get, path: path), "\(path)")

@@ -63,6 +63,7 @@ extension Monitor {
             layer2Execution: .init(
                 apiReachable: s.apiReachable, throughput: eff.throughput, durationSeconds: metrics.durationSeconds,
                 successRate: eff.successRate),
-            layer3Attention: .init(openIssues: open, resolvedSinceLast: changes.resolved, needsDecision: s.waiting.map(\.id)))
+            layer3Attention: .init(openIssues: open, resolvedSinceLast: changes.resolved, needsDecision: s.waiting.map(\.id)),
+            runID: env.run?.paths.id)
     }
 }

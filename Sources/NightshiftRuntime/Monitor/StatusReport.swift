@@ -74,6 +74,9 @@ public struct StatusReport: Encodable, Sendable {
     public var layer1Orchestration: Orchestration
     public var layer2Execution: Execution
     public var layer3Attention: Attention
+    /// The run this daemon works for: the `.txt` links its morning report (text only, not in
+    /// the JSON).
+    public var runID: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case overall
@@ -131,6 +134,12 @@ public struct StatusReport: Encodable, Sendable {
         )
         for i in layer3Attention.openIssues {
             lines.append("  [\(i.severity.rawValue)] \(i.id) \(i.condition) \(i.subject): \(i.message) → \(i.suggestedAction)")
+        }
+        if let runID {
+            lines.append("")
+            lines.append(
+                "Morning report: runs/\(runID)/report.html (written when the run ends; live at /runs/\(runID) and on the dashboard at /)"
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }

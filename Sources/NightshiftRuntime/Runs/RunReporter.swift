@@ -7,7 +7,8 @@ import SystemPackage
 
 /// Writes a run's reports: `summary.txt` and `summary.json` (atomically, refreshed while the run
 /// goes on), and at its end `run.tar.gz` with its sha256, then `reports/session_report.md`
-/// (once, atomically) with a copy under `reports/history/<stamp>/`.
+/// (once, atomically) with a copy under `reports/history/<stamp>/`, and the morning report
+/// (`report.html`, `report.md`, `report.json`) that the session report links first.
 public struct RunReporter: Sendable {
     public let store: any RunStore
     public let paths: StatePaths
@@ -101,13 +102,26 @@ public struct RunReporter: Sendable {
                 try write(summary)
             }
         }
+        // The morning report (report.html, .md, .json); a failure to write it is a warning.
+        var morning: [(label: String, path: String)] = []
+        do {
+            let writer = MorningReportWriter(store: store, paths: paths)
+            try writer.write(try await writer.build(summary: summary, now: now))
+            morning = [
+                ("morning report", relative(files.paths.reportHTML)),
+                ("morning report (Markdown)", relative(files.paths.reportMarkdown)),
+            ]
+        } catch {
+            summary.warnings.append("the morning report could not be written: \(error)")
+            try write(summary)
+        }
         let errorClass = summary.errorClass ?? "none"
         let report = SessionReport(
             sessionID: sessionID, summary: summary, verdict: verdict, errorClass: errorClass,
             dlqCount: summary.dlqCount ?? 0,
             lastDLQRunID: ([summary] + history.reversed()).first { $0.totals.failedForGood > 0 }?.run.id,
             history: history,
-            links: [
+            links: morning + [
                 ("summary", relative(files.paths.summaryText)), ("summary (JSON)", relative(files.paths.summaryJSON)),
                 ("run", relative(files.paths.info)), ("logs", relative(files.paths.logsDir)),
                 ("archive", relative(files.paths.archive)),

@@ -1,0 +1,136 @@
+import Foundation
+import NightshiftCore
+import NightshiftRuntime
+import NightshiftStore
+
+/// What the dashboard page shows, read from the store and the pipeline views. Every list is
+/// bounded, so the page costs the same with ten tasks or ten thousand.
+struct DashboardData {
+    var counts: [TaskStatus: Int] = [:]
+    var sections: [DashboardSection: [AgentTask]] = [:]
+    var totals: [DashboardSection: Int] = [:]
+    var context: DashboardRowContext
+    var needs: [[String: Any]] = []
+    var items: [[String: Any]] = []
+    var itemsSummary = ""
+    var issues: [[String: Any]] = []
+    var runs: [[String: Any]] = []
+
+    /// Rail entries of failed tasks shown at most (the Finished table, filtered by
+    /// `status=failed`, has the rest).
+    static let failedInRail = 20
+
+    static func load(env: ServiceEnvironment, views: PipelineViews, filter: DashboardFilter) async throws -> DashboardData {
+        let store = env.store
+        let counts = try await store.countByStatus()
+        var sections: [DashboardSection: [AgentTask]] = [:]
+        var totals: [DashboardSection: Int] = [:]
+        for s in DashboardSection.allCases {
+            guard var q = filter.query(s.statuses, limit: s.limit) else { continue }
+            if s == .pending && q.statuses == [.pending] { q.order = .claim }
+            let page = try await store.list(q)
+            sections[s] = page.tasks
+            totals[s] = page.total
+        }
+        let pm = await views.projectManager()
+        let context = try await rowContext(
+            env: env, views: views, tasks: sections[.pending] ?? [], counts: counts, projectManager: pm)
+        var data = DashboardData(counts: counts, sections: sections, totals: totals, context: context)
+        data.needs = try await rail(env: env, views: views, projectManager: pm)
+        (data.items, data.itemsSummary) = items(pm, phases: env.config.projectManager.phases)
+        data.issues = await views.monitorIssues(false).compactMap { i -> [String: Any]? in
+            guard let o = i.objectValue else { return nil }
+            return [
+                "severity": o["severity"]?.stringValue ?? "", "condition": o["condition"]?.stringValue ?? "",
+                "subject": o["subject"]?.stringValue ?? "", "message": o["message"]?.stringValue ?? "",
+                "action": o["suggested_action"]?.stringValue ?? "", "count": "\(Int(o["count"]?.doubleValue ?? 1))",
+            ]
+        }
+        data.runs = RunCatalog(paths: env.paths).list().prefix(20).map { r in
+            [
+                "id": r.id, "mode": r.mode.rawValue, "state": r.state.rawValue, "result": r.result?.rawValue ?? "—",
+                "started": Timestamp.format(r.startedAt), "tasks": r.tasksRun.map { "\($0)" } ?? "—",
+                "cost": r.costUSD.map { String(format: "%.4f", $0) } ?? "—",
+            ]
+        }
+        return data
+    }
+
+    /// The context rows need: the time, the workers, the pause, and the status of the tasks
+    /// that pending ones depend on.
+    static func rowContext(
+        env: ServiceEnvironment, views: PipelineViews, tasks: [AgentTask], counts: [TaskStatus: Int],
+        projectManager: JSONValue? = nil
+    ) async throws -> DashboardRowContext {
+        var pm = projectManager
+        if pm == nil, tasks.contains(where: { $0.status == .pending }) { pm = await views.projectManager() }
+        var context = DashboardRowContext(
+            now: env.now(), workers: env.config.runner.workers, running: counts[.running] ?? 0,
+            paused: pm?.objectValue?["paused"] == .bool(true))
+        let wanted = Set(tasks.filter { $0.status == .pending }.flatMap(\.dependsOn)).prefix(200)
+        for id in wanted {
+            context.dependencies[id] = (try? await env.store.get(id))?.status
+        }
+        return context
+    }
+
+    /// The "Needs you" rail: decisions first, then blocked items, fatal and critical issues,
+    /// budget stops and usage-limit pauses, and tasks failed for good.
+    static func rail(env: ServiceEnvironment, views: PipelineViews, projectManager pm: JSONValue) async throws -> [[String: Any]]
+    {
+        var out: [[String: Any]] = []
+        let waiting = try await env.store.list(TaskQuery(statuses: [.needsDecision], limit: 100)).tasks
+        out += waiting.compactMap(DashboardRail.entry)
+        for b in pm.objectValue?["blocked"]?.arrayValue ?? [] {
+            guard let o = b.objectValue, let key = o["key"]?.stringValue else { continue }
+            out.append(
+                DashboardRail.blockedItem(key: key, title: o["title"]?.stringValue ?? "", reason: o["reason"]?.stringValue ?? ""))
+        }
+        out += (await views.fatalIssues() + views.monitorIssues(false)).compactMap(DashboardRail.issue)
+        let failed = try await env.store.list(TaskQuery(statuses: [.failed], limit: 100)).tasks
+        let stops = failed.filter { DashboardRail.budgetClasses.contains($0.errorClass ?? "") }
+        out += stops.compactMap(DashboardRail.entry)
+        out += failed.filter { !DashboardRail.budgetClasses.contains($0.errorClass ?? "") }.compactMap(DashboardRail.entry)
+            .prefix(failedInRail)
+        return out
+    }
+
+    /// Backlog items with their phase progress, from the project manager's status.
+    static func items(_ pm: JSONValue, phases: [String]) -> ([[String: Any]], String) {
+        let o = pm.objectValue ?? [:]
+        let all = o["items"]?.arrayValue ?? []
+        let rows: [[String: Any]] = all.prefix(500).compactMap { i in
+            guard let item = i.objectValue, let key = item["key"]?.stringValue else { return nil }
+            let state = item["state"]?.stringValue ?? "queued"
+            let current = item["phase"]?.stringValue
+            let at = current.flatMap { phases.firstIndex(of: $0) }
+            let marks: [[String: Any]] = phases.enumerated().map { (n, name) in
+                let mark: String
+                if state == "done" {
+                    mark = "done"
+                } else if let at, n < at {
+                    mark = "done"
+                } else if let at, n == at {
+                    mark = state == "blocked" ? "blocked" : "current"
+                } else {
+                    mark = "todo"
+                }
+                return ["name": name, "mark": mark]
+            }
+            var row: [String: Any] = [
+                "key": key, "keyQuery": FormBody.escape(key), "title": item["title"]?.stringValue ?? "", "state": state,
+                "phases": marks,
+            ]
+            if let reason = item["blocked_reason"]?.stringValue, state == "blocked" { row["reason"] = reason }
+            if let it = item["iteration"]?.doubleValue, it > 1 { row["iteration"] = "\(Int(it))" }
+            return row
+        }
+        var summary = ""
+        if let by = o["items_by_state"]?.objectValue {
+            summary = ItemState.allCases.map { "\($0.rawValue) \(Int(by[$0.rawValue]?.doubleValue ?? 0))" }.joined(
+                separator: " · ")
+            if let state = o["state"]?.stringValue { summary = "project manager \(state) · " + summary }
+        }
+        return (rows, summary)
+    }
+}
