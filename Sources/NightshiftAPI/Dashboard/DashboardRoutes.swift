@@ -25,8 +25,7 @@ struct DashboardRoutes {
             try await fragment(request, try taskID(context), rows: true)
         }
         r.page(.get, "/dashboard/tasks/{id}") { request, context in
-            let id = try taskID(context)
-            return try await page(request) { c in try await taskPage(request, id, c) }
+            try await page(request) { c in try await taskPage(request, try taskID(context), c) }
         }
         r.page(.get, "/dashboard/tasks/{id}/summary") { request, context in
             try await fragment(request, try taskID(context), rows: false)
