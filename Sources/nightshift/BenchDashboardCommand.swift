@@ -42,7 +42,7 @@ struct DashboardBench: AsyncParsableCommand {
                 AgentTask(
                     taskType: [TaskType.spec, .impl, .test, .review][(made + i) % 4],
                     direction: "bench task \(made + i): " + String(repeating: "do the thing ", count: 8), maxAttempts: 1,
-                    backlogItem: "\((made + i) % 40)", phase: ["spec", "impl", "test", "review"][(made + i) % 4], now: now)
+                    backlogItem: "\(made + i)", phase: ["spec", "impl", "test", "review"][(made + i) % 4], now: now)
             }
             _ = try await store.create(batch, by: "bench")
             made += n

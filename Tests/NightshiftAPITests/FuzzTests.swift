@@ -151,7 +151,8 @@ struct FuzzTests {
             ]
             let paths = [
                 "/api/agent/tasks", "/api/agent/tasks/\(t.id)", "/api/agent/tasks/\(unknownTaskID)", "/api/agent/tasks/count",
-                "/api/agent/tasks/\(t.id)/log", "/api/health", "/api/ready", "/metrics", "/api/agent/pm/pause", "/api/nope", "/",
+                "/api/agent/tasks/\(t.id)/log", "/api/health", "/api/ready", "/metrics", "/api/agent/pm/pause", "/api/nope",
+                "/nope",
                 "/api/agent/tasks/\(t.id)/log/x", "//api//health//", "/api/agent/telegram/webhook",
             ]
             let auth = ["", "Bearer \(OffLoopbackAuthTests.token)", "Bearer wrong", "Bearer"]

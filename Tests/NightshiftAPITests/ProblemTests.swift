@@ -58,7 +58,7 @@ struct ProblemTests {
     @Test(
         "an unknown route is a 404 problem",
         arguments: [
-            "/api/nope", "/api/agent", "/api/agent/tasks/count/extra", "/api/agent/tasks/\(unknownTaskID)/log/more", "/",
+            "/api/nope", "/api/agent", "/api/agent/tasks/count/extra", "/api/agent/tasks/\(unknownTaskID)/log/more", "/nope",
             "/metrics/x",
         ])
     func unknownRoute(_ uri: String) async throws {

@@ -23,6 +23,8 @@ extension DashboardRoutes {
     ) async throws -> (
         title: String, html: String, extra: [String: Any]
     ) {
+        // Read before the task, so the stream replays anything that changes while it renders.
+        let lastEvent = try await env.store.lastEventID()
         let t = try await env.store.get(id)
         let events = try await env.store.events(taskID: id)
         let now = env.now()
@@ -75,7 +77,7 @@ extension DashboardRoutes {
             }
         }
         var extra: [String: Any] = ["page": "task", "taskID": t.id, "stream": true]
-        extra["lastEvent"] = "\(events.last?.id ?? 0)"
+        extra["lastEvent"] = "\(lastEvent)"
         if logs != nil { extra["logRun"] = t.runID ?? "latest" }
         return ("Task \(t.id)", DashboardTemplates.render("task", v), extra)
     }
