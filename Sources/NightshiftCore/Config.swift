@@ -76,6 +76,12 @@ public struct NightshiftConfig: Sendable, Equatable {
         /// What each phase's output must contain before its item advances (`PhaseContract`);
         /// a phase without one advances on any completed task.
         public var contracts: [String: PhaseContract] = [:]
+        /// The merge queue (`Landing.swift`): off, local or push.
+        public var land = LandMode.off
+        /// The branch items land on; "" = the repository's current branch at startup.
+        public var baseBranch = ""
+        /// Merge tasks per conflict before the item waits for a decision.
+        public var maxMergeAttempts = 2
     }
 
     public struct Monitor: Sendable, Equatable {

@@ -211,6 +211,19 @@ struct ConfigReader {
             case "verify_command": pm.verifyCommand = try string(v, p)
             case "auto_push": pm.autoPush = try bool(v, p)
             case "worktree_retention": pm.worktreeRetention = try duration(v, p, positive: false)
+            case "land":
+                let text = try string(v, p)
+                guard let mode = LandMode(rawValue: text) else {
+                    throw ConfigError(path: p, reason: "must be off, local or push, not \"\(text)\"", location: at(v))
+                }
+                pm.land = mode
+            case "base_branch":
+                let name = try string(v, p)
+                if let problem = LandMode.branchNameProblem(name) {
+                    throw ConfigError(path: p, reason: problem, location: at(v))
+                }
+                pm.baseBranch = name
+            case "max_merge_attempts": pm.maxMergeAttempts = try int(v, p, min: 0, max: 100)
             case "templates":
                 var map: [String: String] = [:]
                 for (phase, tv) in try mapping(v, p) { map[phase] = try string(tv, "\(p).\(phase)") }

@@ -104,13 +104,21 @@ extension AgentRunner {
         let title = task.context["backlog_title"]?.stringValue ?? String(task.direction.prefix(60))
         let message = "[nightshift] \(task.taskType) \(task.id): \(title)"
         do {
-            if try await Workspace.commitAll(in: workdir, message: message) {
+            if try await Workspace.commitAll(in: workdir, message: message, redactor: env.redactor) {
                 log.info("committed: \(message)")
                 if env.config.projectManager.autoPush, let branch = task.context["branch"]?.stringValue {
                     do { try await Workspace.push(in: workdir, branch: branch) } catch { log.error("auto-push failed: \(error)") }
                 }
             }
             return outcome
+        } catch let blocked as WorktreeSafety.SecretBlocked {
+            // A secret is never committed: a human removes it, then answers (the task runs again).
+            log.error("auto-commit refused: \(blocked)")
+            var asking = outcome
+            asking.kind = .needsDecision(
+                prompt: "Auto-commit stopped: the staged changes hold a secret (value masked):\n\(blocked.listing)\n"
+                    + "Remove it from the worktree \(workdir), then answer to run the task again.")
+            return asking
         } catch {
             log.error("auto-commit failed: \(error)")
             var failed = outcome
