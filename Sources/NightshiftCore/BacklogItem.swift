@@ -48,6 +48,8 @@ public struct BacklogItem: Codable, Sendable, Equatable, Identifiable {
     public var mergeConflicts: [String]?
     /// "base-sha branch-sha" of that dry run, so it runs again only when either moved.
     public var mergeChecked: String?
+    /// The base head its last rebase conflicted with: a branch that contains it since made progress.
+    public var landConflictBase: String?
 
     enum CodingKeys: String, CodingKey {
         case key, position, title, body, after, slug, state, phase, iteration, workdir, branch

@@ -11,7 +11,7 @@ enum BacklogItemRecord {
         case startedAt = "started_at", finishedAt = "finished_at"
         case landState = "land_state", landAttempts = "land_attempts", landDetail = "land_detail"
         case landedFrom = "landed_from", landedTo = "landed_to", landedAt = "landed_at"
-        case mergeConflicts = "merge_conflicts", mergeChecked = "merge_checked"
+        case mergeConflicts = "merge_conflicts", mergeChecked = "merge_checked", landConflictBase = "land_conflict_base"
     }
 
     static func decode(_ row: Row) throws -> BacklogItem {
@@ -48,6 +48,7 @@ enum BacklogItemRecord {
             item.mergeConflicts = try? JSONDecoder().decode([String].self, from: Data(text.utf8))
         }
         item.mergeChecked = row[Columns.mergeChecked.rawValue]
+        item.landConflictBase = row[Columns.landConflictBase.rawValue]
         return item
     }
 

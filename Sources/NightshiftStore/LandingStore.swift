@@ -15,11 +15,13 @@ public protocol LandingStore: Sendable {
     /// verifying → landed, with the base head before and after.
     func recordLanded(key: String, from: String, to: String, detail: String?, now: Date) async throws -> Bool
     /// rebasing → conflict with a `merge` task (the policy's next attempt), or → waiting for a
-    /// decision once the attempts are used up.
+    /// decision once the attempts are used up. `progressed`: the branch took in the base head of
+    /// its last conflict (the last merge task did its job; the base moved on since), so the
+    /// attempts start again.
     func recordConflict(
-        key: String, conflict: MergeConflict, policy: LandingPolicy, now: Date
-    ) async throws
-        -> Changes<AgentTask?>
+        key: String, conflict: MergeConflict, progressed: Bool, policy: LandingPolicy, now: Date
+    )
+        async throws -> Changes<AgentTask?>
     /// verifying → out of the queue with an impl fix iteration (the item is active again), or
     /// → waiting past `max_iterations`.
     func recordVerifyFailure(key: String, feedback: String, now: Date) async throws -> Changes<AgentTask?>

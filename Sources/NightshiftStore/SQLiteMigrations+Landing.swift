@@ -17,6 +17,7 @@ extension SQLiteMigrations {
                     ALTER TABLE backlog_items ADD COLUMN landed_at REAL;
                     ALTER TABLE backlog_items ADD COLUMN merge_conflicts TEXT CHECK (merge_conflicts IS NULL OR json_valid(merge_conflicts));
                     ALTER TABLE backlog_items ADD COLUMN merge_checked TEXT;
+                    ALTER TABLE backlog_items ADD COLUMN land_conflict_base TEXT;
                     CREATE INDEX backlog_items_landing ON backlog_items (position, key)
                       WHERE land_state IN ('queued','rebasing','verifying','conflict','waiting');
                     CREATE INDEX backlog_items_landed ON backlog_items (landed_at) WHERE land_state = 'landed';

@@ -58,14 +58,16 @@ extension SQLiteTaskStore: LandingStore {
     }
 
     public func recordConflict(
-        key: String, conflict: MergeConflict, policy: LandingPolicy, now: Date
-    ) async throws
-        -> Changes<AgentTask?>
-    {
+        key: String, conflict: MergeConflict, progressed: Bool, policy: LandingPolicy, now: Date
+    ) async throws -> Changes<AgentTask?> {
         guard let hook = pipeline else { throw StoreError(.unavailable, "the store was opened without a pipeline plan") }
         return try await journaled(now: now) { db, journal in
-            guard let item = try BacklogItemRecord.fetch(db, key: key), item.landState == .rebasing else { return nil }
+            guard var item = try BacklogItemRecord.fetch(db, key: key), item.landState == .rebasing else { return nil }
             let conflicts = String(decoding: try JSONEncoder().encode(conflict.files), as: UTF8.self)
+            if progressed { item.landAttempts = 0 }
+            try db.execute(
+                sql: "UPDATE backlog_items SET land_conflict_base = ?, land_attempts = ? WHERE key = ?",
+                arguments: [conflict.baseHead, item.landAttempts, key])
             switch policy.afterConflict(mergeAttempts: item.landAttempts) {
             case .mergeTask(let attempt):
                 let parent = try item.currentTaskID.flatMap { try Self.fetch(db, $0) }
@@ -134,7 +136,7 @@ extension SQLiteTaskStore: LandingStore {
                 try db.execute(
                     sql: """
                         UPDATE backlog_items SET land_state = 'queued', land_attempts = 0, land_detail = 'retry by an operator',
-                          updated_at = ? WHERE key = ?
+                          land_conflict_base = NULL, updated_at = ? WHERE key = ?
                         """, arguments: [t, key])
             case .skip:
                 try db.execute(

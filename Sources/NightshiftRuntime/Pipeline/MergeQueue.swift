@@ -243,7 +243,13 @@ public final class MergeQueue: Sendable {
         let conflict = MergeConflict(
             branch: item.branch ?? "nightshift/\(item.slug)", baseBranch: base, baseHead: head, files: files, ours: ours,
             theirs: theirs)
-        let changes = try await store.recordConflict(key: item.key, conflict: conflict, policy: policy, now: env.now())
+        // Did the last merge task take in the base head it was given? Then only the base moved on.
+        var progressed = false
+        if let previous = item.landConflictBase, previous != head {
+            progressed = try await Git.status(["merge-base", "--is-ancestor", previous, "HEAD"], in: dir).code == 0
+        }
+        let changes = try await store.recordConflict(
+            key: item.key, conflict: conflict, progressed: progressed, policy: policy, now: env.now())
         let task = env.ledger.announce(changes)
         if task == nil, let now = try await store.items(keys: [item.key]).first, now.landState == .waiting {
             return .waiting(key: item.key, reason: conflict.summary)
