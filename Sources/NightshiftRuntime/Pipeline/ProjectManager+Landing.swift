@@ -47,6 +47,7 @@ public struct LandingView: Codable, Sendable, Equatable {
 extension ProjectManager {
     /// The error an item's landing decision gives when the queue is off.
     public struct LandingOff: Error, CustomStringConvertible {
+        public init() {}
         public var description: String { "the merge queue is off (project_manager.land: off, or no runner.workspace)" }
     }
 

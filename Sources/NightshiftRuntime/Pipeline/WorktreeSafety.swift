@@ -202,6 +202,14 @@ public enum WorktreeSafety {
             case ref, slug, commit, subject
             case createdAt = "created_at"
         }
+
+        public init(ref: String, slug: String, commit: String, createdAt: Date?, subject: String) {
+            self.ref = ref
+            self.slug = slug
+            self.commit = commit
+            self.createdAt = createdAt
+            self.subject = subject
+        }
     }
 
     /// Every WIP ref of the repository, newest first.
