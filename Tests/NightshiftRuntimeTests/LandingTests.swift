@@ -84,6 +84,10 @@ struct LandingTests {
         #expect(status.landing?.lastLanded?.to == items[2].landedTo)
         #expect(status.landing?.queue == [])
         #expect(status.landing?.baseBranch == "main")
+        // The wire shape is the one api/openapi.yaml gives LandingView (additionalProperties: false).
+        let landing = try #require(try JSONValue(encoding: status).objectValue?["landing"]?.objectValue)
+        #expect(Set(landing.keys) == ["mode", "base_branch", "queue", "last_landed", "conflicts_ahead"])
+        #expect(Set(landing["last_landed"]?.objectValue?.keys.map { $0 } ?? []) == ["key", "title", "from", "to", "at"])
     }
 
     /// An agent that edits line 1 of README.md (item 2 after item 1 landed, so the second
@@ -140,6 +144,8 @@ struct LandingTests {
         let view = try #require(try await pm.status().landing)
         #expect(view.queue.map(\.key) == ["2"])
         #expect(view.queue.first?.state == .waiting)
+        let entry = try #require(try JSONValue(encoding: view).objectValue?["queue"]?.arrayValue?.first?.objectValue)
+        #expect(Set(entry.keys) == ["key", "title", "state", "attempts", "detail", "merge_conflicts"])
 
         // skip: it stays unlanded; a second skip is refused, nothing changes.
         let skipped = try await pm.decideLanding(key: "2", decision: .skip)

@@ -138,7 +138,8 @@ public enum WorktreeSafety {
         // The empty old value makes update-ref refuse to overwrite a ref that appeared meanwhile.
         try await git(["update-ref", "-m", message, ref, commit, ""], in: worktree)
         if push {
-            try await git(["push", "-q", "origin", "\(ref):\(ref)"], in: worktree)
+            // Best effort: the ref is saved locally whatever the remote says.
+            _ = try? await git(["push", "-q", "origin", "\(ref):\(ref)"], in: worktree)
         }
         return Snapshot(ref: ref, commit: commit)
     }
