@@ -146,6 +146,11 @@ struct LandingTests {
         #expect(view.queue.first?.state == .waiting)
         let entry = try #require(try JSONValue(encoding: view).objectValue?["queue"]?.arrayValue?.first?.objectValue)
         #expect(Set(entry.keys) == ["key", "title", "state", "attempts", "detail", "merge_conflicts"])
+        // The monitor's status report names the wait too.
+        let monitor = Monitor(env: h.env, store: h.store, notifier: nil, projectManager: pm, apiURL: Locked<String?>(nil))
+        _ = try await monitor.runOnce()
+        let report = try String(contentsOfFile: h.paths.statusReportText, encoding: .utf8)
+        #expect(report.contains("item 2 waits in the merge queue (nightshift pm land 2 retry|skip)"), "\(report)")
 
         // skip: it stays unlanded; a second skip is refused, nothing changes.
         let skipped = try await pm.decideLanding(key: "2", decision: .skip)
@@ -296,6 +301,10 @@ struct LandingTests {
             let queue = try #require(pm.queue)
             try await queue.refreshPreviews()
             #expect(try await h.item("1").mergeConflicts == ["README.md"])
+            let monitor = Monitor(env: h.env, store: h.store, notifier: nil, projectManager: pm, apiURL: Locked<String?>(nil))
+            _ = try await monitor.runOnce()
+            let report = try String(contentsOfFile: h.paths.statusReportText, encoding: .utf8)
+            #expect(report.contains("item 1 will conflict with main in README.md (dry-run merge)"), "\(report)")
             #expect(try await pm.status().landing?.conflictsAhead.map { "\($0.key): \($0.files)" } == [#"1: ["README.md"]"#])
             _ = FileManager.default.createFile(atPath: h.shared + "/release", contents: nil)
             try await h.waitForItems("the item to reach the queue") {
