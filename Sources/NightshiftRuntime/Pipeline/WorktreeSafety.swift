@@ -35,7 +35,7 @@ public enum WorktreeSafety {
 
     /// What `retire` did with a worktree.
     public enum Retirement: Sendable, Equatable {
-        /// Removed (it was clean); `wip` when its changes were saved first (never both dirty and removed).
+        /// Removed: it was clean (a dirty worktree is never removed).
         case removed
         /// Kept, and why; `wip` names the snapshot of its changes when there were any.
         case kept(reason: String, wip: Snapshot?)
