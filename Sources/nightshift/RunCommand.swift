@@ -100,6 +100,8 @@ struct RunCommand: AsyncParsableCommand {
                     message: "no backlog: set project_manager.backlog or give --backlog FILE", code: Self.exitValidation)
             }
             if smoke { config = Self.smokeConfig(config, offline: offline) }
+            // --budget is the run's cap, enforced before each spawn and, for metered agents, live.
+            if !smoke, let b = preflight.budget { config.budget.perRunUSD = min(config.budget.perRunUSD ?? b, b) }
             // On a signal the agents are torn down at once and the partial report written.
             config.runner.drainTimeout = 0
             let paths = StatePaths(root: config.stateDir)
