@@ -278,7 +278,8 @@ struct StructuredAgentTests {
         let runID = "run_20261201_120000_abcd"
         var env = h.environment {
             $0.runner.workers = 1
-            $0.runner.executors = ["default": Self.claude(h)]
+            // Paced like a real agent: a call is not already in the pipe when the cap is crossed.
+            $0.runner.executors = ["default": Self.claude(h, env: ["FAKE_DELAY": "0.2"])]
             $0.budget.perRunUSD = 0.05
             $0.budget.reserveUSD = 0.01
         }
@@ -323,5 +324,39 @@ struct StructuredAgentTests {
             #expect(try await h.store.get(task.id).status == .pending)
         }
         #expect(Self.calls(h).isEmpty)
+    }
+
+    @Test("a pause recorded before a restart holds the executor's tasks until it ends")
+    func pauseSurvivesRestart() async throws {
+        let h = try RuntimeHarness()
+        let until = Date().addingTimeInterval(2)
+        _ = try await h.store.pauseExecutor("default", until: until, reason: "usage limit: test", taskID: nil, now: Date())
+        let env = h.environment { $0.runner.executors = ["default": Self.claude(h)] }
+        let task = try await h.store.create(.make(direction: "after the reset", now: Date()))
+        let done = try await h.withRunner(AgentRunner(env: env)) { try await h.waitForStatus(task.id, [.completed, .failed]) }
+        #expect(done.status == .completed)
+        #expect(try #require(done.startedAt) >= until)
+    }
+
+    @Test("a model the price table does not know is estimated at 0, with a warning in the task log")
+    func unknownModel() async throws {
+        let h = try RuntimeHarness()
+        let env = h.environment {
+            $0.runner.executors = [
+                "default": .init(
+                    command: "python3 \(Self.fixtures)/fake_codex.py exec --json {direction}", format: .codexJSONL,
+                    model: "acme-coder-1")
+            ]
+        }
+        let task = try await h.store.create(.make(direction: "unknown model", now: Date()))
+        let done = try await h.withRunner(AgentRunner(env: env)) { try await h.waitForStatus(task.id, [.completed, .failed]) }
+        #expect(done.status == .completed)
+        #expect(done.costUSD == 0)
+        #expect(done.costSource == "estimated")
+        #expect(done.model == "acme-coder-1")
+        #expect(
+            h.read(env.paths.taskLog(task.id)).contains(
+                "[nightshift] warning: model acme-coder-1 is not in the price table (pricing 2026-12-01); its cost is estimated at 0"
+            ))
     }
 }

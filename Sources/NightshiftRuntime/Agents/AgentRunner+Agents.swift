@@ -67,7 +67,6 @@ extension AgentRunner {
         let idleTimeout = env.config.runner.idleTimeout
         let clock = env.clock
         var written = 0
-        var warned: Set<String> = []
         while !Task.isCancelled && stopper.stopReason == nil {
             let idle = session.idleSeconds(at: env.now())
             if idle >= idleTimeout {
@@ -87,13 +86,7 @@ extension AgentRunner {
             let version = session.version
             if version != written {
                 written = version
-                for model in session.meter.unpricedModels where !warned.contains(model) {
-                    warned.insert(model)
-                    let line =
-                        "[nightshift] warning: model \(model) is not in the price table (pricing \(env.config.pricing.version)); its cost is estimated at 0"
-                    log.warning("\(line)")
-                    Self.appendNote(line, to: env.paths.taskLog(task.id))
-                }
+                warnUnpriced(session, task: task, log: log)
                 do {
                     _ = try await env.ledger.meter(id: task.id, owner: env.instanceID, reading: session.reading(), now: env.now())
                 } catch let e as StoreError where e.code == .lostClaim {
@@ -103,6 +96,17 @@ extension AgentRunner {
                 }
                 try? await clock.sleep(for: .milliseconds(250))
             }
+        }
+    }
+
+    /// Warns once per model the price table does not know (its cost is estimated at 0), in the
+    /// runner's log and the task's.
+    func warnUnpriced(_ session: AgentSession, task: AgentTask, log: Logger) {
+        for model in session.unwarnedModels() {
+            let line =
+                "[nightshift] warning: model \(model) is not in the price table (pricing \(env.config.pricing.version)); its cost is estimated at 0"
+            log.warning("\(line)")
+            Self.appendNote(line, to: env.paths.taskLog(task.id))
         }
     }
 

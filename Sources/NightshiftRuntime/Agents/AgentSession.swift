@@ -7,7 +7,7 @@ import Synchronization
 /// thread): parses each line, keeps the `AgentMeter`, and halts the attempt the moment its
 /// metered cost reaches the task's cap or its turns pass `max_turns`. The runner writes the
 /// readings to the store while it runs and checks `idle` against `runner.idle_timeout`.
-final class AgentSession: Sendable {
+public final class AgentSession: Sendable {
     /// What the task had spent before this attempt (its earlier attempts).
     struct Base: Sendable {
         var costUSD = 0.0
@@ -31,6 +31,7 @@ final class AgentSession: Sendable {
         var fragment: [UInt8] = []
         /// Bumped by every event: the writer writes when it moved.
         var version = 0
+        var warned: Set<String> = []
     }
 
     let parser: AgentStreamParser
@@ -47,7 +48,7 @@ final class AgentSession: Sendable {
     /// Longest line kept for parsing (a tool call that writes a big file is one line).
     static let maxLine = 16 * 1024 * 1024
 
-    init(
+    public init(
         format: AgentFormat, task: AgentTask, model: String?, prices: PriceTable, capUSD: Double?, maxTurns: Int,
         stopper: AttemptStopper, now: @escaping @Sendable () -> Date
     ) {
@@ -62,7 +63,7 @@ final class AgentSession: Sendable {
     }
 
     /// One raw output line, or a piece of a long one.
-    func line(_ bytes: UnsafeBufferPointer<UInt8>, complete: Bool) {
+    public func line(_ bytes: UnsafeBufferPointer<UInt8>, complete: Bool) {
         let events: [AgentEvent] = state.withLock { s in
             if s.fragment.isEmpty && complete { return parser.parse(bytes) }
             if s.fragment.count + bytes.count <= Self.maxLine { s.fragment.append(contentsOf: bytes) }
@@ -87,7 +88,16 @@ final class AgentSession: Sendable {
         }
     }
 
-    var meter: AgentMeter { state.withLock { $0.meter } }
+    public var meter: AgentMeter { state.withLock { $0.meter } }
+
+    /// Models the price table does not know that nobody was warned about yet (marked warned).
+    func unwarnedModels() -> [String] {
+        state.withLock { s in
+            let new = s.meter.unpricedModels.filter { !s.warned.contains($0) }
+            s.warned.formUnion(new)
+            return new
+        }
+    }
     var version: Int { state.withLock { $0.version } }
 
     /// Seconds since the agent last said anything (since the start when it has not yet).

@@ -28,6 +28,25 @@ public struct AgentLaunch: Sendable {
     /// Sees every raw output line (before redaction) on the reader thread: a structured
     /// agent's meter. It must be quick.
     public var onLine: (@Sendable (UnsafeBufferPointer<UInt8>, _ complete: Bool) -> Void)? = nil
+
+    public init(
+        taskID: String, command: String, environment: [String: String], workingDirectory: String?, logPath: String,
+        timeout: Double, stallTimeout: Double, killGrace: Double, tailBytes: Int, logTap: TaskLineTap? = nil,
+        runID: String? = nil, onLine: (@Sendable (UnsafeBufferPointer<UInt8>, _ complete: Bool) -> Void)? = nil
+    ) {
+        self.taskID = taskID
+        self.command = command
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.logPath = logPath
+        self.timeout = timeout
+        self.stallTimeout = stallTimeout
+        self.killGrace = killGrace
+        self.tailBytes = tailBytes
+        self.logTap = logTap
+        self.runID = runID
+        self.onLine = onLine
+    }
 }
 
 /// Why the runner itself stopped an attempt that was still working.

@@ -103,6 +103,7 @@ extension AgentRunner {
             .delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
         let result = AgentResult.read(path: resultPath)
         metering?.cancel()
+        if let session { warnUnpriced(session, task: task, log: log) }
         guard
             let classified = OutcomeClassifier.classify(
                 report: report, result: result, retryDelay: delay, limits: (config.taskTimeout, config.stallTimeout))
