@@ -43,24 +43,51 @@ extension AgentRunner {
                         retryDelay: nil)), log: log)
             return
         }
-        let command = CommandTemplate.render(executor.command, task: task)
+        // A structured agent that asked for a decision continues its own session.
+        let resuming =
+            executor.format.isStructured && !executor.resumeCommand.isEmpty && task.decision != nil && task.sessionID != nil
+        let sessionID = resuming ? (task.sessionID ?? "") : UUID().uuidString.lowercased()
+        let capUSD = await liveCap(for: task)
+        let remaining = capUSD.map { max(0.01, $0 - (task.costUSD ?? 0)) }
+        var extra: [String: String] = [
+            "session_id": sessionID, "model": executor.model,
+            // No cap: a figure no run reaches, so a preset that passes it stays valid.
+            "max_budget_usd": String(format: "%.2f", remaining ?? 999_999),
+        ]
+        if resuming, task.errorClass == ErrorClass.budgetExceeded.rawValue {
+            extra["decision"] = "Continue where you stopped; your budget was raised."
+        }
+        let command = CommandTemplate.render(resuming ? executor.resumeCommand : executor.command, task: task, extra: extra)
         let resultPath = env.paths.resultFile(task.id)
         try? FileManager.default.removeItem(atPath: resultPath)
-        let environment = Self.agentEnvironment(for: task, executor: executor, resultPath: resultPath, paths: env.paths)
+        var environment = Self.agentEnvironment(for: task, executor: executor, resultPath: resultPath, paths: env.paths)
+        environment["NIGHTSHIFT_SESSION_ID"] = sessionID
+        if resuming { environment["NIGHTSHIFT_RESUME"] = "1" }
         let workdir = task.context["workdir"]?.stringValue ?? (config.workspace.isEmpty ? nil : config.workspace)
+        let session: AgentSession? =
+            executor.format.isStructured
+            ? AgentSession(
+                format: executor.format, task: task, model: executor.model.isEmpty ? nil : executor.model,
+                prices: env.config.pricing, capUSD: capUSD, maxTurns: executor.maxTurns, stopper: stopper, now: env.now)
+            : nil
+        if let session { sessions.withLock { $0[task.id] = session } }
+        defer { if session != nil { _ = sessions.withLock { $0.removeValue(forKey: task.id) } } }
 
         env.run?.linkAttemptLog(taskLog: env.paths.taskLog(task.id), task: task)
         let launch = AgentLaunch(
             taskID: task.id, command: command, environment: environment, workingDirectory: workdir,
             logPath: env.paths.taskLog(task.id), timeout: config.taskTimeout, stallTimeout: config.stallTimeout,
             killGrace: config.killGrace, tailBytes: config.outputTailBytes, logTap: env.logTap,
-            runID: task.runID ?? env.run?.paths.id)
+            runID: task.runID ?? env.run?.paths.id,
+            onLine: session.map { s in { @Sendable bytes, complete in s.line(bytes, complete: complete) } })
         let header =
             "=== \(Timestamp.format(env.now())) attempt \(task.attempt)/\(task.maxAttempts) \(task.taskType) executor=\(executorName) ==="
         let ledger = env.ledger
         let owner = env.instanceID
         let now = env.now
-        log.info("starting attempt \(task.attempt) of \(task.taskType) task")
+        log.info("starting attempt \(task.attempt) of \(task.taskType) task\(resuming ? " (resuming session \(sessionID))" : "")")
+        let metering = session.map { s in Task { await self.meterWhileRunning(s, task: task, stopper: stopper, log: log) } }
+        defer { metering?.cancel() }
         let report = await AgentProcess.run(launch, redactor: env.redactor, stopper: stopper, header: header) { pid in
             do {
                 _ = try await ledger.recordStart(
@@ -75,13 +102,25 @@ extension AgentRunner {
         let delay = RetryPolicy(base: config.retryBackoff.base, max: config.retryBackoff.max)
             .delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
         let result = AgentResult.read(path: resultPath)
+        metering?.cancel()
+        if let session { warnUnpriced(session, task: task, log: log) }
         guard
-            var outcome = OutcomeClassifier.classify(
+            let classified = OutcomeClassifier.classify(
                 report: report, result: result, retryDelay: delay, limits: (config.taskTimeout, config.stallTimeout))
         else {
             log.info("attempt stopped: \(stopper.stopReason ?? "stopped")")
+            if let session {
+                // The spend of a cancelled or interrupted attempt is still spend.
+                _ = try? await env.ledger.meter(id: task.id, owner: env.instanceID, reading: session.reading(), now: env.now())
+            }
             return
         }
+        let refined = StructuredOutcome.refine(
+            classified, report: report, meter: session?.meter, base: session?.base, executor: executor,
+            backoff: config.usageLimitBackoff, consecutiveLimits: consecutiveLimits(executorName), now: env.now(),
+            retryDelay: delay, capUSD: capUSD)
+        var outcome = refined.outcome
+        await afterAttempt(executor: executorName, refined: refined, task: task, log: log)
         // Before the auto-commit: output that misses its contract is not committed; the next
         // iteration of the phase finds it in the worktree as it was left.
         if outcome.kind == .completed, let phase = task.phase,
