@@ -294,6 +294,7 @@ public final class MergeQueue: Sendable {
         case .signaled(let sig): return (false, "killed by signal \(sig)\n" + report.tail)
         case .timedOut, .stalled: return (false, "timed out after \(configuration.verifyTimeout)s\n" + report.tail)
         case .stopped(let why), .spawnFailed(let why): return (false, why + "\n" + report.tail)
+        case .halted(let why): return (false, "\(why)\n" + report.tail)
         }
     }
 
