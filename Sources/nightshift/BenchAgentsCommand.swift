@@ -46,64 +46,42 @@ struct AgentsBench: AsyncParsableCommand {
         }
     }
 
-    /// The parser alone over the transcript in memory, then the same file printed by `cat`
-    /// through the agent process path (pipe, reader thread, redaction, task log, parser).
+    /// The transcript through a real process's output path (`cat` → pipe → reader thread →
+    /// redaction → task log → parser), then the parser alone over the file read in 1 MiB
+    /// chunks. The transcript is written in pieces and never held whole, so the RSS is the
+    /// parser's.
     func parser(_ root: String) async throws {
-        let fixture = [
-            #"{"type":"system","subtype":"init","session_id":"s","model":"claude-sonnet-4-5","tools":["Bash"]}"#,
-            #"{"type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_01A","type":"tool_result","content":"Sources/Retry.swift:12: func delay(afterAttempt:)"}]},"parent_tool_use_id":null,"session_id":"s"}"#,
-        ]
-        var text = ""
+        let path = (root as NSString).appendingPathComponent("transcript.jsonl")
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        let result =
+            #"{"type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_01A","type":"tool_result","content":"Sources/Retry.swift:12: func delay(afterAttempt:)"}]},"parent_tool_use_id":null,"session_id":"s"}"#
+        var written = 0
         var lines = 0
         let target = mib * 1024 * 1024
-        text.reserveCapacity(target + 4096)
-        while text.utf8.count < target {
-            text += (lines % 2 == 0 ? Self.call(lines, usd: 0.001) : fixture[lines % 2 == 1 ? 1 : 0]) + "\n"
-            lines += 1
-        }
-        let path = (root as NSString).appendingPathComponent("transcript.jsonl")
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        let before = Self.maxRSSMiB()
-        let parse = AgentStreamParser(format: .claudeStreamJSON)
-        var meter = AgentMeter()
-        var events = 0
-        let now = Date()
-        let clock = ContinuousClock()
-        let elapsed = clock.measure {
-            var bytes = text
-            bytes.withUTF8 { buf in
-                var start = 0
-                while start < buf.count {
-                    var end = start
-                    while end < buf.count && buf[end] != 0x0A { end += 1 }
-                    for e in parse.parse(UnsafeBufferPointer(rebasing: buf[start..<end])) {
-                        meter.apply(e, at: now)
-                        events += 1
-                    }
-                    start = end + 1
-                }
+        while written < target {
+            var chunk = ""
+            for _ in 0..<1000 {
+                chunk += (lines % 2 == 0 ? Self.call(lines, usd: 0.001) : result) + "\n"
+                lines += 1
             }
+            try out.write(contentsOf: Data(chunk.utf8))
+            written += chunk.utf8.count
         }
-        let size = Double(text.utf8.count) / 1_048_576
-        print(
-            String(
-                format:
-                    "parser: %.0f MiB, %d lines, %d events in %.2f s: %.0f events/s, %.1f MiB/s; max RSS %.0f MiB (%.0f before)",
-                size, lines, events, elapsed.inSeconds, Double(events) / elapsed.inSeconds, size / elapsed.inSeconds,
-                Self.maxRSSMiB(), before))
-        text = ""
+        try out.close()
+        let size = Double(written) / 1_048_576
+        let before = Self.maxRSSMiB()
+        let clock = ContinuousClock()
 
-        // Through a real process's output path.
         let stopper = AttemptStopper()
         let session = AgentSession(
-            format: .claudeStreamJSON, task: AgentTask(taskType: .impl, direction: "bench", now: now), model: nil,
+            format: .claudeStreamJSON, task: AgentTask(taskType: .impl, direction: "bench", now: Date()), model: nil,
             prices: .builtIn, capUSD: nil, maxTurns: 0, stopper: stopper, now: { Date() })
         let launch = AgentLaunch(
             taskID: "task_bench", command: "cat \(CommandTemplate.shellQuote(path))",
-            environment: ProcessInfo.processInfo.environment,
-            workingDirectory: root, logPath: (root as NSString).appendingPathComponent("task.log"), timeout: 3600,
-            stallTimeout: 3600, killGrace: 1, tailBytes: 8192,
-            onLine: { bytes, complete in session.line(bytes, complete: complete) })
+            environment: ProcessInfo.processInfo.environment, workingDirectory: root,
+            logPath: (root as NSString).appendingPathComponent("task.log"), timeout: 3600, stallTimeout: 3600, killGrace: 1,
+            tailBytes: 8192, onLine: { bytes, complete in session.line(bytes, complete: complete) })
         let piped = try await clock.measure {
             let report = await AgentProcess.run(launch, redactor: Redactor(), stopper: stopper, header: "bench") { _ in true }
             guard case .exited(0) = report.end else { throw CLIFailure(message: "cat ended \(report.end)", code: 1) }
@@ -111,8 +89,37 @@ struct AgentsBench: AsyncParsableCommand {
         print(
             String(
                 format:
-                    "through the agent output path (cat → pipe → redaction → task log → parser): %.1f MiB/s, %d turns metered; max RSS %.0f MiB",
-                size / piped.inSeconds, session.meter.turns, Self.maxRSSMiB()))
+                    "through the agent output path (cat → pipe → redaction → task log → parser): %.0f MiB in %.2f s, %.1f MiB/s, %d turns metered; max RSS %.0f MiB (%.0f before)",
+                size, piped.inSeconds, size / piped.inSeconds, session.meter.turns, Self.maxRSSMiB(), before))
+
+        let parse = AgentStreamParser(format: .claudeStreamJSON)
+        var meter = AgentMeter()
+        var events = 0
+        let now = Date()
+        let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? input.close() }
+        var carry: [UInt8] = []
+        let elapsed = try clock.measure {
+            while let data = try input.read(upToCount: 1 << 20), !data.isEmpty {
+                carry.append(contentsOf: data)
+                var start = 0
+                carry.withUnsafeBufferPointer { buf in
+                    while let nl = buf[start...].firstIndex(of: 0x0A) {
+                        for e in parse.parse(UnsafeBufferPointer(rebasing: buf[start..<nl])) {
+                            meter.apply(e, at: now)
+                            events += 1
+                        }
+                        start = nl + 1
+                    }
+                }
+                carry.removeFirst(start)
+            }
+        }
+        print(
+            String(
+                format: "parser alone: %d lines, %d events in %.2f s: %.0f events/s, %.1f MiB/s; max RSS %.0f MiB",
+                lines, events, elapsed.inSeconds, Double(events) / elapsed.inSeconds, size / elapsed.inSeconds,
+                Self.maxRSSMiB()))
     }
 
     /// A fake agent printing calls of `callUSD` every `interval` s under a cap of 10 calls:

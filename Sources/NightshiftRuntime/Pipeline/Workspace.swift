@@ -57,7 +57,11 @@ public struct Workspace: Sendable {
         }
         let dirty = try await Self.git(["status", "--porcelain", "--untracked-files=normal"], in: repository)
         if !dirty.isEmpty {
-            let files = dirty.split(separator: "\n").prefix(10).map { String($0.dropFirst(3)) }
+            // `git` output comes trimmed, so the first line may have lost the blank of its
+            // status column: the name is what follows the status word.
+            let files = dirty.split(separator: "\n").prefix(10).map {
+                String($0.split(separator: " ", maxSplits: 1).last ?? $0)
+            }
             throw Failure(
                 description:
                     "runner.workspace: \(repository) has uncommitted changes (\(files.joined(separator: ", "))); commit or stash them first"

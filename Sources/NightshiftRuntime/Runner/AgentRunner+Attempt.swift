@@ -86,23 +86,39 @@ extension AgentRunner {
         let owner = env.instanceID
         let now = env.now
         log.info("starting attempt \(task.attempt) of \(task.taskType) task\(resuming ? " (resuming session \(sessionID))" : "")")
-        let metering = session.map { s in Task { await self.meterWhileRunning(s, task: task, stopper: stopper, log: log) } }
-        defer { metering?.cancel() }
-        let report = await AgentProcess.run(launch, redactor: env.redactor, stopper: stopper, header: header) { pid in
-            do {
-                _ = try await ledger.recordStart(
-                    id: task.id, owner: owner, pid: pid, command: command, logPath: launch.logPath, now: now())
-                return true
-            } catch {
-                log.warning("not starting the agent: \(error)")
-                return false
+        // The agent, and beside it (for a structured one) the live metering, which ends with it.
+        let report = await withTaskGroup(of: AttemptReport?.self) { group -> AttemptReport in
+            group.addTask {
+                await AgentProcess.run(launch, redactor: self.env.redactor, stopper: stopper, header: header) { pid in
+                    do {
+                        _ = try await ledger.recordStart(
+                            id: task.id, owner: owner, pid: pid, command: command, logPath: launch.logPath, now: now())
+                        return true
+                    } catch {
+                        log.warning("not starting the agent: \(error)")
+                        return false
+                    }
+                }
             }
+            if let session {
+                group.addTask {
+                    await self.meterWhileRunning(session, task: task, stopper: stopper, log: log)
+                    return nil
+                }
+            }
+            var ended: AttemptReport?
+            for await r in group where r != nil {
+                ended = r
+                group.cancelAll()
+            }
+            return ended
+                ?? AttemptReport(
+                    end: .spawnFailed("no report"), tail: "", claudeResultLine: nil, outputBytes: 0, killedLeftovers: false)
         }
         if report.killedLeftovers { log.warning("killed background processes that outlived the agent") }
         let delay = RetryPolicy(base: config.retryBackoff.base, max: config.retryBackoff.max)
             .delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
         let result = AgentResult.read(path: resultPath)
-        metering?.cancel()
         if let session { warnUnpriced(session, task: task, log: log) }
         guard
             let classified = OutcomeClassifier.classify(

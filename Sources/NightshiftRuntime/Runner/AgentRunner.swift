@@ -145,7 +145,9 @@ public final class AgentRunner: Service, Sendable {
         }
         // Each attempt signals as it ends; once none is left the deadline is no longer needed
         // (cancelled here, and awaited when the group closes).
-        while !active.value.isEmpty { await wake.wait() }
+        // A cancelled task's wait returns at once: stop waiting then, or this loop would spin
+        // (the group's cancellation tears the attempts down and awaits them).
+        while !active.value.isEmpty && !Task.isCancelled { await wake.wait() }
         attempts.cancelAll()
     }
 
