@@ -22,6 +22,7 @@ public enum APIServer {
         TaskRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         DeadLetterRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         PipelineRoutes(env: env, views: views).register(recorder)
+        LandingRoutes(views: views, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         EventRoutes(env: env).register(recorder)
         RunRoutes(env: env).register(recorder)
         LogRoutes(logs: logs, bodyLimit: env.config.server.maxBodyBytes).register(recorder)

@@ -18,6 +18,10 @@ public struct PipelineViews: Sendable {
     public var attention: @Sendable () async -> [JSONValue]
     /// Pauses (true) or resumes (false) the project manager; nil when it is disabled.
     public var setPaused: (@Sendable (Bool) async throws -> Void)?
+    /// An operator's `retry`/`skip` for an item in the merge queue; nil when the PM is disabled.
+    public var decideLanding: (@Sendable (String, LandDecision) async throws -> BacklogItem)?
+    /// The WIP refs with their items; nil when the PM is disabled.
+    public var wipRefs: (@Sendable () async throws -> [WIPEntry])?
 
     public init(
         projectManager: @escaping @Sendable () async -> JSONValue, monitorIssues: @escaping @Sendable (Bool) async -> [JSONValue],
@@ -31,6 +35,8 @@ public struct PipelineViews: Sendable {
         self.effectiveness = effectiveness
         self.attention = attention
         self.setPaused = nil
+        self.decideLanding = nil
+        self.wipRefs = nil
     }
 
     /// Views read from the operator files in the state dir.

@@ -46,11 +46,13 @@ struct EventRoutes {
     /// `Last-Event-ID` (or `?after=`) gets every event after it from the table, then the live
     /// ones: no gap, no duplicate. A live event that arrives ahead of one not yet seen (two
     /// transactions announcing out of order, or a slow client's dropped buffer) makes the
-    /// stream read the missing ones from the table first.
+    /// stream read the missing ones from the table first. Running structured agents' live
+    /// metering comes as `meter` events without an `id:`.
     func stream(_ request: Request) async throws -> Response {
         let after = try await startingPoint(request)
         // Subscribe before reading the table, so nothing committed in between is missed.
         let live = env.events.subscribe()
+        let meters = env.events.subscribeMeters()
         let store = env.store
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ": nightshift task events\n\n"))
@@ -71,16 +73,46 @@ struct EventRoutes {
                 }
             }
             try await catchUp(to: nil)
-            // Ends on graceful shutdown, so an open stream does not hold up the server's drain.
-            for await change in live.cancelOnGracefulShutdown() {
-                let id = change.event.id
-                if id <= last { continue }
-                if id > last + 1 { try await catchUp(to: id - 1) }
-                if id > last { try await send(change.event, change.task) }
+            // History entries and live metering, in one stream.
+            let (merged, sink) = AsyncStream<Live>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await change in live { sink.yield(.change(change)) }
+                    sink.finish()
+                }
+                group.addTask {
+                    for await task in meters { sink.yield(.meter(task)) }
+                    sink.finish()
+                }
+                // Ends on graceful shutdown, so an open stream does not hold up the server's drain.
+                for await item in merged.cancelOnGracefulShutdown() {
+                    switch item {
+                    case .change(let change):
+                        let id = change.event.id
+                        if id <= last { continue }
+                        if id > last + 1 { try await catchUp(to: id - 1) }
+                        if id > last { try await send(change.event, change.task) }
+                    case .meter(let task):
+                        try await writer.write(ByteBuffer(string: Self.meterFrame(task)))
+                    }
+                }
+                group.cancelAll()
             }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    enum Live: Sendable {
+        case change(TaskChange)
+        case meter(AgentTask)
+    }
+
+    /// A running task's live metering: `event: meter` with data `{task}` and no `id:` (it is
+    /// not a history entry, so a client's `Last-Event-ID` stays on the last one).
+    static func meterFrame(_ task: AgentTask) -> String {
+        let t = (try? JSONEncoder.nightshift().encode(task)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        return "event: meter\ndata: {\"task\":\(t)}\n\n"
     }
 
     /// One SSE frame: `event: task`, `id:` the event id, and data `{change, event, task}`.

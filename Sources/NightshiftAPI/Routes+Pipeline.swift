@@ -20,12 +20,51 @@ struct PipelineRoutes {
         var startedAt: Date?
         var decisionPrompt: String?
         var direction: String
+        // Live metering (structured agents; what plain ones report at exit).
+        var costUSD: Double?
+        var costSource: String?
+        var tokensIn: Int?
+        var tokensOut: Int?
+        var turns: Int?
+        var lastTool: String?
+        var lastEventAt: Date?
+        var notBefore: Date?
+        var errorClass: String?
         enum CodingKeys: String, CodingKey {
-            case id, status, phase, attempt, direction
+            case id, status, phase, attempt, direction, turns
             case taskType = "task_type"
             case backlogItem = "backlog_item"
             case startedAt = "started_at"
             case decisionPrompt = "decision_prompt"
+            case costUSD = "cost_usd"
+            case costSource = "cost_source"
+            case tokensIn = "tokens_in"
+            case tokensOut = "tokens_out"
+            case lastTool = "last_tool"
+            case lastEventAt = "last_event_at"
+            case notBefore = "not_before"
+            case errorClass = "error_class"
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(taskType, forKey: .taskType)
+            try c.encode(status, forKey: .status)
+            try c.encode(phase, forKey: .phase)
+            try c.encode(backlogItem, forKey: .backlogItem)
+            try c.encode(attempt, forKey: .attempt)
+            try c.encode(startedAt, forKey: .startedAt)
+            try c.encode(decisionPrompt, forKey: .decisionPrompt)
+            try c.encode(direction, forKey: .direction)
+            try c.encode(costUSD, forKey: .costUSD)
+            try c.encode(costSource, forKey: .costSource)
+            try c.encode(tokensIn, forKey: .tokensIn)
+            try c.encode(tokensOut, forKey: .tokensOut)
+            try c.encode(turns, forKey: .turns)
+            try c.encode(lastTool, forKey: .lastTool)
+            try c.encode(lastEventAt, forKey: .lastEventAt)
+            try c.encode(notBefore, forKey: .notBefore)
+            try c.encode(errorClass, forKey: .errorClass)
         }
         init(_ t: AgentTask) {
             id = t.id
@@ -37,6 +76,40 @@ struct PipelineRoutes {
             startedAt = t.startedAt
             decisionPrompt = t.decisionPrompt
             direction = String(t.direction.prefix(200))
+            costUSD = t.costUSD
+            costSource = t.costSource
+            tokensIn = t.tokensIn
+            tokensOut = t.tokensOut
+            turns = t.turns
+            lastTool = t.lastTool
+            lastEventAt = t.lastEventAt
+            notBefore = t.notBefore
+            errorClass = t.errorClass
+        }
+    }
+
+    /// The `budget` section: the caps, the spend, whether new work waits, and how each cap is
+    /// enforced.
+    struct BudgetStatus: Encodable {
+        var view: AgentBoard.BudgetView
+        var enforcement: BudgetEnforcement
+        func encode(to encoder: any Encoder) throws {
+            try view.encode(to: encoder)
+            try enforcement.encode(to: encoder)
+        }
+    }
+
+    /// An executor paused by a usage limit.
+    struct PausedExecutor: Encodable {
+        var pause: ExecutorPause
+        var line: String
+        enum CodingKeys: String, CodingKey { case executor, until, reason, line }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(pause.executor, forKey: .executor)
+            try c.encode(pause.until, forKey: .until)
+            try c.encode(pause.reason, forKey: .reason)
+            try c.encode(line, forKey: .line)
         }
     }
 
@@ -102,8 +175,11 @@ struct PipelineRoutes {
         var monitor: MonitorSummary
         var attention: [JSONValue]
         var components: [String: Component]
+        var budget: BudgetStatus
+        var pausedExecutors: [PausedExecutor]
         enum CodingKeys: String, CodingKey {
-            case counts, running, pending, workers, monitor, attention, components
+            case counts, running, pending, workers, monitor, attention, components, budget
+            case pausedExecutors = "paused_executors"
             case generatedAt = "generated_at"
             case pendingCount = "pending_count"
             case needsDecision = "needs_decision"
@@ -136,7 +212,15 @@ struct PipelineRoutes {
                 needsDecision: waiting.map(TaskBrief.init), runningByPhase: byPhase, workers: env.config.runner.workers,
                 projectManager: await views.projectManager(),
                 monitor: .init(openIssues: await views.monitorIssues(false).count), attention: await views.attention(),
-                components: components))
+                components: components,
+                budget: BudgetStatus(
+                    view: env.agents.budget,
+                    enforcement: BudgetEnforcement.of(
+                        env.config.budget, formats: env.config.runner.executors.values.map(\.format),
+                        largestCallUSD: nil)),
+                pausedExecutors: env.agents.pauses.filter { $0.until > now }.map {
+                    PausedExecutor(pause: $0, line: AgentBoard.describe($0))
+                }))
     }
 
     func effectiveness() async throws -> Response {

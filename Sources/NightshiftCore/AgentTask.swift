@@ -43,6 +43,23 @@ public struct AgentTask: Codable, Hashable, Sendable, Identifiable {
     public var finishedAt: Date?
     /// The run that created it (`run_YYYYMMDD_HHMMSS_xxxx`); nil for tasks older than runs.
     public var runID: String?
+    // Live metering of structured agents (`format: claude-stream-json | codex-jsonl`).
+    /// Assistant turns of the task's attempts.
+    public var turns: Int?
+    /// Input tokens read from the prompt cache, and written to it (both also in `tokens_in`).
+    public var tokensCacheRead: Int?
+    public var tokensCacheWrite: Int?
+    /// The last tool the agent used, and when it last said anything (a message or a tool event).
+    public var lastTool: String?
+    public var lastEventAt: Date?
+    /// `reported` (the agent printed its total) or `estimated` (tokens × the price table).
+    public var costSource: String?
+    /// The agent's session (Claude's session id, Codex's thread id): a decision resumes it.
+    public var sessionID: String?
+    /// The model the agent reported (or the executor's).
+    public var model: String?
+    /// This task's own spend cap, when a decision raised it past `budget.per_task_usd`.
+    public var budgetUSD: Double?
 
     enum CodingKeys: String, CodingKey {
         case id, direction, status, priority, attempt, executor, command, pid, pgid, decision, error, summary, verdict,
@@ -61,6 +78,14 @@ public struct AgentTask: Codable, Hashable, Sendable, Identifiable {
         case logPath = "log_path"
         case costUSD = "cost_usd"
         case runID = "run_id"
+        case turns, model
+        case tokensCacheRead = "tokens_cache_read"
+        case tokensCacheWrite = "tokens_cache_write"
+        case lastTool = "last_tool"
+        case lastEventAt = "last_event_at"
+        case costSource = "cost_source"
+        case sessionID = "session_id"
+        case budgetUSD = "budget_usd"
         case tokensIn = "tokens_in"
         case tokensOut = "tokens_out"
         case backlogItem = "backlog_item"
@@ -148,5 +173,14 @@ public struct AgentTask: Codable, Hashable, Sendable, Identifiable {
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
         try c.encode(runID, forKey: .runID)
+        try c.encode(turns, forKey: .turns)
+        try c.encode(tokensCacheRead, forKey: .tokensCacheRead)
+        try c.encode(tokensCacheWrite, forKey: .tokensCacheWrite)
+        try c.encode(lastTool, forKey: .lastTool)
+        try c.encode(lastEventAt, forKey: .lastEventAt)
+        try c.encode(costSource, forKey: .costSource)
+        try c.encode(sessionID, forKey: .sessionID)
+        try c.encode(model, forKey: .model)
+        try c.encode(budgetUSD, forKey: .budgetUSD)
     }
 }

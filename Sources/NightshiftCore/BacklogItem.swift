@@ -33,6 +33,23 @@ public struct BacklogItem: Codable, Sendable, Equatable, Identifiable {
     public var updatedAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// Its place in the merge queue (`project_manager.land`); nil while it is not in it.
+    public var landState: LandState?
+    /// Merge tasks it had since it entered the queue (or an operator said retry).
+    public var landAttempts = 0
+    /// Why it waits, what the last conflict was, or what went wrong last.
+    public var landDetail: String?
+    /// The base head before and after it landed (`git log landed_from..landed_to`).
+    public var landedFrom: String?
+    public var landedTo: String?
+    public var landedAt: Date?
+    /// Files a dry-run merge of its branch into the base head conflicts in ([] = it merges
+    /// cleanly; nil = not checked yet).
+    public var mergeConflicts: [String]?
+    /// "base-sha branch-sha" of that dry run, so it runs again only when either moved.
+    public var mergeChecked: String?
+    /// The base head its last rebase conflicted with: a branch that contains it since made progress.
+    public var landConflictBase: String?
 
     enum CodingKeys: String, CodingKey {
         case key, position, title, body, after, slug, state, phase, iteration, workdir, branch
@@ -43,6 +60,13 @@ public struct BacklogItem: Codable, Sendable, Equatable, Identifiable {
         case updatedAt = "updated_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
+        case landState = "land_state"
+        case landAttempts = "land_attempts"
+        case landDetail = "land_detail"
+        case landedFrom = "landed_from"
+        case landedTo = "landed_to"
+        case landedAt = "landed_at"
+        case mergeConflicts = "merge_conflicts"
     }
 
     public init(entry: BacklogEntry, now: Date) {

@@ -22,22 +22,54 @@ public struct NightshiftConfig: Sendable, Equatable {
         /// A cheap real request that proves the agent works and is logged in (e.g. a one-line
         /// prompt); `nightshift doctor` runs it when set. Same placeholders as `command`.
         public var smokeCommand = ""
-        public init(command: String, env: [String: String] = [:], smokeCommand: String = "") {
+        /// What the agent prints: `plain`, or an event stream metered live
+        /// (`claude-stream-json`, `codex-jsonl`).
+        public var format: AgentFormat = .plain
+        /// The command that continues the agent's session after a decision (`{session_id}`,
+        /// `{decision}`); "" = the task runs `command` again with the decision.
+        public var resumeCommand = ""
+        /// Assistant turns an attempt may take (0 = no cap); counted by Nightshift, because
+        /// the agents' own turn caps are known to fail open.
+        public var maxTurns = 0
+        /// The model to price with when the agent's events do not name one (Codex's do not).
+        public var model = ""
+        /// For plain executors: a regex on the output tail that means "the account's usage
+        /// limit is reached" ("" = none).
+        public var usageLimitPattern = ""
+        public init(
+            command: String, env: [String: String] = [:], smokeCommand: String = "", format: AgentFormat = .plain,
+            resumeCommand: String = "", maxTurns: Int = 0, model: String = "", usageLimitPattern: String = ""
+        ) {
             self.command = command
             self.env = env
             self.smokeCommand = smokeCommand
+            self.format = format
+            self.resumeCommand = resumeCommand
+            self.maxTurns = maxTurns
+            self.model = model
+            self.usageLimitPattern = usageLimitPattern
         }
     }
 
     public struct Backoff: Sendable, Equatable {
         public var base: Double = 10
         public var max: Double = 300
+        public init(base: Double = 10, max: Double = 300) {
+            self.base = base
+            self.max = max
+        }
     }
 
     public struct Runner: Sendable, Equatable {
         public var workers = 2
         public var taskTimeout: Double = 3600
         public var stallTimeout: Double = 900
+        /// For structured executors: no agent event (a message or a tool call) for this long
+        /// tears the attempt down with `error_class: idle`, however much it prints.
+        public var idleTimeout: Double = 600
+        /// How long a usage-limited task and its executor wait when the agent gave no reset
+        /// time: `base` doubled per limit in a row, at most `max`.
+        public var usageLimitBackoff = Backoff(base: 300, max: 6 * 3600)
         public var maxAttempts = 3
         public var retryBackoff = Backoff()
         public var lease: Double = 60
@@ -76,6 +108,12 @@ public struct NightshiftConfig: Sendable, Equatable {
         /// What each phase's output must contain before its item advances (`PhaseContract`);
         /// a phase without one advances on any completed task.
         public var contracts: [String: PhaseContract] = [:]
+        /// The merge queue (`Landing.swift`): off, local or push.
+        public var land = LandMode.off
+        /// The branch items land on; "" = the repository's current branch at startup.
+        public var baseBranch = ""
+        /// Merge tasks per conflict before the item waits for a decision.
+        public var maxMergeAttempts = 2
     }
 
     public struct Monitor: Sendable, Equatable {
@@ -215,6 +253,10 @@ public struct NightshiftConfig: Sendable, Equatable {
     public var watchdog = Watchdog()
     public var notify = Notify()
     public var report = Report()
+    /// `budget`: spend caps per task, run and day (`nightshift run --budget` sets the run's).
+    public var budget = BudgetCaps()
+    /// `pricing`: the price table live metering estimates with (the built-in one by default).
+    public var pricing = PriceTable.builtIn
 
     public init() {}
 

@@ -133,11 +133,11 @@ public enum ConfigLoader {
         for phase in c.projectManager.phases where !types.contains(phase) {
             throw ConfigError(path: "project_manager.phases", reason: "\"\(phase)\" is not a task type")
         }
-        let templateKeys = Set(c.projectManager.phases + ["impl_fix", PipelinePlan.verifyPhase])
+        let templateKeys = Set(c.projectManager.phases + ["impl_fix", PipelinePlan.verifyPhase, PipelinePlan.mergePhase])
         for key in c.projectManager.templates.keys.sorted() where !templateKeys.contains(key) {
             throw ConfigError(
                 path: "project_manager.templates.\(key)",
-                reason: "not a phase (phases: \(c.projectManager.phases.joined(separator: ", ")); also impl_fix, verify)")
+                reason: "not a phase (phases: \(c.projectManager.phases.joined(separator: ", ")); also impl_fix, verify, merge)")
         }
         if c.projectManager.phases.isEmpty {
             throw ConfigError(path: "project_manager.phases", reason: "must name at least one phase")

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Walks the YAML tree of a config file key by key. Every key it does not know is an error, and
@@ -89,9 +90,69 @@ struct ConfigReader {
             case "watchdog": try readWatchdog(node, &c.watchdog)
             case "notify": try readNotify(node, &c.notify)
             case "report": try readReport(node, &c.report)
+            case "budget": try readBudget(node, &c.budget)
+            case "pricing": c.pricing = try readPricing(node)
             default: throw unknown(key, node)
             }
         }
+    }
+
+    /// `budget: {per_task_usd, per_run_usd, per_day_usd, reserve_usd}`.
+    private func readBudget(_ node: Node, _ b: inout BudgetCaps) throws(ConfigError) {
+        for (k, v) in try mapping(node, "budget") {
+            let p = "budget.\(k)"
+            func cap() throws(ConfigError) -> Double? {
+                if case .scalar(let sc) = v, ["", "~", "null", "none"].contains(sc.string) { return nil }
+                let n = try number(v, p, min: 0)
+                guard n > 0 else {
+                    throw ConfigError(path: p, reason: "must be more than 0 (leave it out for no cap)", location: at(v))
+                }
+                return n
+            }
+            switch k {
+            case "per_task_usd": b.perTaskUSD = try cap()
+            case "per_run_usd": b.perRunUSD = try cap()
+            case "per_day_usd": b.perDayUSD = try cap()
+            case "reserve_usd": b.reserveUSD = try number(v, p, min: 0)
+            default: throw unknown(p, v)
+            }
+        }
+    }
+
+    /// `pricing: {version, models: {<model>: {input, output, cache_read, cache_write}}}` in USD
+    /// per million tokens; models listed replace or add to the built-in table.
+    private func readPricing(_ node: Node) throws(ConfigError) -> PriceTable {
+        var table = PriceTable.builtIn
+        for (k, v) in try mapping(node, "pricing") {
+            let p = "pricing.\(k)"
+            switch k {
+            case "version": table.version = try string(v, p)
+            case "models":
+                for (model, mv) in try mapping(v, p) {
+                    let mp = "\(p).\(model)"
+                    var price = ModelPrice(input: 0, output: 0, cacheRead: 0, cacheWrite: 0)
+                    var seen: Set<String> = []
+                    for (pk, pv) in try mapping(mv, mp) {
+                        let kp = "\(mp).\(pk)"
+                        switch pk {
+                        case "input": price.input = try number(pv, kp, min: 0)
+                        case "output": price.output = try number(pv, kp, min: 0)
+                        case "cache_read": price.cacheRead = try number(pv, kp, min: 0)
+                        case "cache_write": price.cacheWrite = try number(pv, kp, min: 0)
+                        default: throw unknown(kp, pv)
+                        }
+                        seen.insert(pk)
+                    }
+                    guard seen.contains("input") && seen.contains("output") else {
+                        throw ConfigError(
+                            path: mp, reason: "needs input and output prices (USD per million tokens)", location: at(mv))
+                    }
+                    table.models[model.lowercased()] = price
+                }
+            default: throw unknown(p, v)
+            }
+        }
+        return table
     }
 
     /// `report.gates.<profile|default>.<metric>: {min, max, priority}`.
@@ -150,6 +211,15 @@ struct ConfigReader {
             case "workers": r.workers = try int(v, p, min: 1, max: 256)
             case "task_timeout": r.taskTimeout = try duration(v, p, positive: true)
             case "stall_timeout": r.stallTimeout = try duration(v, p, positive: true)
+            case "idle_timeout": r.idleTimeout = try duration(v, p, positive: true)
+            case "usage_limit_backoff":
+                for (bk, bv) in try mapping(v, p) {
+                    switch bk {
+                    case "base": r.usageLimitBackoff.base = try duration(bv, "\(p).base", positive: true)
+                    case "max": r.usageLimitBackoff.max = try duration(bv, "\(p).max", positive: true)
+                    default: throw unknown("\(p).\(bk)", bv)
+                    }
+                }
             case "max_attempts": r.maxAttempts = try int(v, p, min: 1, max: 100)
             case "lease": r.lease = try duration(v, p, positive: true)
             case "kill_grace": r.killGrace = try duration(v, p, positive: false)
@@ -171,21 +241,48 @@ struct ConfigReader {
                 for (name, ev) in try mapping(v, p) {
                     let ep = "\(p).\(name)"
                     var command: String?
-                    var smoke = ""
-                    var env: [String: String] = [:]
+                    var e = NightshiftConfig.Executor(command: "")
                     for (ek, evv) in try mapping(ev, ep) {
+                        let kp = "\(ep).\(ek)"
                         switch ek {
-                        case "command": command = try string(evv, "\(ep).command")
-                        case "smoke_command": smoke = try string(evv, "\(ep).smoke_command")
+                        case "command": command = try string(evv, kp)
+                        case "smoke_command": e.smokeCommand = try string(evv, kp)
+                        case "resume_command": e.resumeCommand = try string(evv, kp)
+                        case "max_turns": e.maxTurns = try int(evv, kp, min: 0, max: 1_000_000)
+                        case "model": e.model = try string(evv, kp)
+                        case "format":
+                            let text = try string(evv, kp)
+                            guard let f = AgentFormat(rawValue: text) else {
+                                throw ConfigError(
+                                    path: kp,
+                                    reason:
+                                        "must be one of \(AgentFormat.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"",
+                                    location: at(evv))
+                            }
+                            e.format = f
+                        case "usage_limit_pattern":
+                            let text = try string(evv, kp)
+                            do { _ = try NSRegularExpression(pattern: text) } catch {
+                                throw ConfigError(path: kp, reason: "is not a valid regular expression", location: at(evv))
+                            }
+                            e.usageLimitPattern = text
                         case "env":
                             for (envKey, envValue) in try mapping(evv, "\(ep).env") {
-                                env[envKey] = try string(envValue, "\(ep).env.\(envKey)")
+                                e.env[envKey] = try string(envValue, "\(ep).env.\(envKey)")
                             }
-                        default: throw unknown("\(ep).\(ek)", evv)
+                        default: throw unknown(kp, evv)
                         }
                     }
                     guard let command else { throw ConfigError(path: "\(ep).command", reason: "is required", location: at(ev)) }
-                    executors[name] = .init(command: command, env: env, smokeCommand: smoke)
+                    e.command = command
+                    if !e.resumeCommand.isEmpty && !e.format.isStructured {
+                        throw ConfigError(
+                            path: "\(ep).resume_command",
+                            reason:
+                                "needs a structured format (claude-stream-json or codex-jsonl): a plain agent reports no session",
+                            location: at(ev))
+                    }
+                    executors[name] = e
                 }
                 r.executors = executors
             case "executor_for":
@@ -211,6 +308,19 @@ struct ConfigReader {
             case "verify_command": pm.verifyCommand = try string(v, p)
             case "auto_push": pm.autoPush = try bool(v, p)
             case "worktree_retention": pm.worktreeRetention = try duration(v, p, positive: false)
+            case "land":
+                let text = try string(v, p)
+                guard let mode = LandMode(rawValue: text) else {
+                    throw ConfigError(path: p, reason: "must be off, local or push, not \"\(text)\"", location: at(v))
+                }
+                pm.land = mode
+            case "base_branch":
+                let name = try string(v, p)
+                if let problem = LandMode.branchNameProblem(name) {
+                    throw ConfigError(path: p, reason: problem, location: at(v))
+                }
+                pm.baseBranch = name
+            case "max_merge_attempts": pm.maxMergeAttempts = try int(v, p, min: 0, max: 100)
             case "templates":
                 var map: [String: String] = [:]
                 for (phase, tv) in try mapping(v, p) { map[phase] = try string(tv, "\(p).\(phase)") }

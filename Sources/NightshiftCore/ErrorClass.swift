@@ -35,8 +35,22 @@ public struct ErrorClass: OpenVocabulary {
     /// Its lease lapsed; rescued.
     public static let leaseExpired: ErrorClass = "lease_expired"
 
+    /// A task's metered cost reached its cap (`budget.per_task_usd` or a raised `budget_usd`),
+    /// or Claude's `--max-budget-usd` stopped it: the task asks whether to go on.
+    public static let budgetExceeded: ErrorClass = "budget_exceeded"
+    /// The account's usage limit: back to pending until the reset, without using an attempt.
+    public static let usageLimited: ErrorClass = "usage_limited"
+    /// A structured agent said nothing (no message, no tool call) for `runner.idle_timeout`
+    /// while it may still print (unlike `stalled`: no output at all).
+    public static let idle: ErrorClass = "idle"
+    /// More assistant turns than the executor's `max_turns`.
+    public static let maxTurns: ErrorClass = "max_turns"
+    /// A structured agent exited without its result line.
+    public static let noResult: ErrorClass = "no_result"
+
     public static let known: [ErrorClass] = [
         .exitCode, .badResult, .agentReported, .agentError, .reviewFailed, .contractUnmet, .signal, .timeout, .stalled,
         .spawnFailed, .executorMissing, .commitFailed, .cancelled, .decisionTimeout, .orphaned, .leaseExpired,
+        .budgetExceeded, .usageLimited, .idle, .maxTurns, .noResult,
     ]
 }

@@ -169,7 +169,11 @@ extension AgentTask {
             Field(name: CodingKeys.dependsOn.rawValue) { w, t in w.strings(t.dependsOn) },
             Field(name: CodingKeys.context.rawValue) { w, t in try w.object(t.context) },
             d(.createdAt) { $0.createdAt }, d(.updatedAt) { $0.updatedAt }, d(.startedAt) { $0.startedAt },
-            d(.finishedAt) { $0.finishedAt }, s(.runID) { $0.runID },
+            d(.finishedAt) { $0.finishedAt }, s(.runID) { $0.runID }, i(.turns) { $0.turns },
+            i(.tokensCacheRead) { $0.tokensCacheRead }, i(.tokensCacheWrite) { $0.tokensCacheWrite },
+            s(.lastTool) { $0.lastTool }, d(.lastEventAt) { $0.lastEventAt }, s(.costSource) { $0.costSource },
+            s(.sessionID) { $0.sessionID }, s(.model) { $0.model },
+            Field(name: CodingKeys.budgetUSD.rawValue) { w, t in try w.optional(t.budgetUSD) { try $0.double($1) } },
         ]
         return all.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }()

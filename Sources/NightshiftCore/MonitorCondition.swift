@@ -21,6 +21,10 @@ public struct MonitorCondition: OpenVocabulary {
     public static let databaseUnwritable: MonitorCondition = "database_unwritable"
     public static let executorMissing: MonitorCondition = "executor_missing"
     public static let backlogError: MonitorCondition = "backlog_error"
+    /// A run or day spend cap is reached: no new task starts.
+    public static let budgetExhausted: MonitorCondition = "budget_exhausted"
+    /// A usage limit paused an executor until its reset.
+    public static let executorPaused: MonitorCondition = "executor_paused"
     // Fatal issues reported outside the monitor's rules.
     public static let crashLoop: MonitorCondition = "crash_loop"
     public static let daemonRefusedToStart: MonitorCondition = "daemon_refused_to_start"

@@ -96,6 +96,12 @@ public struct MonitorSnapshot: Sendable, Equatable {
     public var stateWritable = true
     /// Executors whose program cannot be found.
     public var missingExecutors: [String] = []
+    /// A run or day cap is spent (the runner claims nothing new): why.
+    public var budgetExhausted: String?
+    /// New work waits because starting it would pass a cap: why.
+    public var budgetWaiting: String?
+    /// Executors paused by a usage limit, with what the status line says ("paused until 03:00 (usage limit)").
+    public var pausedExecutors: [String: String] = [:]
 
     public init(now: Date) { self.now = now }
 }
@@ -123,7 +129,27 @@ public enum MonitorRules {
     public static func evaluate(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         stale(s, t) + noProgress(s, t) + stuckRunning(s, t) + repeatedFailures(s, t) + lowSuccessRate(s, t)
             + needsDecisionWaiting(s, t) + itemBlocked(s) + disk(s, t) + logErrors(s, t) + staleVersion(s)
-            + apiUnreachable(s) + unrecoverable(s) + backlogError(s)
+            + apiUnreachable(s) + unrecoverable(s) + backlogError(s) + budget(s) + usageLimits(s)
+    }
+
+    /// `budget_exhausted`: a run or day cap is spent, so nothing new starts (alerts).
+    public static func budget(_ s: MonitorSnapshot) -> [Finding] {
+        guard let why = s.budgetExhausted else { return [] }
+        return [
+            Finding(
+                condition: .budgetExhausted, subject: "budget", severity: .high, message: why,
+                suggestedAction:
+                    "raise budget.per_run_usd / per_day_usd (or nightshift run --budget) and restart, or let the day roll over")
+        ]
+    }
+
+    /// `executor_paused`: a usage limit paused an executor; work resumes by itself at the reset.
+    public static func usageLimits(_ s: MonitorSnapshot) -> [Finding] {
+        s.pausedExecutors.sorted { $0.key < $1.key }.map { name, line in
+            Finding(
+                condition: .executorPaused, subject: "executor:\(name)", severity: .medium, message: line,
+                suggestedAction: "nothing to do: its tasks start again by themselves at that time")
+        }
     }
 
     /// `backlog_error`: the backlog file does not parse; it names `file:line` and the reason.
@@ -159,7 +185,10 @@ public enum MonitorRules {
 
     /// Runnable work has waited and nothing runs.
     public static func noProgress(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
-        guard s.running.isEmpty, let since = s.oldestRunnableSince, s.now.timeIntervalSince(since) > t.noProgress else {
+        guard s.running.isEmpty, let since = s.oldestRunnableSince, s.now.timeIntervalSince(since) > t.noProgress,
+            // Waiting on a cap or a usage limit is said by their own findings.
+            s.budgetExhausted == nil, s.budgetWaiting == nil, s.pausedExecutors.isEmpty
+        else {
             return []
         }
         return [

@@ -19,6 +19,9 @@ public struct PipelinePlan: Sendable, Equatable {
     public var phases: [String]
     public var maxIterations: Int
     public var templates: [String: String]
+    /// The merge queue is on (`project_manager.land` with a workspace): an item whose last
+    /// phase passes joins it instead of just ending.
+    public var land = false
 
     public init(phases: [String], maxIterations: Int, templates: [String: String], verify: Bool) {
         var p = phases
@@ -34,6 +37,7 @@ public struct PipelinePlan: Sendable, Equatable {
         self.init(
             phases: config.projectManager.phases, maxIterations: config.projectManager.maxIterations,
             templates: config.projectManager.templates, verify: !config.projectManager.verifyCommand.isEmpty)
+        land = config.projectManager.land != .off && !config.runner.workspace.isEmpty
     }
 
     public static let defaultTemplates: [String: String] = [
@@ -43,6 +47,7 @@ public struct PipelinePlan: Sendable, Equatable {
         "impl_fix":
             "Fix this backlog item (iteration {iteration}). The last check failed.\n\nItem: {item}\n\nWhat failed:\n{feedback}",
         "verify": "Run the project's verification for: {title}",
+        "merge": "Resolve the merge conflict of this backlog item's branch (attempt {iteration}).\n\n{feedback}\n\nItem: {title}",
         "test": "Write and run tests for this backlog item.\n\nItem: {item}\n\nImplementation summary: {previous_summary}",
         "review":
             "Review the change for this backlog item. Write {\"verdict\": \"pass\"} or {\"verdict\": \"fail\", \"feedback\": \"...\"} to $NIGHTSHIFT_RESULT_FILE.\n\nItem: {item}\n\nSummary so far: {previous_summary}",

@@ -14,6 +14,8 @@ public enum TaskEvent: String, CaseIterable, Sendable, Hashable {
     case decide
     /// Nobody answered within `decision_timeout`.
     case decisionTimeout
+    /// A human declined to go on (a budget stop answered with anything but `continue`).
+    case decline
     /// An operator retries a failed task with fresh attempts.
     case retry
     /// An operator cancels the task; a running process group is torn down.
@@ -32,6 +34,7 @@ public enum TaskStateMachine {
         case (.running, .askDecision): return .needsDecision
         case (.needsDecision, .decide): return .pending
         case (.needsDecision, .decisionTimeout): return .failed
+        case (.needsDecision, .decline): return .failed
         case (.failed, .retry): return .pending
         case (.pending, .cancel), (.running, .cancel), (.needsDecision, .cancel): return .cancelled
         default: return nil

@@ -9,6 +9,9 @@ enum BacklogItemRecord {
         case currentTaskID = "current_task_id", blockedReason = "blocked_reason", workdir, branch
         case lastSummary = "last_summary", createdAt = "created_at", updatedAt = "updated_at"
         case startedAt = "started_at", finishedAt = "finished_at"
+        case landState = "land_state", landAttempts = "land_attempts", landDetail = "land_detail"
+        case landedFrom = "landed_from", landedTo = "landed_to", landedAt = "landed_at"
+        case mergeConflicts = "merge_conflicts", mergeChecked = "merge_checked", landConflictBase = "land_conflict_base"
     }
 
     static func decode(_ row: Row) throws -> BacklogItem {
@@ -35,6 +38,17 @@ enum BacklogItemRecord {
         item.updatedAt = time(.updatedAt) ?? item.createdAt
         item.startedAt = time(.startedAt)
         item.finishedAt = time(.finishedAt)
+        item.landState = (row[Columns.landState.rawValue] as String?).flatMap(LandState.init(rawValue:))
+        item.landAttempts = row[Columns.landAttempts.rawValue] ?? 0
+        item.landDetail = row[Columns.landDetail.rawValue]
+        item.landedFrom = row[Columns.landedFrom.rawValue]
+        item.landedTo = row[Columns.landedTo.rawValue]
+        item.landedAt = time(.landedAt)
+        if let text = row[Columns.mergeConflicts.rawValue] as String? {
+            item.mergeConflicts = try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+        }
+        item.mergeChecked = row[Columns.mergeChecked.rawValue]
+        item.landConflictBase = row[Columns.landConflictBase.rawValue]
         return item
     }
 

@@ -69,6 +69,8 @@ enum SQLiteMigrations {
         registerDeadLetter(&m)
         registerRuns(&m)
         registerLogs(&m)
+        registerAgents(&m)
+        registerLanding(&m)
         return m
     }
 }

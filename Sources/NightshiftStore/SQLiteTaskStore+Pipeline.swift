@@ -123,7 +123,8 @@ extension SQLiteTaskStore: PipelineStore {
                     SELECT * FROM backlog_items q
                     WHERE q.state = 'queued' AND NOT EXISTS (
                       SELECT 1 FROM json_each(q.after) a
-                      WHERE NOT EXISTS (SELECT 1 FROM backlog_items d WHERE d.key = a.value AND d.state = 'done'))
+                      WHERE NOT EXISTS (SELECT 1 FROM backlog_items d WHERE d.key = a.value AND d.state = 'done'
+                                        AND (d.land_state IS NULL OR d.land_state IN ('landed','skipped'))))
                     ORDER BY q.position, q.key LIMIT ?
                     """), arguments: [parallel - active]
         ).map(BacklogItemRecord.decode)
@@ -203,6 +204,7 @@ extension SQLiteTaskStore: PipelineStore {
     static func advance(
         _ db: Database, after task: AgentTask, hook: PipelineHook, now: Date, journal: TaskJournal
     ) throws -> AgentTask? {
+        if task.phase == PipelinePlan.mergePhase { return try mergeEnded(db, task, now: now) }
         guard let key = task.backlogItem, task.status.isTerminal,
             let item = try BacklogItemRecord.fetch(db, key: key), item.state == .active, item.currentTaskID == task.id
         else { return nil }
@@ -229,6 +231,12 @@ extension SQLiteTaskStore: PipelineStore {
                 sql:
                     "UPDATE backlog_items SET state = 'done', last_summary = COALESCE(?, last_summary), finished_at = ?, updated_at = ? WHERE key = ?",
                 arguments: [summary, t, t, item.key])
+            // With the merge queue on, an item with a branch joins it (its turn comes in backlog order).
+            if hook.plan.land, item.branch != nil {
+                try db.execute(
+                    sql: "UPDATE backlog_items SET land_state = 'queued', land_attempts = 0, land_detail = NULL WHERE key = ?",
+                    arguments: [item.key])
+            }
             return nil
         case .blocked(let reason):
             try block(db, key: item.key, reason: reason, now: now)

@@ -3,10 +3,20 @@ import GRDB
 import NightshiftCore
 
 extension SQLiteTaskStore {
-    public func claim(owner: String, limit: Int, now: Date, lease: Double) async throws -> Changes<[AgentTask]> {
+    public func claim(
+        owner: String, limit: Int, now: Date, lease: Double, excluding: ClaimExclusion
+    ) async throws -> Changes<[AgentTask]> {
         guard limit > 0 else { return Changes([], entries: []) }
         let t = now.timeIntervalSince1970
         let running = TaskStateMachine.target(of: .claim).rawValue
+        // Paused executors: their tasks stay pending (bound as JSON arrays, one statement shape).
+        let exclusion =
+            excluding.isEmpty
+            ? ""
+            : """
+              AND NOT (p.executor IN (SELECT value FROM json_each(?))
+                OR (p.executor IS NULL AND p.task_type IN (SELECT value FROM json_each(?))))
+            """
         return try await journaled(now: now) { db, journal in
             // One statement picks and flips the rows, so two claimers can never both win one.
             let stmt = try db.cachedStatement(
@@ -19,11 +29,20 @@ extension SQLiteTaskStore {
                       WHERE p.status = 'pending' AND (p.not_before IS NULL OR p.not_before <= ?)
                         AND (p.depends_on = '[]' OR NOT EXISTS (
                           SELECT 1 FROM json_each(p.depends_on) d LEFT JOIN tasks x ON x.id = d.value
-                          WHERE x.status IS NOT 'completed'))
+                          WHERE x.status IS NOT 'completed'))\(exclusion)
                       ORDER BY p.priority DESC, p.created_at, p.id LIMIT ?)
                     RETURNING *
                     """)
-            let claimed = try Self.fetchTasks(stmt, arguments: [running, owner, t + lease, t, t, t, t, limit]).sorted {
+            var args: StatementArguments = [running, owner, t + lease, t, t, t, t]
+            if !excluding.isEmpty {
+                let enc = JSONEncoder()
+                args += [
+                    String(decoding: try enc.encode(excluding.executors), as: UTF8.self),
+                    String(decoding: try enc.encode(excluding.types), as: UTF8.self),
+                ]
+            }
+            args += [limit]
+            let claimed = try Self.fetchTasks(stmt, arguments: args).sorted {
                 ($0.priority, $1.createdAt, $1.id) > ($1.priority, $0.createdAt, $0.id)
             }
             for task in claimed { try journal.record(db, .claimed, from: .pending, task, ["by": .string(owner)]) }
@@ -123,7 +142,13 @@ extension SQLiteTaskStore {
             if event == .requeue, let delay { notBefore = t + delay }
         case .needsDecision(let p):
             prompt = p
+            errorClass = o.decisionClass?.rawValue
             event = TaskStateMachine.attemptEnd(completed: false, askedDecision: true, mayRetry: false)
+        case .paused(let until, let cls, let message):
+            errorClass = cls.rawValue
+            error = message
+            notBefore = until.timeIntervalSince1970
+            event = .requeue
         }
         guard let status = TaskStateMachine.next(from: .running, on: event) else {
             throw StoreError.illegal(r.id, .running, event)
@@ -137,21 +162,33 @@ extension SQLiteTaskStore {
                   decided_at = CASE WHEN ?1 = 'needs_decision' THEN NULL ELSE decided_at END,
                   exit_code = ?6, output_tail = ?7, summary = COALESCE(?8, summary),
                   verdict = ?9, feedback = ?10,
-                  cost_usd = CASE WHEN ?11 IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ?11 END,
-                  tokens_in = CASE WHEN ?12 IS NULL THEN tokens_in ELSE COALESCE(tokens_in, 0) + ?12 END,
-                  tokens_out = CASE WHEN ?13 IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + ?13 END,
+                  cost_usd = CASE WHEN ?17 THEN ?11 WHEN ?11 IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ?11 END,
+                  tokens_in = CASE WHEN ?17 THEN ?12 WHEN ?12 IS NULL THEN tokens_in ELSE COALESCE(tokens_in, 0) + ?12 END,
+                  tokens_out = CASE WHEN ?17 THEN ?13 WHEN ?13 IS NULL THEN tokens_out ELSE COALESCE(tokens_out, 0) + ?13 END,
+                  tokens_cache_read = COALESCE(?18, tokens_cache_read), tokens_cache_write = COALESCE(?19, tokens_cache_write),
+                  turns = COALESCE(?20, turns), last_tool = COALESCE(?21, last_tool),
+                  last_event_at = COALESCE(?22, last_event_at), cost_source = COALESCE(?23, cost_source),
+                  session_id = COALESCE(?24, session_id), model = COALESCE(?25, model),
+                  attempt = CASE WHEN ?26 THEN MAX(attempt - 1, 0) ELSE attempt END,
                   lease_expires_at = NULL, claimed_by = CASE WHEN ?1 = 'pending' THEN NULL ELSE claimed_by END,
                   finished_at = ?14, updated_at = ?14
                 WHERE id = ?15 AND status = 'running' AND claimed_by = ?16 RETURNING *
                 """)
+        let m = o.metering
+        var paused = false
+        if case .paused = o.kind { paused = true }
+        let costSource = m?.costSource ?? (o.costUSD != nil ? "reported" : nil)
         let args: StatementArguments = [
             status.rawValue, notBefore, errorClass, error, prompt, o.exitCode, o.outputTail, o.summary, o.verdict, o.feedback,
-            o.costUSD, o.tokensIn, o.tokensOut, t, r.id, r.owner,
+            m?.costUSD ?? o.costUSD, m?.tokensIn ?? o.tokensIn, m?.tokensOut ?? o.tokensOut, t, r.id, r.owner, m != nil,
+            m?.tokensCacheRead, m?.tokensCacheWrite, m?.turns, m?.lastTool, m?.lastEventAt?.timeIntervalSince1970, costSource,
+            m?.sessionID, m?.model, paused,
         ]
         guard let updated = try Self.fetchTask(stmt, arguments: args) else { throw try Self.lostClaim(db, r.id, r.owner) }
         var detail = extra
         detail["by"] = detail["by"] ?? .string(r.owner)
-        detail["outcome"] = .string(event.rawValue)
+        detail["outcome"] = .string(paused ? "paused" : event.rawValue)
+        if let m { detail["cost_usd"] = .number(m.costUSD) }
         if let code = o.exitCode { detail["exit_code"] = .number(Double(code)) }
         if let errorClass { detail["error_class"] = .string(errorClass) }
         if let error { detail["error"] = .string(String(error.prefix(500))) }
@@ -185,18 +222,22 @@ extension SQLiteTaskStore {
     }
 
     public func decide(
-        id: String, decision: String, priority: Int?, by actor: Actor, now: Date
+        id: String, decision: String, priority: Int?, budgetUSD: Double?, by actor: Actor, now: Date
     ) async throws -> Changes<AgentTask> {
         try Self.checkPriority(priority)
         let t = now.timeIntervalSince1970
+        var detail: [String: JSONValue] = ["decision": .string(String(decision.prefix(500))), "by": .string(actor)]
+        if let budgetUSD { detail["budget_usd"] = .number(budgetUSD) }
+        let entry = detail
         return try await journaled(now: now) { db, journal in
             try Self.transition(
-                db, id: id, event: .decide, kind: .decided, journal: journal,
-                detail: ["decision": .string(String(decision.prefix(500))), "by": .string(actor)],
+                db, id: id, event: .decide, kind: .decided, journal: journal, detail: entry,
                 // The resumed run continues the attempt that asked; it does not use up a new one.
-                set:
-                    "decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0), priority = COALESCE(?, priority), updated_at = ?",
-                arguments: [decision, t, priority, t])
+                set: """
+                    decision = ?, decided_at = ?, not_before = NULL, attempt = MAX(attempt - 1, 0),
+                    priority = COALESCE(?, priority), budget_usd = COALESCE(?, budget_usd), updated_at = ?
+                    """,
+                arguments: [decision, t, priority, budgetUSD, t])
         }
     }
 

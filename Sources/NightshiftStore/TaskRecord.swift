@@ -44,6 +44,15 @@ struct TaskRecord {
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case runID = "run_id"
+        case turns
+        case tokensCacheRead = "tokens_cache_read"
+        case tokensCacheWrite = "tokens_cache_write"
+        case lastTool = "last_tool"
+        case lastEventAt = "last_event_at"
+        case costSource = "cost_source"
+        case sessionID = "session_id"
+        case model
+        case budgetUSD = "budget_usd"
     }
 
     static let insertSQL: String = {
@@ -122,6 +131,15 @@ struct TaskRecord {
         t.startedAt = time(row, at(.startedAt))
         t.finishedAt = time(row, at(.finishedAt))
         t.runID = row[at(.runID)]
+        t.turns = row[at(.turns)]
+        t.tokensCacheRead = row[at(.tokensCacheRead)]
+        t.tokensCacheWrite = row[at(.tokensCacheWrite)]
+        t.lastTool = row[at(.lastTool)]
+        t.lastEventAt = time(row, at(.lastEventAt))
+        t.costSource = row[at(.costSource)]
+        t.sessionID = row[at(.sessionID)]
+        t.model = row[at(.model)]
+        t.budgetUSD = row[at(.budgetUSD)]
         return t
     }
 
@@ -135,7 +153,9 @@ struct TaskRecord {
             t.decidedAt?.timeIntervalSince1970, t.exitCode, t.error, t.errorClass, t.outputTail, t.logPath, t.summary,
             t.verdict, t.feedback, t.costUSD, t.tokensIn, t.tokensOut, t.backlogItem, t.phase, t.iteration, t.parentID,
             deps, ctx, t.createdAt.timeIntervalSince1970, t.updatedAt.timeIntervalSince1970,
-            t.startedAt?.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.runID,
+            t.startedAt?.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.runID, t.turns, t.tokensCacheRead,
+            t.tokensCacheWrite, t.lastTool, t.lastEventAt?.timeIntervalSince1970, t.costSource, t.sessionID, t.model,
+            t.budgetUSD,
         ]
         return StatementArguments(values)
     }

@@ -107,6 +107,8 @@ public struct AttemptOutcome: Sendable, Equatable {
         /// Failed; `retryDelay` nil means the failure is final whatever attempts are left.
         case failed(errorClass: ErrorClass, error: String, retryDelay: Double?)
         case needsDecision(prompt: String)
+        /// Back to pending until `until` without using up the attempt (a usage limit).
+        case paused(until: Date, errorClass: ErrorClass, error: String)
     }
 
     public var kind: Kind
@@ -121,6 +123,11 @@ public struct AttemptOutcome: Sendable, Equatable {
     /// Whether the output met its phase's contract, when the phase has one (the runner checks
     /// it after the agent completed); recorded in the finished event's detail.
     public var contract: PhaseContract.Check?
+    /// A structured agent's live metering at its end: the task's totals (earlier attempts
+    /// included), written as they are instead of added like `cost_usd` and the token counts.
+    public var metering: MeterReading?
+    /// The class a question is recorded with (`budget_exceeded` for a budget stop).
+    public var decisionClass: ErrorClass?
 
     public init(
         _ kind: Kind, exitCode: Int32? = nil, outputTail: String? = nil, summary: String? = nil, verdict: String? = nil,
@@ -138,6 +145,76 @@ public struct AttemptOutcome: Sendable, Equatable {
         self.tokensOut = tokensOut
         self.contract = contract
     }
+}
+
+/// A running task's metered totals (its earlier attempts included), written while a structured
+/// agent runs and at its end.
+public struct MeterReading: Sendable, Equatable {
+    public var costUSD: Double
+    /// `reported` or `estimated`.
+    public var costSource: String
+    public var tokensIn: Int
+    public var tokensOut: Int
+    public var tokensCacheRead: Int
+    public var tokensCacheWrite: Int
+    public var turns: Int
+    public var lastTool: String?
+    public var lastEventAt: Date?
+    public var sessionID: String?
+    public var model: String?
+    public init(
+        costUSD: Double, costSource: String, tokensIn: Int, tokensOut: Int, tokensCacheRead: Int, tokensCacheWrite: Int,
+        turns: Int, lastTool: String? = nil, lastEventAt: Date? = nil, sessionID: String? = nil, model: String? = nil
+    ) {
+        self.costUSD = costUSD
+        self.costSource = costSource
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+        self.tokensCacheRead = tokensCacheRead
+        self.tokensCacheWrite = tokensCacheWrite
+        self.turns = turns
+        self.lastTool = lastTool
+        self.lastEventAt = lastEventAt
+        self.sessionID = sessionID
+        self.model = model
+    }
+}
+
+/// An executor paused by a usage limit: no task of it is claimed before `until`.
+public struct ExecutorPause: Sendable, Equatable, Codable {
+    public var executor: String
+    public var until: Date
+    public var reason: String
+    /// The task that hit the limit.
+    public var taskID: String?
+    /// Limits in a row (the backoff's exponent when the agent gave no reset time).
+    public var consecutive: Int
+    public var since: Date
+    enum CodingKeys: String, CodingKey {
+        case executor, until, reason, consecutive, since
+        case taskID = "task_id"
+    }
+    public init(executor: String, until: Date, reason: String, taskID: String?, consecutive: Int, since: Date) {
+        self.executor = executor
+        self.until = until
+        self.reason = reason
+        self.taskID = taskID
+        self.consecutive = consecutive
+        self.since = since
+    }
+}
+
+/// Tasks a claim must leave alone: those of paused executors. A task's executor is its own
+/// `executor`, else the one `runner.executor_for` names for its type; `types` lists the types
+/// whose mapped executor is paused.
+public struct ClaimExclusion: Sendable, Equatable {
+    public var executors: [String]
+    public var types: [String]
+    public init(executors: [String] = [], types: [String] = []) {
+        self.executors = executors
+        self.types = types
+    }
+    public var isEmpty: Bool { executors.isEmpty && types.isEmpty }
 }
 
 /// One finished attempt to record, for batched completion.
@@ -183,7 +260,9 @@ public protocol TaskStore: DeadLetterStore, Sendable {
 
     /// Atomically moves up to `limit` runnable pending tasks (priority, then oldest; `not_before`
     /// passed; dependencies completed) to running, owned by `owner` with a lease.
-    func claim(owner: String, limit: Int, now: Date, lease: Double) async throws -> Changes<[AgentTask]>
+    func claim(
+        owner: String, limit: Int, now: Date, lease: Double, excluding: ClaimExclusion
+    ) async throws -> Changes<[AgentTask]>
     /// Records the agent process of a claimed task; `lostClaim` when `owner` no longer holds it.
     func recordStart(
         id: String, owner: String, pid: Int32, pgid: Int32, command: String, logPath: String, now: Date
@@ -198,8 +277,18 @@ public protocol TaskStore: DeadLetterStore, Sendable {
     // The operator's transitions take an optional new priority, set in the same transaction, so
     // that one request can e.g. retry a task at a higher priority and either both happen or neither.
 
-    /// needs_decision → pending with the decision stored (and `priority`, when given).
-    func decide(id: String, decision: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
+    /// needs_decision → pending with the decision stored (and `priority`, and this task's own
+    /// spend cap `budget_usd`, when given).
+    func decide(
+        id: String, decision: String, priority: Int?, budgetUSD: Double?, by actor: Actor, now: Date
+    ) async throws -> Changes<AgentTask>
+    /// needs_decision → failed: a human declined to go on (a budget stop answered with anything
+    /// but `continue`); the task fails with `errorClass`.
+    func decline(
+        id: String, errorClass: ErrorClass, reason: String, by actor: Actor, now: Date
+    ) async throws -> Changes<
+        AgentTask
+    >
     /// pending | running | needs_decision → cancelled (the event's `from_status` says which).
     func cancel(id: String, reason: String, priority: Int?, by actor: Actor, now: Date) async throws -> Changes<AgentTask>
     /// failed → pending with fresh attempts (and `priority`, when given).
@@ -235,4 +324,35 @@ public protocol TaskStore: DeadLetterStore, Sendable {
 
     /// The most recent finished tasks (completed or failed), newest first.
     func recentFinished(limit: Int) async throws -> [FinishedSample]
+
+    // MARK: Real agents: live metering, spend, usage-limit pauses
+
+    /// Writes a running task's metered totals (no history entry: it changes no status);
+    /// `lostClaim` when `owner` no longer holds it.
+    func meter(id: String, owner: String, reading: MeterReading, now: Date) async throws -> AgentTask
+    /// What every task spent since `since` (the spend ledger: each change of a `cost_usd`).
+    func spentUSD(since: Date) async throws -> Double
+    /// Pauses `executor` until `until` (a later pause of a paused one keeps the later time).
+    func pauseExecutor(
+        _ executor: String, until: Date, reason: String, taskID: String?, now: Date
+    ) async throws
+        -> ExecutorPause
+    /// Every recorded pause, ended ones included until cleared.
+    func executorPauses() async throws -> [ExecutorPause]
+    /// Removes a pause (only if it ends by `cutoff`, when given); true when one was removed.
+    func clearExecutorPause(_ executor: String, ifUntilBefore cutoff: Date?) async throws -> Bool
+}
+
+extension TaskStore {
+    public func claim(owner: String, limit: Int, now: Date, lease: Double) async throws -> Changes<[AgentTask]> {
+        try await claim(owner: owner, limit: limit, now: now, lease: lease, excluding: ClaimExclusion())
+    }
+
+    public func decide(
+        id: String, decision: String, priority: Int?, by actor: Actor, now: Date
+    ) async throws -> Changes<
+        AgentTask
+    > {
+        try await decide(id: id, decision: decision, priority: priority, budgetUSD: nil, by: actor, now: now)
+    }
 }

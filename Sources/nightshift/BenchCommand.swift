@@ -9,7 +9,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print figures (use a release build).",
         subcommands: [
             Store.self, RunnerBench.self, WatchdogBench.self, MonitorBench.self, BenchLedger.self, PMBench.self,
-            RedactorBench.self, ArchiveBench.self, LogsBench.self, DashboardBench.self, Seed.self,
+            RedactorBench.self, ArchiveBench.self, LogsBench.self, AgentsBench.self, LandBench.self, DashboardBench.self,
+            Seed.self,
         ])
 
     struct Store: AsyncParsableCommand {

@@ -119,6 +119,10 @@ struct Daemon {
             projectManager: { (try? await pm.status()).flatMap { try? JSONValue(encoding: $0) } ?? .null },
             attention: { monitor.attention }, unwrittenFatal: { monitor.unwrittenFatal })
         if pm.isEnabled { views.setPaused = { paused in if paused { try await pm.pause() } else { try await pm.resume() } } }
+        if pm.isEnabled {
+            views.decideLanding = { key, decision in try await pm.decideLanding(key: key, decision: decision) }
+            views.wipRefs = { try await pm.wipRefs() }
+        }
         let reporter = RunReporter(store: store, paths: paths, files: runFiles, gates: config.report.gates)
         let controller = RunController(
             env: env, store: store, reporter: reporter, info: runInfo, settings: run.controller,

@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import NightshiftCore
 
-/// `nightshift pm status|pause|resume`: the project manager.
+/// `nightshift pm status|pause|resume|land|wip`: the project manager and its merge queue.
 struct PMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pm", abstract: "Show, pause or resume the project manager (the backlog pipeline).",
-        subcommands: [Status.self, Pause.self, Resume.self], defaultSubcommand: Status.self)
+        commandName: "pm", abstract: "Show, pause or resume the project manager (the backlog pipeline) and its merge queue.",
+        subcommands: [Status.self, Pause.self, Resume.self, Land.self, WIP.self], defaultSubcommand: Status.self)
 
     static func printStatus(_ reply: APIClient.Reply, json: Bool) {
         if json { return printJSON(reply.body) }
@@ -40,10 +40,12 @@ struct PMCommand: AsyncParsableCommand {
             }
             print(Table.render(["ITEM", "TITLE", "REASON"], rows, flexible: ["TITLE", "REASON"], indent: 2))
         }
+        if let landing = s["landing"]?.objectValue { printLanding(landing) }
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Items by state, what is in flight, what is blocked and why.")
+        static let configuration = CommandConfiguration(
+            abstract: "Items by state, what is in flight, what is blocked and why; the merge queue when landing is on.")
         @OptionGroup var client: ClientCommandOptions
         func run() async throws {
             try await runReporting {

@@ -27,6 +27,8 @@ struct RunCommand: AsyncParsableCommand {
             (the real queue is untouched), without worktrees or commits, and costs nothing. \
             --offline also turns notifiers off.
 
+            --budget is the run's cap (budget.per_run_usd, the lower of the two): a task does not             start when the run's spend plus what running tasks reserve plus its own reservation             would pass it, and a metered agent (format: claude-stream-json or codex-jsonl) is             stopped live at what is left; a plain agent's cost counts when it exits.
+
             Exit codes: 0 completed (RESULT PASS or WARN) · 2 environment (bad config, an executor \
             missing, the workspace not a git repository, the state dir locked by another daemon, \
             prod without a budget of at least 0.10 USD) · 3 validation (a malformed backlog, an \
@@ -100,6 +102,8 @@ struct RunCommand: AsyncParsableCommand {
                     message: "no backlog: set project_manager.backlog or give --backlog FILE", code: Self.exitValidation)
             }
             if smoke { config = Self.smokeConfig(config, offline: offline) }
+            // --budget is the run's cap, enforced before each spawn and, for metered agents, live.
+            if !smoke, let b = preflight.budget { config.budget.perRunUSD = min(config.budget.perRunUSD ?? b, b) }
             // On a signal the agents are torn down at once and the partial report written.
             config.runner.drainTimeout = 0
             let paths = StatePaths(root: config.stateDir)

@@ -44,10 +44,17 @@ struct StatusCommand: AsyncParsableCommand {
             if let rate = m["success_rate"]?.doubleValue {
                 print("recent    success \(Int((rate * 100).rounded()))% of \(Self.num(m["finished"]))")
             }
+            Self.budgetSection(p["budget"]?.objectValue ?? [:], paused: p["paused_executors"]?.arrayValue ?? [])
             Self.fatalSection(fatal.json?.objectValue?["issues"]?.arrayValue ?? [])
             let running = p["running"]?.arrayValue ?? []
-            Self.section("running", running, ["ID", "ITEM", "PHASE", "ATTEMPT", "DIRECTION"], flexible: ["DIRECTION"]) { t in
-                [Self.text(t["id"]), Cells.item(t), Cells.phase(t), Self.num(t["attempt"]), Self.text(t["direction"])]
+            Self.section(
+                "running", running, ["ID", "ITEM", "PHASE", "ATTEMPT", "TURNS", "TOKENS", "COST", "LAST EVENT", "DIRECTION"],
+                flexible: ["DIRECTION"]
+            ) { t in
+                [
+                    Self.text(t["id"]), Cells.item(t), Cells.phase(t), Self.num(t["attempt"]), Self.num(t["turns"]),
+                    Self.tokens(t), Self.cost(t), Self.lastEvent(t), Self.text(t["direction"]),
+                ]
             }
             let waiting = p["needs_decision"]?.arrayValue ?? []
             Self.section("needs a decision", waiting, ["ID", "ITEM", "PROMPT"], flexible: ["PROMPT"]) { t in
@@ -82,6 +89,44 @@ struct StatusCommand: AsyncParsableCommand {
             print("  \(condition) (\(text(o["source"])), seen \(num(o["count"]))×)" + (reason == condition ? "" : ": \(reason)"))
         }
         print("  → what to do, and output tails: nightshift fatal")
+    }
+
+    /// The caps, what is spent, whether new work waits, how each cap is held, and paused executors.
+    static func budgetSection(_ b: [String: JSONValue], paused: [JSONValue]) {
+        let caps = [("task", "per_task_usd"), ("run", "per_run_usd"), ("day", "per_day_usd")].compactMap { name, key in
+            b[key]?.doubleValue.map { "\(name) \(usd($0))" }
+        }
+        let mode = text(b["enforcement"])
+        if caps.isEmpty {
+            print("budget    no cap")
+        } else {
+            print(
+                "budget    caps \(caps.joined(separator: ", ")) (\(mode))  spent run \(usd(b["run_spent_usd"]?.doubleValue ?? 0)), "
+                    + "today \(usd(b["day_spent_usd"]?.doubleValue ?? 0)), reserved \(usd(b["reserved_usd"]?.doubleValue ?? 0))")
+            print("          worst-case overshoot: \(text(b["worst_case_overshoot"]))")
+        }
+        if let state = b["state"]?.stringValue, state != "ok" {
+            print("          \(state == "exhausted" ? "EXHAUSTED" : "waiting"): \(text(b["reason"]))")
+        }
+        for p in paused { print("paused    \(text(p.objectValue?["line"]))") }
+    }
+
+    static func usd(_ v: Double) -> String { String(format: "$%.2f", v) }
+
+    static func cost(_ t: [String: JSONValue]) -> String {
+        guard let c = t["cost_usd"]?.doubleValue else { return "-" }
+        return String(format: "$%.4f", c) + (t["cost_source"]?.stringValue == "estimated" ? "~" : "")
+    }
+
+    static func tokens(_ t: [String: JSONValue]) -> String {
+        guard t["tokens_in"]?.doubleValue != nil || t["tokens_out"]?.doubleValue != nil else { return "-" }
+        return "\(num(t["tokens_in"]))/\(num(t["tokens_out"]))"
+    }
+
+    static func lastEvent(_ t: [String: JSONValue]) -> String {
+        guard let at = t["last_event_at"]?.stringValue.flatMap(Timestamp.parse) else { return "-" }
+        let ago = ConfigValues.formatDuration(max(0, Date().timeIntervalSince(at)).rounded())
+        return (t["last_tool"]?.stringValue.map { "\($0) " } ?? "") + "\(ago) ago"
     }
 
     /// A titled table of `items`, indented under its title; just the title when there are none.

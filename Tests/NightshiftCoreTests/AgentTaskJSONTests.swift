@@ -46,7 +46,8 @@ struct AgentTaskJSONTests {
         "claimed_by", "lease_expires_at", "heartbeat_at", "pid", "pgid", "decision_prompt", "decision", "decided_at",
         "exit_code", "error", "error_class", "output_tail", "log_path", "summary", "verdict", "feedback", "cost_usd",
         "tokens_in", "tokens_out", "backlog_item", "phase", "iteration", "parent_id", "depends_on", "context",
-        "created_at", "updated_at", "started_at", "finished_at", "run_id",
+        "created_at", "updated_at", "started_at", "finished_at", "run_id", "turns", "tokens_cache_read",
+        "tokens_cache_write", "last_tool", "last_event_at", "cost_source", "session_id", "model", "budget_usd",
     ]
 
     func object(_ t: AgentTask) throws -> [String: Any] {

@@ -460,10 +460,11 @@ struct ProjectManagerWorktreeTests {
         let repo = repoDir.path("project")
         try PMGit.makeRepository(at: repo)
         try repoDir.write("scratch\n", to: "project/notes.txt")
+        try repoDir.write("# edited\n", to: "project/README.md")
         let (message, items) = try await Self.prepareFailure(repository: repo)
         #expect(message.contains("runner.workspace"))
-        #expect(message.contains("uncommitted changes"))
-        #expect(message.contains("notes.txt"))
+        // The first name whole (git's output comes trimmed, its status column with it).
+        #expect(message.contains("uncommitted changes (README.md, notes.txt)"), "\(message)")
         #expect(items.isEmpty)
     }
 

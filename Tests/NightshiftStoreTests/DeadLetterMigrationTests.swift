@@ -24,11 +24,16 @@ struct DeadLetterMigrationTests {
         let counter = try #require(
             Int(try Self.sqlite3(path, "SELECT seq FROM sqlite_sequence WHERE name = 'task_events'").output))
         try #require(counter > 3)
-        // Back to the schema before the migration (and the runs migration after it): the old
-        // CHECK, no parent index, no run ids, neither applied.
+        // Back to the schema before the migration (and the runs and agents migrations after it):
+        // the old CHECK, no parent index, no run ids, no metering columns, none applied.
         let downgrade = """
             PRAGMA foreign_keys = OFF;
             BEGIN;
+            DROP TRIGGER spend_insert;
+            DROP TRIGGER spend_update;
+            DROP TABLE spend;
+            DROP TABLE executor_pauses;
+            \(["turns", "tokens_cache_read", "tokens_cache_write", "last_tool", "last_event_at", "cost_source", "session_id", "model", "budget_usd"].map { "ALTER TABLE tasks DROP COLUMN \($0);" }.joined(separator: "\n"))
             CREATE TABLE old_events (
               id INTEGER PRIMARY KEY AUTOINCREMENT,
               task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
@@ -43,7 +48,7 @@ struct DeadLetterMigrationTests {
             DROP INDEX tasks_parent;
             DROP INDEX tasks_run;
             ALTER TABLE tasks DROP COLUMN run_id;
-            DELETE FROM grdb_migrations WHERE identifier IN ('2026-12-02-dead-letter', '2026-12-01-runs');
+            DELETE FROM grdb_migrations WHERE identifier IN ('2026-12-02-dead-letter', '2026-12-01-runs', '2026-12-03-agents');
             COMMIT;
             """
         let sqlite = try Self.sqlite3(path, downgrade)

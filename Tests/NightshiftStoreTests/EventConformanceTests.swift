@@ -40,6 +40,8 @@ struct EventConformanceTests {
             case .decisionTimeout:
                 let c = try await s.expire(decisionsAskedBefore: f.now.addingTimeInterval(3600), by: "test", now: f.now)
                 return c.value.first { $0.id == task.id }.map { Changes($0, entries: c.entries) }
+            case .decline:
+                return try await s.decline(id: task.id, errorClass: .budgetExceeded, reason: "stop", by: "test", now: f.now)
             case .retry:
                 return try await s.retry(id: task.id, priority: nil, by: "test", now: f.now)
             case .cancel:

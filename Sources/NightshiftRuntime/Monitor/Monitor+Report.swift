@@ -52,6 +52,17 @@ extension Monitor {
         if !changes.resolved.isEmpty { well.append("\(changes.resolved.count) issue(s) resolved since the last check") }
         for i in open { attention.append("[\(i.severity.rawValue)] \(i.condition) \(i.subject): \(i.message)") }
         if open.isEmpty && !s.waiting.isEmpty { attention.append("\(s.waiting.count) task(s) waiting for a decision") }
+        // The merge queue: items waiting for retry/skip, and conflicts a dry-run merge sees coming.
+        if let landing = pm?.landing {
+            let base = landing.baseBranch ?? "the base branch"
+            for e in landing.queue where e.state == .waiting {
+                let why = e.detail?.split(separator: "\n").first.map(String.init) ?? "no reason recorded"
+                attention.append("item \(e.key) waits in the merge queue (nightshift pm land \(e.key) retry|skip): \(why)")
+            }
+            for a in landing.conflictsAhead {
+                attention.append("item \(a.key) will conflict with \(base) in \(a.files.joined(separator: ", ")) (dry-run merge)")
+            }
+        }
         return StatusReport(
             generatedAt: now,
             overall: .init(status: open.isEmpty ? "ok" : "attention", goingWell: well, needsAttention: attention),

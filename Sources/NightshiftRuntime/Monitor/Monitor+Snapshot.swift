@@ -37,6 +37,10 @@ extension Monitor {
         } catch {
             s.stateWritable = false
         }
+        let budget = env.agents.budget
+        if budget.state == "exhausted" { s.budgetExhausted = budget.reason }
+        if budget.state == "waiting" { s.budgetWaiting = budget.reason }
+        for p in env.agents.pauses where p.until > now { s.pausedExecutors[p.executor] = AgentBoard.describe(p) }
         s.missingExecutors = env.config.runner.executors.keys.sorted().filter { name in
             !Self.programExists(env.config.runner.executors[name]!.command)
         }

@@ -207,7 +207,11 @@ public final class Monitor: Service, Sendable {
 
     /// One heal task per open issue that a task could fix, never one per check.
     func fileHealTasks(now: Date) async throws -> [String] {
-        let skip: Set<MonitorCondition> = [.needsDecisionWaiting, .itemBlocked, .stuckRunning]
+        // An agent cannot fix a question, a blocked item or a stuck task; nor a spent budget or a
+        // usage limit, which a heal task would only spend more on or hit again.
+        let skip: Set<MonitorCondition> = [
+            .needsDecisionWaiting, .itemBlocked, .stuckRunning, .budgetExhausted, .executorPaused,
+        ]
         var filed: [String] = []
         for issue in try await store.monitorIssues(includeResolved: false, limit: 100)
         where issue.healTaskID == nil && issue.severity >= .medium && !skip.contains(issue.condition) {

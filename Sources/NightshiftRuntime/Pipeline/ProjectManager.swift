@@ -68,8 +68,10 @@ public final class ProjectManager: Service, Sendable {
         var lastImportAt: Date?
         var updatedAt: Date
         var items: [BacklogItem]
+        /// The merge queue, when `project_manager.land` is on.
+        public var landing: LandingView?
         enum CodingKeys: String, CodingKey {
-            case enabled, backlog, state, paused, blocked, items
+            case enabled, backlog, state, paused, blocked, items, landing
             case windowEndsAt = "window_ends_at"
             case itemsByState = "items_by_state"
             case inFlight = "in_flight"
@@ -120,6 +122,8 @@ public final class ProjectManager: Service, Sendable {
     let env: ServiceEnvironment
     let pipeline: any PipelineStore
     let workspace: Workspace?
+    /// The merge queue (`project_manager.land`); nil when off or without a workspace.
+    public let queue: MergeQueue?
     public let configuration: Configuration
     let logger: Logger
     let wake = WakeSignal()
@@ -161,6 +165,11 @@ public final class ProjectManager: Service, Sendable {
         self.configuration = Configuration(
             backlog: pm.backlog, parallelItems: pm.parallelItems, hours: pm.hours, worktreeRetention: pm.worktreeRetention)
         self.logger = env.logs.logger("project_manager")
+        if let workspace, pm.land != .off, let landing = pipeline as? any LandingStore & PipelineStore {
+            self.queue = MergeQueue(env: env, store: landing, workspace: workspace)
+        } else {
+            self.queue = nil
+        }
     }
 
     public var isEnabled: Bool { !configuration.backlog.isEmpty }
@@ -170,7 +179,10 @@ public final class ProjectManager: Service, Sendable {
     public func prepare() async throws {
         guard isEnabled else { return }
         if let workspace { try await workspace.validate() }
+        try await queue?.prepare()
         if let error = try await importIfChanged(force: true) { throw error }
+        // Attempts a stopped daemon left (rescued now) may have left work in their worktrees.
+        await saveActiveWork(reason: "found at startup")
         try await openWindow()
     }
 
@@ -225,13 +237,19 @@ public final class ProjectManager: Service, Sendable {
                     for await change in events
                     where [.finished, .cancelled, .rescued, .retried, .reprocessed, .decided, .expired].contains(change.kind) {
                         self.wake.signal()
+                        self.queue?.wake.signal()
+                        if let reason = Self.abandonedWork(change) { await self.saveWork(of: change.task, reason: reason) }
                     }
+                }
+                if let queue = self.queue {
+                    group.addTask { await queue.run() }
                 }
                 group.addTask {
                     while !Task.isCancelled {
                         do { try await clock.sleep(for: .seconds(interval)) } catch { return }
                         self.tickDue.withLock { $0 = true }
                         self.wake.signal()
+                        self.queue?.wake.signal()
                     }
                 }
                 var first = true
@@ -254,6 +272,9 @@ public final class ProjectManager: Service, Sendable {
             }
         }
         if let file = heldBack.value { writeStateFile(file, periodic: true) }
+        // Shutdown: what running agents left in their worktrees is saved (a detached task, so
+        // that a cancelled run still gets to run git).
+        await Task.detached { await self.saveActiveWork(reason: "shutdown") }.value
     }
 
     /// What one pass did.
@@ -296,7 +317,7 @@ public final class ProjectManager: Service, Sendable {
             var branch: String?
             if let workspace {
                 do {
-                    (workdir, branch) = try await workspace.ensureWorktree(slug: item.slug)
+                    (workdir, branch) = try await workspace.ensureWorktree(slug: item.slug, from: queue?.baseBranch ?? "HEAD")
                 } catch {
                     logger.error("cannot create the worktree of item \(item.key): \(error)")
                     continue
@@ -482,8 +503,15 @@ public final class ProjectManager: Service, Sendable {
         for item in try await pipeline.finishedItems(since: since, before: cutoff) {
             guard let dir = item.workdir, FileManager.default.fileExists(atPath: dir) else { continue }
             do {
-                try await workspace.removeWorktree(dir)
-                logger.info("removed the worktree of finished item \(item.key) (its branch \(item.branch ?? "") stays)")
+                let result = try await workspace.retireWorktree(
+                    dir, slug: item.slug, reason: "worktree_retention", redactor: env.redactor, now: env.now(),
+                    push: env.config.projectManager.land == .push)
+                switch result {
+                case .removed:
+                    logger.info("removed the worktree of finished item \(item.key) (its branch \(item.branch ?? "") stays)")
+                case .kept(let why, _):
+                    logger.warning("kept the worktree of finished item \(item.key): \(why)")
+                }
             } catch {
                 logger.warning("cannot remove worktree \(dir): \(error); it is tried again after a restart")
             }
@@ -533,7 +561,8 @@ public final class ProjectManager: Service, Sendable {
             enabled: isEnabled, backlog: configuration.backlog, state: stateName(o, now: now), paused: o.paused,
             windowEndsAt: o.windowEndsAt, itemsByState: byState(o), inFlight: inFlight(o),
             blocked: o.blocked.map { .init(key: $0.key, title: $0.title, reason: $0.blockedReason ?? "") },
-            backlogError: b.error, lastImportAt: b.importedAt, updatedAt: now, items: items)
+            backlogError: b.error, lastImportAt: b.importedAt, updatedAt: now, items: items,
+            landing: try await landingView())
     }
 }
 

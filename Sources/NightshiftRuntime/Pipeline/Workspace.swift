@@ -57,7 +57,11 @@ public struct Workspace: Sendable {
         }
         let dirty = try await Self.git(["status", "--porcelain", "--untracked-files=normal"], in: repository)
         if !dirty.isEmpty {
-            let files = dirty.split(separator: "\n").prefix(10).map { String($0.dropFirst(3)) }
+            // `git` output comes trimmed, so the first line may have lost the blank of its
+            // status column: the name is what follows the status word.
+            let files = dirty.split(separator: "\n").prefix(10).map {
+                String($0.split(separator: " ", maxSplits: 1).last ?? $0)
+            }
             throw Failure(
                 description:
                     "runner.workspace: \(repository) has uncommitted changes (\(files.joined(separator: ", "))); commit or stash them first"
@@ -65,8 +69,9 @@ public struct Workspace: Sendable {
         }
     }
 
-    /// The item's worktree and branch, created from HEAD on first use and reused after.
-    public func ensureWorktree(slug: String) async throws -> (path: String, branch: String) {
+    /// The item's worktree and branch, created from `startPoint` (the repository's HEAD, or the
+    /// merge queue's base branch) on first use and reused after.
+    public func ensureWorktree(slug: String, from startPoint: String = "HEAD") async throws -> (path: String, branch: String) {
         let branch = "nightshift/\(slug)"
         let path = (root as NSString).appendingPathComponent(slug)
         try AtomicFile.ensureDirectory(root)
@@ -76,15 +81,19 @@ public struct Workspace: Sendable {
         if branchExists {
             try await Self.git(["worktree", "add", path, branch], in: repository)
         } else {
-            try await Self.git(["worktree", "add", "-b", branch, path, "HEAD"], in: repository)
+            try await Self.git(["worktree", "add", "-b", branch, path, startPoint], in: repository)
         }
         return (path, branch)
     }
 
     /// Commits everything changed in `worktree`; false when there was nothing to commit.
-    public static func commitAll(in worktree: String, message: String) async throws -> Bool {
+    /// Throws `WorktreeSafety.SecretBlocked` (nothing committed) when the staged diff holds a
+    /// secret the redactor's rules match.
+    public static func commitAll(in worktree: String, message: String, redactor: Redactor = Redactor()) async throws -> Bool {
         try await git(["add", "-A"], in: worktree)
         if try await git(["status", "--porcelain"], in: worktree).isEmpty { return false }
+        let secrets = try await WorktreeSafety.stagedSecrets(in: worktree, indexFile: nil, redactor: redactor)
+        if !secrets.isEmpty { throw WorktreeSafety.SecretBlocked(findings: secrets) }
         try await git(
             [
                 "-c", "user.name=Nightshift", "-c", "user.email=nightshift@localhost", "commit", "--no-verify", "-q", "-m",
@@ -97,8 +106,17 @@ public struct Workspace: Sendable {
         try await git(["push", "-q", "-u", "origin", branch], in: worktree)
     }
 
-    /// Removes a finished item's worktree (its branch stays).
+    /// Removes a worktree that is clean (its branch stays); git refuses, and this throws, when
+    /// it has changes. Cleanup paths go through `WorktreeSafety.retire`, which saves them first.
     public func removeWorktree(_ path: String) async throws {
-        try await Self.git(["worktree", "remove", "--force", path], in: repository)
+        try await Self.git(["worktree", "remove", path], in: repository)
+    }
+
+    /// Retires a worktree safely (`WorktreeSafety.retire`).
+    public func retireWorktree(
+        _ path: String, slug: String, reason: String, redactor: Redactor, now: Date, push: Bool = false
+    ) async throws -> WorktreeSafety.Retirement {
+        try await WorktreeSafety.retire(
+            worktree: path, slug: slug, repository: repository, reason: reason, redactor: redactor, now: now, push: push)
     }
 }

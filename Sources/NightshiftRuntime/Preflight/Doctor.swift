@@ -115,6 +115,7 @@ public struct Doctor: Sendable {
             case .signaled(let sig): version = .failedToRun("killed by signal \(sig)")
             case .timedOut, .stalled: version = .failedToRun("no answer to \(arguments) within \(Int(options.versionTimeout)) s")
             case .stopped(let why), .spawnFailed(let why): version = .failedToRun(why)
+            case .halted(let why): version = .failedToRun("\(why)")
             }
         }
         checks.append(
@@ -134,6 +135,7 @@ public struct Doctor: Sendable {
         case .signaled(let sig): end = .signaled(sig)
         case .timedOut, .stalled: end = .timedOut(options.smokeTimeout)
         case .stopped(let why), .spawnFailed(let why): end = .failedToRun(why)
+        case .halted(let why): end = .failedToRun("\(why)")
         }
         checks.append(Preflight.smoke(name: name, command: smoke, end: end, output: report.tail, log: log))
         return checks

@@ -25,6 +25,38 @@ public struct AgentLaunch: Sendable {
     /// Where the output's lines are also ingested as logs (source `task:<id>`, the task's run).
     public var logTap: TaskLineTap? = nil
     public var runID: String? = nil
+    /// Sees every raw output line (before redaction) on the reader thread: a structured
+    /// agent's meter. It must be quick.
+    public var onLine: (@Sendable (UnsafeBufferPointer<UInt8>, _ complete: Bool) -> Void)? = nil
+
+    public init(
+        taskID: String, command: String, environment: [String: String], workingDirectory: String?, logPath: String,
+        timeout: Double, stallTimeout: Double, killGrace: Double, tailBytes: Int, logTap: TaskLineTap? = nil,
+        runID: String? = nil, onLine: (@Sendable (UnsafeBufferPointer<UInt8>, _ complete: Bool) -> Void)? = nil
+    ) {
+        self.taskID = taskID
+        self.command = command
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.logPath = logPath
+        self.timeout = timeout
+        self.stallTimeout = stallTimeout
+        self.killGrace = killGrace
+        self.tailBytes = tailBytes
+        self.logTap = logTap
+        self.runID = runID
+        self.onLine = onLine
+    }
+}
+
+/// Why the runner itself stopped an attempt that was still working.
+public enum AttemptHalt: Sendable, Equatable {
+    /// The task's metered cost reached its cap.
+    case budget(spentUSD: Double, capUSD: Double)
+    /// No agent event for `runner.idle_timeout` seconds.
+    case idle(seconds: Double)
+    /// More assistant turns than the executor's `max_turns`.
+    case maxTurns(Int)
 }
 
 /// Why an attempt's process ended.
@@ -35,6 +67,8 @@ public enum AttemptEnd: Sendable, Equatable {
     case stalled
     /// Stopped from outside (operator cancel, lost lease, shutdown) with the reason.
     case stopped(String)
+    /// Stopped by the runner's own limits (budget, idle, turns): an outcome to record.
+    case halted(AttemptHalt)
     /// The process could not be started.
     case spawnFailed(String)
 }
@@ -53,9 +87,23 @@ public struct AttemptReport: Sendable {
 /// A handle to stop a running attempt from outside; the teardown is the usual group teardown.
 public final class AttemptStopper: Sendable {
     private let reason = Mutex<String?>(nil)
+    private let haltReason = Mutex<AttemptHalt?>(nil)
     private let event = OneShotEvent()
 
     public init() {}
+
+    /// Stops the attempt for one of the runner's limits; the attempt ends `.halted(why)`.
+    public func halt(_ why: AttemptHalt) {
+        let first = haltReason.withLock { h -> Bool in
+            guard h == nil else { return false }
+            h = why
+            return true
+        }
+        if first { stop("\(why)") }
+    }
+
+    /// The limit that stopped it, if one did (and nothing stopped it before).
+    public var halted: AttemptHalt? { haltReason.withLock { $0 } }
 
     public func stop(_ why: String) {
         let first = reason.withLock { r -> Bool in
@@ -96,6 +144,7 @@ public enum AgentProcess {
         if let tap = launch.logTap {
             sink.collector = TaskLineCollector(tap: tap, taskID: launch.taskID, runID: launch.runID)
         }
+        sink.onLine = launch.onLine
         sink.note(header)
         var outFDs: [Int32] = [0, 0]
         var gateFDs: [Int32] = [0, 0]
@@ -171,7 +220,7 @@ public enum AgentProcess {
                     let silentNanos = DispatchTime.now().uptimeNanoseconds &- pump.lastActivity.load(ordering: .relaxed)
                     var reason: AttemptEnd?
                     if let why = stopper.stopReason {
-                        reason = .stopped(why)
+                        reason = stopper.halted.map { .halted($0) } ?? .stopped(why)
                     } else if now >= timeoutAt {
                         reason = .timedOut
                     } else if Double(silentNanos) / 1e9 >= launch.stallTimeout {

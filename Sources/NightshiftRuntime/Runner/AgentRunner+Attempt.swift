@@ -43,45 +43,100 @@ extension AgentRunner {
                         retryDelay: nil)), log: log)
             return
         }
-        let command = CommandTemplate.render(executor.command, task: task)
+        // A structured agent that asked for a decision continues its own session.
+        let resuming =
+            executor.format.isStructured && !executor.resumeCommand.isEmpty && task.decision != nil && task.sessionID != nil
+        let sessionID = resuming ? (task.sessionID ?? "") : UUID().uuidString.lowercased()
+        let capUSD = await liveCap(for: task)
+        let remaining = capUSD.map { max(0.01, $0 - (task.costUSD ?? 0)) }
+        var extra: [String: String] = [
+            "session_id": sessionID, "model": executor.model,
+            // No cap: a figure no run reaches, so a preset that passes it stays valid.
+            "max_budget_usd": String(format: "%.2f", remaining ?? 999_999),
+        ]
+        if resuming, task.errorClass == ErrorClass.budgetExceeded.rawValue {
+            extra["decision"] = "Continue where you stopped; your budget was raised."
+        }
+        let command = CommandTemplate.render(resuming ? executor.resumeCommand : executor.command, task: task, extra: extra)
         let resultPath = env.paths.resultFile(task.id)
         try? FileManager.default.removeItem(atPath: resultPath)
-        let environment = Self.agentEnvironment(for: task, executor: executor, resultPath: resultPath, paths: env.paths)
+        var environment = Self.agentEnvironment(for: task, executor: executor, resultPath: resultPath, paths: env.paths)
+        environment["NIGHTSHIFT_SESSION_ID"] = sessionID
+        if resuming { environment["NIGHTSHIFT_RESUME"] = "1" }
         let workdir = task.context["workdir"]?.stringValue ?? (config.workspace.isEmpty ? nil : config.workspace)
+        let session: AgentSession? =
+            executor.format.isStructured
+            ? AgentSession(
+                format: executor.format, task: task, model: executor.model.isEmpty ? nil : executor.model,
+                prices: env.config.pricing, capUSD: capUSD, maxTurns: executor.maxTurns, stopper: stopper, now: env.now)
+            : nil
+        if let session { sessions.withLock { $0[task.id] = session } }
+        defer { if session != nil { _ = sessions.withLock { $0.removeValue(forKey: task.id) } } }
 
         env.run?.linkAttemptLog(taskLog: env.paths.taskLog(task.id), task: task)
         let launch = AgentLaunch(
             taskID: task.id, command: command, environment: environment, workingDirectory: workdir,
             logPath: env.paths.taskLog(task.id), timeout: config.taskTimeout, stallTimeout: config.stallTimeout,
             killGrace: config.killGrace, tailBytes: config.outputTailBytes, logTap: env.logTap,
-            runID: task.runID ?? env.run?.paths.id)
+            runID: task.runID ?? env.run?.paths.id,
+            onLine: session.map { s in { @Sendable bytes, complete in s.line(bytes, complete: complete) } })
         let header =
             "=== \(Timestamp.format(env.now())) attempt \(task.attempt)/\(task.maxAttempts) \(task.taskType) executor=\(executorName) ==="
         let ledger = env.ledger
         let owner = env.instanceID
         let now = env.now
-        log.info("starting attempt \(task.attempt) of \(task.taskType) task")
-        let report = await AgentProcess.run(launch, redactor: env.redactor, stopper: stopper, header: header) { pid in
-            do {
-                _ = try await ledger.recordStart(
-                    id: task.id, owner: owner, pid: pid, command: command, logPath: launch.logPath, now: now())
-                return true
-            } catch {
-                log.warning("not starting the agent: \(error)")
-                return false
+        log.info("starting attempt \(task.attempt) of \(task.taskType) task\(resuming ? " (resuming session \(sessionID))" : "")")
+        // The agent, and beside it (for a structured one) the live metering, which ends with it.
+        let report = await withTaskGroup(of: AttemptReport?.self) { group -> AttemptReport in
+            group.addTask {
+                await AgentProcess.run(launch, redactor: self.env.redactor, stopper: stopper, header: header) { pid in
+                    do {
+                        _ = try await ledger.recordStart(
+                            id: task.id, owner: owner, pid: pid, command: command, logPath: launch.logPath, now: now())
+                        return true
+                    } catch {
+                        log.warning("not starting the agent: \(error)")
+                        return false
+                    }
+                }
             }
+            if let session {
+                group.addTask {
+                    await self.meterWhileRunning(session, task: task, stopper: stopper, log: log)
+                    return nil
+                }
+            }
+            var ended: AttemptReport?
+            for await r in group where r != nil {
+                ended = r
+                group.cancelAll()
+            }
+            return ended
+                ?? AttemptReport(
+                    end: .spawnFailed("no report"), tail: "", claudeResultLine: nil, outputBytes: 0, killedLeftovers: false)
         }
         if report.killedLeftovers { log.warning("killed background processes that outlived the agent") }
         let delay = RetryPolicy(base: config.retryBackoff.base, max: config.retryBackoff.max)
             .delay(afterAttempt: task.attempt, random: Double.random(in: 0...1))
         let result = AgentResult.read(path: resultPath)
+        if let session { warnUnpriced(session, task: task, log: log) }
         guard
-            var outcome = OutcomeClassifier.classify(
+            let classified = OutcomeClassifier.classify(
                 report: report, result: result, retryDelay: delay, limits: (config.taskTimeout, config.stallTimeout))
         else {
             log.info("attempt stopped: \(stopper.stopReason ?? "stopped")")
+            if let session {
+                // The spend of a cancelled or interrupted attempt is still spend.
+                _ = try? await env.ledger.meter(id: task.id, owner: env.instanceID, reading: session.reading(), now: env.now())
+            }
             return
         }
+        let refined = StructuredOutcome.refine(
+            classified, report: report, meter: session?.meter, base: session?.base, executor: executor,
+            backoff: config.usageLimitBackoff, consecutiveLimits: consecutiveLimits(executorName), now: env.now(),
+            retryDelay: delay, capUSD: capUSD)
+        var outcome = refined.outcome
+        await afterAttempt(executor: executorName, refined: refined, task: task, log: log)
         // Before the auto-commit: output that misses its contract is not committed; the next
         // iteration of the phase finds it in the worktree as it was left.
         if outcome.kind == .completed, let phase = task.phase,
@@ -104,13 +159,21 @@ extension AgentRunner {
         let title = task.context["backlog_title"]?.stringValue ?? String(task.direction.prefix(60))
         let message = "[nightshift] \(task.taskType) \(task.id): \(title)"
         do {
-            if try await Workspace.commitAll(in: workdir, message: message) {
+            if try await Workspace.commitAll(in: workdir, message: message, redactor: env.redactor) {
                 log.info("committed: \(message)")
                 if env.config.projectManager.autoPush, let branch = task.context["branch"]?.stringValue {
                     do { try await Workspace.push(in: workdir, branch: branch) } catch { log.error("auto-push failed: \(error)") }
                 }
             }
             return outcome
+        } catch let blocked as WorktreeSafety.SecretBlocked {
+            // A secret is never committed: a human removes it, then answers (the task runs again).
+            log.error("auto-commit refused: \(blocked)")
+            var asking = outcome
+            asking.kind = .needsDecision(
+                prompt: "Auto-commit stopped: the staged changes hold a secret (value masked):\n\(blocked.listing)\n"
+                    + "Remove it from the worktree \(workdir), then answer to run the task again.")
+            return asking
         } catch {
             log.error("auto-commit failed: \(error)")
             var failed = outcome

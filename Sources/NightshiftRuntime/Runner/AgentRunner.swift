@@ -41,6 +41,10 @@ public final class AgentRunner: Service, Sendable {
     let nextWake = Locked<Date?>(nil)
     /// Signalled when `nextWake` moves earlier, so the timer loop sleeps anew.
     let timerChanged = WakeSignal()
+    /// The meters of running structured attempts (their live spend counts against the caps).
+    let sessions = Locked<[String: AgentSession]>([:])
+    /// Executors paused by a usage limit (loaded from the store at the first claim).
+    let pauses = Locked<[String: ExecutorPause]?>(nil)
 
     public init(env: ServiceEnvironment, drainTimeout: Double? = nil) {
         self.env = env
@@ -93,8 +97,16 @@ public final class AgentRunner: Service, Sendable {
                 let free = configuration.workers - active.value.count
                 if free > 0 {
                     do {
+                        let exclusion = try await claimExclusion()
+                        let limit = try await budgetAdmits(free)
+                        guard limit > 0 else {
+                            env.health.beat("agent_runner", at: env.now())
+                            await wake.wait()
+                            continue
+                        }
                         let claimed = try await env.ledger.claim(
-                            owner: env.instanceID, limit: free, now: env.now(), lease: configuration.lease)
+                            owner: env.instanceID, limit: limit, now: env.now(), lease: configuration.lease,
+                            excluding: exclusion)
                         for task in claimed {
                             let stopper = AttemptStopper()
                             active.withLock { $0[task.id] = Active(task: task, stopper: stopper) }
@@ -104,7 +116,7 @@ public final class AgentRunner: Service, Sendable {
                                 self.wake.signal()
                             }
                         }
-                        if claimed.count == free { continue }  // there may be more: look again at once
+                        if claimed.count == limit { continue }  // there may be more: look again at once
                     } catch {
                         logger.error("claim failed: \(error)")
                     }
@@ -133,7 +145,9 @@ public final class AgentRunner: Service, Sendable {
         }
         // Each attempt signals as it ends; once none is left the deadline is no longer needed
         // (cancelled here, and awaited when the group closes).
-        while !active.value.isEmpty { await wake.wait() }
+        // A cancelled task's wait returns at once: stop waiting then, or this loop would spin
+        // (the group's cancellation tears the attempts down and awaits them).
+        while !active.value.isEmpty && !Task.isCancelled { await wake.wait() }
         attempts.cancelAll()
     }
 

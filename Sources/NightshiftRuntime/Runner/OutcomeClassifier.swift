@@ -65,6 +65,19 @@ public enum OutcomeClassifier {
                 retryDelay: retryDelay)
         case .spawnFailed(let why):
             outcome.kind = .failed(errorClass: .spawnFailed, error: "could not start the agent: \(why)", retryDelay: retryDelay)
+        case .halted(.budget(let spent, let cap)):
+            outcome.kind = .needsDecision(prompt: BudgetDecision.prompt(spent: spent, cap: cap, source: .estimated))
+            outcome.decisionClass = .budgetExceeded
+        case .halted(.idle(let seconds)):
+            outcome.kind = .failed(
+                errorClass: .idle,
+                error:
+                    "no agent event (message or tool call) for idle_timeout (\(ConfigValues.formatDuration(seconds))); stopped",
+                retryDelay: retryDelay)
+        case .halted(.maxTurns(let turns)):
+            outcome.kind = .failed(
+                errorClass: .maxTurns, error: "the agent took \(turns) turns, past the executor's max_turns; stopped",
+                retryDelay: nil)
         case .stopped:
             return nil  // cancelled, lease lost or shutdown: the store already says what happened
         }

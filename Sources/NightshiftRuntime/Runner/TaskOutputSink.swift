@@ -21,6 +21,9 @@ final class TaskOutputSink: @unchecked Sendable {
     private(set) var bytesIn = 0
     /// Hands each redacted line to the log service too (nil = not ingested).
     var collector: TaskLineCollector?
+    /// Sees each raw line first (a structured agent's meter); a line longer than `maxLine`
+    /// comes in pieces, the last with `complete` true.
+    var onLine: (@Sendable (UnsafeBufferPointer<UInt8>, _ complete: Bool) -> Void)?
     /// Lines longer than this are cut, so one endless line cannot exhaust memory.
     static let maxLine = 64 * 1024
     static let flushAt = 256 * 1024
@@ -56,26 +59,27 @@ final class TaskOutputSink: @unchecked Sendable {
         while start < bytes.count, let hit = memchr(base + start, 0x0A, bytes.count - start) {
             let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
             if partial.isEmpty {
-                emitLine(UnsafeBufferPointer(rebasing: bytes[start..<i]), carry: &carry)
+                emitLine(UnsafeBufferPointer(rebasing: bytes[start..<i]), complete: true, carry: &carry)
             } else {
                 partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
-                emitPartial(carry: &carry)
+                emitPartial(complete: true, carry: &carry)
             }
             start = i + 1
         }
         if start < bytes.count {
             partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]))
-            if partial.count >= Self.maxLine { emitPartial(carry: &carry) }
+            if partial.count >= Self.maxLine { emitPartial(complete: false, carry: &carry) }
         }
         flush()  // one write per read: `tasks log -f` sees output while the agent runs
     }
 
-    private func emitPartial(carry: inout Redactor.Carry) {
-        partial.withUnsafeBufferPointer { emitLine($0, carry: &carry) }
+    private func emitPartial(complete: Bool, carry: inout Redactor.Carry) {
+        partial.withUnsafeBufferPointer { emitLine($0, complete: complete, carry: &carry) }
         partial.removeAll(keepingCapacity: true)
     }
 
-    private func emitLine(_ line: UnsafeBufferPointer<UInt8>, carry: inout Redactor.Carry) {
+    private func emitLine(_ line: UnsafeBufferPointer<UInt8>, complete: Bool, carry: inout Redactor.Carry) {
+        onLine?(line, complete)
         let before = pending.count
         redactor.redact(line, into: &pending, carry: &carry)
         collector?.add(pending[before...])
@@ -87,7 +91,7 @@ final class TaskOutputSink: @unchecked Sendable {
 
     /// Ends the output: the last unterminated line is written too.
     func finish() -> String {
-        if !partial.isEmpty { emitPartial(carry: &carry) }
+        if !partial.isEmpty { emitPartial(complete: true, carry: &carry) }
         flush()
         return String(decoding: tail, as: UTF8.self)
     }

@@ -55,6 +55,8 @@ public struct ServiceEnvironment: Sendable {
     public var clock: any Clock<Duration> = ContinuousClock()
     /// Where agents' output lines go to be ingested as logs; nil = they are not.
     public var logTap: TaskLineTap? = nil
+    /// The runner's budget and usage-limit state, for status, pipeline-status and the monitor.
+    public var agents = AgentBoard()
 
     public init(
         config: NightshiftConfig, paths: StatePaths, store: any TaskStore, logs: ComponentLogs, redactor: Redactor,

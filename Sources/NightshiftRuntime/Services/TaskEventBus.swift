@@ -20,8 +20,26 @@ public struct TaskChange: Sendable, Equatable {
 /// subscriber drops its oldest changes instead of holding up the runner.
 public final class TaskEventBus: Sendable {
     private let subscribers = Mutex<[UUID: AsyncStream<TaskChange>.Continuation]>([:])
+    private let meterSubscribers = Mutex<[UUID: AsyncStream<AgentTask>.Continuation]>([:])
 
     public init() {}
+
+    /// A running task's live metering changed (not a history entry: no event id).
+    func publishMeter(_ task: AgentTask) {
+        let targets = meterSubscribers.withLock { Array($0.values) }
+        for c in targets { c.yield(task) }
+    }
+
+    /// Running tasks as their metering changes (cost, tokens, turns, last tool).
+    public func subscribeMeters(buffer: Int = 256) -> AsyncStream<AgentTask> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<AgentTask>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.meterSubscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        meterSubscribers.withLock { $0[id] = continuation }
+        return stream
+    }
 
     func publish(_ change: TaskChange) {
         let targets = subscribers.withLock { Array($0.values) }
@@ -49,5 +67,10 @@ public final class TaskEventBus: Sendable {
             return Array(s.values)
         }
         for c in all { c.finish() }
+        let meters = meterSubscribers.withLock { s in
+            defer { s.removeAll() }
+            return Array(s.values)
+        }
+        for c in meters { c.finish() }
     }
 }

@@ -11,10 +11,13 @@ import NightshiftStore
 public struct TaskLedger: Sendable {
     public let store: any TaskStore
     let bus: TaskEventBus
+    /// The caps a budget stop's answer raises.
+    let budget: BudgetCaps
 
-    public init(store: any TaskStore, bus: TaskEventBus) {
+    public init(store: any TaskStore, bus: TaskEventBus, budget: BudgetCaps = BudgetCaps()) {
         self.store = store
         self.bus = bus
+        self.budget = budget
     }
 
     /// Publishes what a store operation changed and hands back its value.
@@ -35,8 +38,17 @@ public struct TaskLedger: Sendable {
         return created
     }
 
-    public func claim(owner: String, limit: Int, now: Date, lease: Double) async throws -> [AgentTask] {
-        announce(try await store.claim(owner: owner, limit: limit, now: now, lease: lease))
+    public func claim(
+        owner: String, limit: Int, now: Date, lease: Double, excluding: ClaimExclusion = ClaimExclusion()
+    ) async throws -> [AgentTask] {
+        announce(try await store.claim(owner: owner, limit: limit, now: now, lease: lease, excluding: excluding))
+    }
+
+    /// Writes a running task's live metering and tells the SSE stream (no history entry).
+    public func meter(id: String, owner: String, reading: MeterReading, now: Date) async throws -> AgentTask {
+        let task = try await store.meter(id: id, owner: owner, reading: reading, now: now)
+        bus.publishMeter(task)
+        return task
     }
 
     public func recordStart(
@@ -57,8 +69,24 @@ public struct TaskLedger: Sendable {
         return try result.get()
     }
 
+    /// Answers a question. A budget stop's answer is the budget's: `continue` (or `continue
+    /// +2.00`) raises the task's cap and resumes it; anything else fails it with
+    /// `error_class: budget_exceeded`.
     public func decide(id: String, decision: String, priority: Int? = nil, by actor: Actor, now: Date) async throws -> AgentTask {
-        announce(try await store.decide(id: id, decision: decision, priority: priority, by: actor, now: now))
+        let current = try await store.get(id)
+        if current.status == .needsDecision, current.errorClass == ErrorClass.budgetExceeded.rawValue {
+            let spent = current.costUSD ?? 0
+            let cap = budget.cap(of: current) ?? spent
+            switch BudgetDecision.parse(decision, cap: cap, spent: spent, perTask: budget.perTaskUSD) {
+            case .raise(let to):
+                return announce(
+                    try await store.decide(id: id, decision: decision, priority: priority, budgetUSD: to, by: actor, now: now))
+            case .stop:
+                return announce(
+                    try await store.decline(id: id, errorClass: .budgetExceeded, reason: decision, by: actor, now: now))
+            }
+        }
+        return announce(try await store.decide(id: id, decision: decision, priority: priority, by: actor, now: now))
     }
 
     /// Cancels; the runner stops a running attempt when it hears the `cancelled` event.
@@ -105,5 +133,5 @@ public struct TaskLedger: Sendable {
 
 extension ServiceEnvironment {
     /// The ledger over this environment's store and bus.
-    public var ledger: TaskLedger { TaskLedger(store: store, bus: events) }
+    public var ledger: TaskLedger { TaskLedger(store: store, bus: events, budget: config.budget) }
 }
