@@ -123,7 +123,7 @@ struct Daemon {
             views.decideLanding = { key, decision in try await pm.decideLanding(key: key, decision: decision) }
             views.wipRefs = { try await pm.wipRefs() }
         }
-        let reporter = RunReporter(store: store, paths: paths, files: runFiles, gates: config.report.gates)
+        let reporter = RunReporter(store: store, paths: paths, files: runFiles, gates: config.report.gates, budget: config.budget)
         let controller = RunController(
             env: env, store: store, reporter: reporter, info: runInfo, settings: run.controller,
             onBudgetExceeded: { why in

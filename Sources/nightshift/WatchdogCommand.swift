@@ -125,7 +125,9 @@ struct WatchdogCommand: AsyncParsableCommand {
             let files = try RunFiles(paths: paths.run(id))
             guard let info = try files.read() else { return }
             let store = try SQLiteTaskStore(path: paths.database)
-            let outcome = try await RunReporter(store: store, paths: paths, files: files, gates: config.report.gates).finish(
+            let outcome = try await RunReporter(
+                store: store, paths: paths, files: files, gates: config.report.gates, budget: config.budget
+            ).finish(
                 info: info, state: state, warnings: [], sessionID: "session_\(RunID.stamp(info.startedAt))_\(getpid())")
             logger.info("run \(id) ended: RESULT \(outcome.verdict.result.rawValue), report \(outcome.reportPath)")
         } catch {

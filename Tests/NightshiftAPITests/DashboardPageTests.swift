@@ -174,3 +174,54 @@ struct DashboardPageTests {
         }
     }
 }
+
+/// What real agents add to the dashboard: a budget stop asks in the rail, a usage-limit pause
+/// shows until when (in the rail and as the pending task's reason), and the running row shows
+/// the agent's last tool and event.
+@Suite("Dashboard: budget stops, usage-limit pauses, live metering")
+struct DashboardAgentsTests {
+    @Test("a budget stop is a decision in the rail; a usage-limit pause says when it starts again")
+    func budgetAndPause() async throws {
+        let h = try APIHarness()
+        let running = try await h.running("over budget")
+        var stop = AttemptOutcome(
+            .needsDecision(prompt: "Budget: this task spent $0.60 (estimated) and reached its cap of $0.50."))
+        stop.decisionClass = .budgetExceeded
+        let stopped = try await h.store.finish(id: running.id, owner: APIHarness.owner, outcome: stop, now: h.clock.now)
+        let limited = try await h.running("hit the limit")
+        let until = h.clock.now.addingTimeInterval(3600)
+        let pause = AttemptOutcome(
+            .paused(until: until, errorClass: .usageLimited, error: "usage limit: Claude AI usage limit reached"))
+        let paused = try await h.store.finish(id: limited.id, owner: APIHarness.owner, outcome: pause, now: h.clock.now)
+        #expect(paused.status == .pending)
+        try await h.test { client in
+            var page = PageClient(client)
+            let html = try await page.get("/").text
+            #expect(html.contains("id=\"need-\(stopped.id)\""))
+            #expect(html.contains("budget stop"))
+            #expect(html.contains("reached its cap of $0.50"))
+            #expect(html.contains("action=\"/dashboard/tasks/\(stopped.id)/decide\""))
+            #expect(html.contains("id=\"need-\(paused.id)\""))
+            #expect(html.contains("usage-limit pause"))
+            #expect(html.contains("starts again by itself at \(Timestamp.format(until))"))
+            #expect(html.contains("pause: usage limit until \(Timestamp.format(until))"))
+        }
+    }
+
+    @Test("a running structured agent shows its last tool and when it last said anything")
+    func lastEvent() async throws {
+        let h = try APIHarness()
+        let t = try await h.running("metered")
+        _ = try await h.store.meter(
+            id: t.id, owner: APIHarness.owner,
+            reading: MeterReading(
+                costUSD: 0.0415, costSource: "estimated", tokensIn: 28753, tokensOut: 179, tokensCacheRead: 18971,
+                tokensCacheWrite: 5120, turns: 3, lastTool: "Bash", lastEventAt: h.clock.now.addingTimeInterval(-5)),
+            now: h.clock.now)
+        try await h.test { client in
+            var page = PageClient(client)
+            let html = try await page.get("/").text
+            #expect(html.contains("Bash 5.0s ago"), "\(html.components(separatedBy: "row-\(t.id)").last?.prefix(1500) ?? "")")
+        }
+    }
+}

@@ -67,6 +67,11 @@ struct DashboardData {
         var context = DashboardRowContext(
             now: env.now(), workers: env.config.runner.workers, running: counts[.running] ?? 0,
             paused: pm?.objectValue?["paused"] == .bool(true))
+        let budget = env.agents.budget
+        if budget.state != "ok" { context.budgetHold = budget.reason }
+        let now = env.now()
+        for p in env.agents.pauses where p.until > now { context.pausedExecutors[p.executor] = AgentBoard.describe(p) }
+        context.executorFor = env.config.runner.executorFor
         let wanted = Set(tasks.filter { $0.status == .pending }.flatMap(\.dependsOn)).prefix(200)
         for id in wanted {
             context.dependencies[id] = (try? await env.store.get(id))?.status
@@ -87,6 +92,14 @@ struct DashboardData {
                 DashboardRail.blockedItem(key: key, title: o["title"]?.stringValue ?? "", reason: o["reason"]?.stringValue ?? ""))
         }
         out += (await views.fatalIssues() + views.monitorIssues(false)).compactMap(DashboardRail.issue)
+        // Work held by money or a provider's limit: a spent cap, and tasks waiting out a usage limit.
+        let budget = env.agents.budget
+        if budget.state == "exhausted" || budget.state == "waiting" {
+            out.append(DashboardRail.budgetHold(state: budget.state, reason: budget.reason ?? ""))
+        }
+        var limited = TaskQuery(statuses: [.pending], limit: 100)
+        limited.errorClass = ErrorClass.usageLimited.rawValue
+        out += try await env.store.list(limited).tasks.compactMap(DashboardRail.entry)
         let failed = try await env.store.list(TaskQuery(statuses: [.failed], limit: 100)).tasks
         let stops = failed.filter { DashboardRail.budgetClasses.contains($0.errorClass ?? "") }
         out += stops.compactMap(DashboardRail.entry)

@@ -18,6 +18,17 @@ enum DashboardRail {
                 .joined(separator: " · "),
         ]
         switch t.status {
+        case .needsDecision where t.errorClass == ErrorClass.budgetExceeded.rawValue:
+            e["kind"] = "budget"
+            e["label"] = "budget stop"
+            e["body"] = t.decisionPrompt ?? "the task reached its cap"
+            e["meta"] = "stopped \(t.finishedAt.map(Timestamp.format) ?? ""); answer continue, continue +2.00, or stop"
+            e["decide"] = true
+        case .pending where t.errorClass == ErrorClass.usageLimited.rawValue:
+            e["kind"] = "usage"
+            e["label"] = "usage-limit pause"
+            e["body"] = t.error ?? "the provider's usage limit was reached"
+            e["meta"] = "starts again by itself at \(t.notBefore.map(Timestamp.format) ?? "the reset")"
         case .needsDecision:
             e["kind"] = "decision"
             e["label"] = "decision"
@@ -44,6 +55,14 @@ enum DashboardRail {
             return nil
         }
         return e
+    }
+
+    /// New work held by the budget: a run or day cap spent, or one more task would pass it.
+    static func budgetHold(state: String, reason: String) -> [String: Any] {
+        [
+            "domID": "need-budget", "kind": "budget", "label": state == "exhausted" ? "budget exhausted" : "budget hold",
+            "subject": "no new task starts", "body": reason,
+        ]
     }
 
     /// A blocked backlog item (from the project manager's status).

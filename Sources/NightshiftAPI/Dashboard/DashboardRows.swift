@@ -61,6 +61,10 @@ enum DashboardSection: String, CaseIterable, Sendable {
                 },
                 tokens, cost,
                 Column("last", "last agent event") { t, c in
+                    // A structured agent's own last message or tool call; a plain one's heartbeat.
+                    if let at = t.lastEventAt {
+                        return DashboardCell((t.lastTool.map { "\($0) " } ?? "") + "\(Self.age(at, c.now)) ago", since: at)
+                    }
                     guard let beat = t.heartbeatAt else { return DashboardCell("started \(Self.age(t.startedAt, c.now)) ago") }
                     return DashboardCell("heartbeat \(Self.age(beat, c.now)) ago")
                 },
@@ -132,6 +136,12 @@ struct DashboardRowContext: Sendable {
     var paused: Bool
     /// Status of the tasks pending ones depend on, by id.
     var dependencies: [String: TaskStatus] = [:]
+    /// Why new work waits on the budget (a cap would pass, or is spent), if it does.
+    var budgetHold: String?
+    /// Executors paused by a usage limit: what their status line says.
+    var pausedExecutors: [String: String] = [:]
+    /// Which executor each task type runs with (`runner.executor_for`).
+    var executorFor: [String: String] = [:]
 
     /// Why a pending task is not running yet: a dependency, a backoff, a budget stop, a pause,
     /// or the workers being busy.
@@ -142,12 +152,16 @@ struct DashboardRowContext: Sendable {
                 + open.prefix(3).map { "\($0) (\(dependencies[$0]?.rawValue ?? "unknown"))" }
                 .joined(separator: ", ")
         }
+        if let nb = t.notBefore, nb > now, t.errorClass == ErrorClass.usageLimited.rawValue {
+            return "pause: usage limit until \(Timestamp.format(nb)) (in \(DashboardSection.age(now, nb)); no attempt used)"
+        }
         if let nb = t.notBefore, nb > now {
             return "backoff: retry in \(DashboardSection.age(now, nb)) (attempt \(t.attempt + 1) of \(t.maxAttempts))"
         }
-        if let ec = t.errorClass, DashboardRail.budgetClasses.contains(ec) {
-            return "budget: \(ec) (\(t.error ?? "over its cap"))"
+        if let p = pausedExecutors[t.executor ?? executorFor[t.taskType.rawValue] ?? "default"] {
+            return "pause: \(p)"
         }
+        if let hold = budgetHold { return "budget: \(hold)" }
         if paused { return "pause: the project manager is paused" }
         return running >= workers ? "queued: all \(workers) workers busy" : "queued: next to be claimed"
     }

@@ -50,7 +50,8 @@ struct ReportPages {
                 throw Problem.notFound("run \(id) has no report yet")
             }
             let files = try RunFiles(paths: run)
-            let reporter = RunReporter(store: store, paths: env.paths, files: files, gates: [:])
+            let reporter = RunReporter(
+                store: store, paths: env.paths, files: files, gates: env.config.report.gates, budget: env.config.budget)
             let summary = try await reporter.summary(info: info, now: env.now())
             let report = try await MorningReportWriter(store: store, paths: env.paths).build(summary: summary, now: env.now())
             switch format {

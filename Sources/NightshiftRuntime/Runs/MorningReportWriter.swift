@@ -17,9 +17,13 @@ public struct MorningReportWriter: Sendable {
     /// How many earlier runs a fingerprint is looked for in, to call it recurring.
     public var lookback = 7
 
-    public init(store: any RunStore, paths: StatePaths) {
+    /// The caps the cost strip is drawn against (`budget:`).
+    public var budget: BudgetCaps
+
+    public init(store: any RunStore, paths: StatePaths, budget: BudgetCaps = BudgetCaps()) {
         self.store = store
         self.paths = paths
+        self.budget = budget
     }
 
     /// The report of run `info` as of `now` (mid-run too), from its summary as the store has it.
@@ -39,7 +43,10 @@ public struct MorningReportWriter: Sendable {
         return MorningReport.build(
             .init(
                 summary: summary, tasks: tasks, events: events, logIssues: issues, earlierFingerprints: earlier,
-                caps: caps ?? MorningReport.Caps(perRunUSD: summary.run.budgetUSD), now: now))
+                caps: caps
+                    ?? MorningReport.Caps(
+                        perRunUSD: budget.perRunUSD ?? summary.run.budgetUSD, perTaskUSD: budget.perTaskUSD),
+                now: now))
     }
 
     /// Writes the three files of `report` into its run's directory.

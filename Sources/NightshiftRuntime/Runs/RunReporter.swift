@@ -15,11 +15,18 @@ public struct RunReporter: Sendable {
     public let files: RunFiles
     public let gates: [String: [RunGates.Gate]]
 
-    public init(store: any RunStore, paths: StatePaths, files: RunFiles, gates: [String: [RunGates.Gate]]) {
+    /// The spend caps the morning report's cost strip is drawn against.
+    public var budget = BudgetCaps()
+
+    public init(
+        store: any RunStore, paths: StatePaths, files: RunFiles, gates: [String: [RunGates.Gate]],
+        budget: BudgetCaps = BudgetCaps()
+    ) {
         self.store = store
         self.paths = paths
         self.files = files
         self.gates = gates
+        self.budget = budget
     }
 
     /// What the run's end decided.
@@ -105,7 +112,7 @@ public struct RunReporter: Sendable {
         // The morning report (report.html, .md, .json); a failure to write it is a warning.
         var morning: [(label: String, path: String)] = []
         do {
-            let writer = MorningReportWriter(store: store, paths: paths)
+            let writer = MorningReportWriter(store: store, paths: paths, budget: budget)
             try writer.write(try await writer.build(summary: summary, now: now))
             morning = [
                 ("morning report", relative(files.paths.reportHTML)),
