@@ -98,6 +98,57 @@ struct DashboardBrowserTests {
         }
     }
 
+    @Test("a filter typed into the form lives in the URL; bulk cancel of what matches shows a dry-run count first")
+    func filterAndBulkCancel() async throws {
+        try await withBrowser { f in
+            let b = f.browser
+            // Two agents hold both workers; two more tasks wait.
+            let busy = [try await f.create("hang busy one"), try await f.create("hang busy two")]
+            for id in busy { #expect(await f.waitForStatus(id, "running")) }
+            let waiting = [try await f.create("hang waits one"), try await f.create("hang waits two")]
+            try await b.navigate(f.url + "/")
+            try await b.waitUntil("document.querySelector('input[name=status]')")
+            try await b.type("input[name=status]", "pending")
+            try await b.click("form.filters button[type=submit]")
+            try await b.waitUntil("location.search.indexOf('status=pending') >= 0")
+            for id in waiting { try await b.waitUntil("document.querySelector('#row-\(id)[data-section=pending]')") }
+            for id in busy { #expect(try await b.check("!document.getElementById('row-\(id)')"), "filtered out") }
+            try await b.screenshot("dashboard-filtered")
+
+            try await b.click("#bulk-cancel")
+            try await b.waitUntil("document.getElementById('bulk-count')")
+            #expect(try await b.text("#bulk-count").hasPrefix("2 task(s) would be cancelled"))
+            for id in waiting { #expect(await f.task(id)["status"] as? String == "pending", "a dry run changes nothing") }
+            try await b.click("#bulk-confirm")
+            for id in waiting { #expect(await f.waitForStatus(id, "cancelled")) }
+            for id in busy { #expect(await f.task(id)["status"] as? String == "running", "only what matched") }
+            try await b.screenshot("dashboard-bulk-cancelled")
+            for id in busy { _ = await HTTP.send("PATCH", f.url + "/api/agent/tasks/\(id)", json: #"{"status":"cancelled"}"#) }
+        }
+    }
+
+    @Test("the task page's log: grep keeps the matching lines, next error jumps to the error line")
+    func taskLogGrep() async throws {
+        try await withBrowser { f in
+            let b = f.browser
+            let id = try await f.create("log some lines")
+            #expect(await f.waitForStatus(id, "completed"))
+            try await b.navigate(f.url + "/dashboard/tasks/\(id)")
+            try await b.waitUntil("document.querySelectorAll('#log span.l').length >= 3")
+            try await b.type("#log-grep", "planted")
+            try await b.waitUntil("document.getElementById('log-count').textContent === '1 matching line(s)'")
+            #expect(try await b.check("document.querySelectorAll('#log span.l:not(.gone)').length === 1"))
+            #expect(try await b.text("#log span.hit") == "error: a planted error line")
+            try await b.execute(
+                "document.getElementById('log-grep').value = ''; document.getElementById('log-grep').dispatchEvent(new Event('input'));"
+            )
+            try await b.click("#log-next-error")
+            try await b.waitUntil("document.getElementById('log-count').textContent === 'error 1 of 1'")
+            #expect(try await b.text("#log span.here") == "error: a planted error line")
+            try await b.screenshot("task-log-grep")
+        }
+    }
+
     @Test("the morning report of the run renders its waterfall SVG, its headline and its next steps")
     func morningReport() async throws {
         try await withBrowser { f in
