@@ -4,17 +4,21 @@ import NightshiftCore
 
 /// Reads and checks JSON request bodies, producing 400/413/422 problems that name the field.
 enum RequestBody {
-    /// The body as a JSON object; 413 past `limit`, 400 when empty, malformed or not an object.
-    static func object(_ request: Request, limit: Int) async throws -> [String: JSONValue] {
+    /// The whole body; a 413 problem past `limit` bytes.
+    static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
         var request = request
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: limit)
+            return try await request.collectBody(upTo: limit)
         } catch let e as HTTPResponseError where e.status == .contentTooLarge {
             throw Problem(
                 .contentTooLarge, type: "body_too_large", title: "Body too large",
                 detail: "request body is larger than \(limit) bytes")
         }
+    }
+
+    /// The body as a JSON object; 413 past `limit`, 400 when empty, malformed or not an object.
+    static func object(_ request: Request, limit: Int) async throws -> [String: JSONValue] {
+        let buffer = try await collect(request, limit: limit)
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("the request body is empty; send a JSON object") }
         let value: JSONValue
         do {

@@ -6,14 +6,8 @@ import Testing
 /// A bad value stops startup with the key's path and the reason.
 @Suite("config: agents, budget, pricing")
 struct ConfigAgentsTests {
-    func loadError(_ yaml: String) -> ConfigError? {
-        do {
-            try ConfigLoader.validate(try ConfigLoader.parse(yaml: yaml, file: "test.yaml"))
-            return nil
-        } catch {
-            return error
-        }
-    }
+    /// The error loading `yaml` throws (parse, then validate), or nil.
+    func loadError(_ yaml: String) -> ConfigError? { ConfigContractsTests().loadError(yaml) }
 
     @Test("a structured executor, the runner's limits, the caps and extra prices are read")
     func parses() throws {

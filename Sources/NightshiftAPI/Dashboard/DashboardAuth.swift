@@ -85,15 +85,7 @@ struct DashboardAuth: Sendable {
 enum FormBody {
     /// Fields of a form body (the last value of a repeated name wins); 413 past `limit`.
     static func parse(_ request: Request, limit: Int) async throws -> [String: String] {
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: limit)
-        } catch let e as HTTPResponseError where e.status == .contentTooLarge {
-            throw Problem(
-                .contentTooLarge, type: "body_too_large", title: "Body too large",
-                detail: "request body is larger than \(limit) bytes")
-        }
+        let buffer = try await RequestBody.collect(request, limit: limit)
         return decode(String(decoding: buffer.readableBytesView, as: UTF8.self))
     }
 
