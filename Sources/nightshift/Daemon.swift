@@ -69,8 +69,21 @@ struct Daemon {
         }
         let store: SQLiteTaskStore
         let hook = PipelineHook(plan: PipelinePlan(config: config), maxAttempts: config.runner.maxAttempts)
+        var databasePath = run.databasePath ?? paths.database
+        switch try? StoreURL.parse(config.store.url) {
+        case .sqlite(let path?) where run.databasePath == nil: databasePath = path
+        case .postgres(let location):
+            // TODO(issue 17, next phase): serve on PostgresTaskStore once it also implements the
+            // pipeline, monitor, log and run stores the services use; it passes the TaskStore
+            // conformance suite and backs `nightshift bench store --postgres` so far.
+            throw CLIFailure(
+                message:
+                    "store.url: \(location) is a PostgreSQL store, which nightshift serve cannot use yet (issue 17); leave store.url empty for SQLite",
+                code: 2)
+        default: break
+        }
         do {
-            store = try SQLiteTaskStore(path: run.databasePath ?? paths.database, pipeline: hook, runID: run.id)
+            store = try SQLiteTaskStore(path: databasePath, pipeline: hook, runID: run.id)
         } catch {
             throw CLIFailure(message: "\(error)")
         }
