@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -33,6 +34,18 @@ let package = Package(
                 "NightshiftCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        // The same store protocols on PostgreSQL (issue 17); only the store selection and its
+        // tests build postgres-nio.
+        .target(
+            name: "NightshiftStorePostgres",
+            dependencies: [
+                "NightshiftCore",
+                "NightshiftStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -86,6 +99,7 @@ let package = Package(
             dependencies: [
                 "NightshiftCore",
                 "NightshiftStore",
+                "NightshiftStorePostgres",
                 "NightshiftBench",
                 "NightshiftRuntime",
                 "NightshiftAPI",
@@ -106,7 +120,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "NightshiftCoreTests", dependencies: ["NightshiftCore", "NightshiftTesting"]),
-        .testTarget(name: "NightshiftStoreTests", dependencies: ["NightshiftStore", "NightshiftTesting"]),
+        .testTarget(
+            name: "NightshiftStoreTests", dependencies: ["NightshiftStore", "NightshiftStorePostgres", "NightshiftTesting"]),
         .testTarget(name: "NightshiftRuntimeTests", dependencies: ["NightshiftRuntime", "NightshiftTesting"]),
         .testTarget(
             name: "NightshiftAPITests",

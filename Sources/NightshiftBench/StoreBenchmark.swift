@@ -43,6 +43,13 @@ public enum StoreBenchmark {
         let path = (directory as NSString).appendingPathComponent("bench-store-\(batch)-\(UUID().uuidString).sqlite")
         defer { removeDatabase(path) }
         let store = try SQLiteTaskStore(path: path)
+        return try await runStore(
+            store, label: batch == 1 ? "store (1 task per transaction)" : "store (batches of \(batch))", tasks: tasks,
+            batch: batch)
+    }
+
+    /// Any store (PostgreSQL's, say) through the same cycle, `batch` tasks per transaction.
+    public static func runStore(_ store: any TaskStore, label: String, tasks: Int, batch: Int) async throws -> Figures {
         var samples: [Double] = []
         let clock = ContinuousClock()
         let cpu0 = Measure.processCPUSeconds()
@@ -70,8 +77,7 @@ public enum StoreBenchmark {
         let cpu = (Measure.processCPUSeconds() - cpu0) / Double(tasks) * 1e6
         samples.sort()
         return Figures(
-            label: batch == 1 ? "store (1 task per transaction)" : "store (batches of \(batch))", tasks: tasks,
-            seconds: elapsed.inSeconds,
+            label: label, tasks: tasks, seconds: elapsed.inSeconds,
             p50Micros: percentile(samples, 50), p99Micros: percentile(samples, 99), cpuMicros: cpu)
     }
 

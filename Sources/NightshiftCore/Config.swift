@@ -176,8 +176,11 @@ public struct NightshiftConfig: Sendable, Equatable {
         public init() {}
     }
 
-    /// `store`: how long ended tasks are kept.
+    /// `store`: where tasks live and how long ended ones are kept.
     public struct Store: Sendable, Equatable {
+        /// `store.url` (env `NIGHTSHIFT_STORE_URL`): empty for the state dir's SQLite database,
+        /// else a URL `StoreURL.parse` accepts (`postgres://user@host:port/db`).
+        public var url = ""
         /// Seconds an ended task is kept after it ended, by status (`completed`, `failed`,
         /// `cancelled`); absent or 0 = kept forever. Pruning deletes the task, its events and
         /// its log and result files.

@@ -81,6 +81,10 @@ public enum ConfigLoader {
         }
         if let v = env["NIGHTSHIFT_STATE_DIR"], !v.isEmpty { config.stateDir = v }
         if let v = env["NIGHTSHIFT_API_TOKEN"], !v.isEmpty { config.server.token = v }
+        if let v = env["NIGHTSHIFT_STORE_URL"], !v.isEmpty {
+            do { _ = try StoreURL.parse(v) } catch { throw ConfigError(path: "NIGHTSHIFT_STORE_URL", reason: error.reason) }
+            config.store.url = v
+        }
         func flag(_ name: String) throws(ConfigError) -> Bool? {
             guard let v = env[name], !v.isEmpty else { return nil }
             switch v.lowercased() {
@@ -107,6 +111,7 @@ public enum ConfigLoader {
                 reason: "required when server.host (\(c.server.host)) is not loopback: set it or NIGHTSHIFT_API_TOKEN")
         }
         if c.stateDir.isEmpty { throw ConfigError(path: "state_dir", reason: "must not be empty") }
+        do { _ = try StoreURL.parse(c.store.url) } catch { throw ConfigError(path: "store.url", reason: error.reason) }
         for name in c.taskTypes where !TaskType.isValidName(name) {
             throw ConfigError(
                 path: "task_types", reason: "\"\(name)\" is not a valid type name (a-z, 0-9, _ or -, starting with a letter)")

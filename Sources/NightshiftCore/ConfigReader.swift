@@ -75,6 +75,7 @@ struct ConfigReader {
                             c.store.retention[st] = try duration(d, sp, positive: false)
                         }
                     case "prune_batch": c.store.pruneBatch = try int(v, p, min: 1, max: 10_000)
+                    case "url": c.store.url = try string(v, p)
                     default: throw unknown(p, v)
                     }
                 }

@@ -36,9 +36,11 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(code.rawValue): \(message)" }
 
-    static func notFound(_ id: String) -> StoreError { StoreError(.notFound, "no task with id \(id)") }
+    /// No task has `id` (every store words it the same).
+    public static func notFound(_ id: String) -> StoreError { StoreError(.notFound, "no task with id \(id)") }
 
-    static func illegal(_ id: String, _ status: TaskStatus, _ event: TaskEvent) -> StoreError {
+    /// `event` is not legal for task `id` in `status`.
+    public static func illegal(_ id: String, _ status: TaskStatus, _ event: TaskEvent) -> StoreError {
         let allowed = TaskStateMachine.sources(of: event).map(\.rawValue).joined(separator: ", ")
         return StoreError(
             .illegalTransition,

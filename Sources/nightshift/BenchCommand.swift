@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NightshiftBench
+import NightshiftCore
 import NightshiftStore
 
 /// `nightshift bench ...`: figures for the issues (build with -c release first).
@@ -25,11 +26,21 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "With --read: runs of each read.") var runs = 200
         @Option(help: "With --read: a store file to read; seeded with --tasks tasks first when it does not exist, and kept.")
         var database: String?
+        @Option(
+            help:
+                "Also run the store cycle on PostgreSQL (postgres://user@host:port/db), in a scratch schema dropped afterwards.")
+        var postgres: String?
 
         func run() async throws {
             try await runReporting {
                 guard tasks > 0, batch > 0 else { throw CLIFailure(message: "--tasks and --batch must be positive", code: 2) }
                 if read { return try await BenchRead.run(tasks: tasks, runs: runs, dir: dir, database: database) }
+                var location: PostgresLocation?
+                if let postgres {
+                    do { location = try PostgresLocation.parse(postgres) } catch let e as StoreURLError {
+                        throw CLIFailure(message: "--postgres \(e.reason)", code: 2)
+                    }
+                }
                 do {
                     print(StoreBenchmark.sides)
                     // The unbatched runs first (skipped with --batched-only), then the batched ones.
@@ -45,6 +56,12 @@ struct BenchCommand: AsyncParsableCommand {
                     print(plainBatched)
                     let batched = try await StoreBenchmark.runStore(directory: dir, tasks: tasks, batch: batch)
                     print(batched)
+                    if let location {
+                        for figures in try await BenchPostgres.run(location, tasks: tasks, batch: batch, batchedOnly: batchedOnly)
+                        {
+                            print(figures)
+                        }
+                    }
                     let ratio = batched.perSecond / plainBatched.perSecond * 100
                     let cpuRatio = plainBatched.cpuMicros / batched.cpuMicros * 100
                     if let (plain, single) = unbatched {

@@ -55,6 +55,20 @@ struct Daemon {
                 throw CLIFailure(message: error.description, code: 2)
             }
         }
+        // The store first: a URL this command cannot serve stops the start before anything is written.
+        var databasePath: String?
+        switch try? StoreURL.parse(config.store.url) {
+        case .sqlite(let path?): databasePath = path
+        case .postgres(let location):
+            // TODO(issue 17, next phase): serve on PostgresTaskStore once it also implements the
+            // pipeline, monitor, log and run stores the services use; it passes the TaskStore
+            // conformance suite and backs `nightshift bench store --postgres` so far.
+            throw CLIFailure(
+                message:
+                    "store.url: \(location) is a PostgreSQL store, which nightshift serve cannot use yet (issue 17); leave store.url empty for SQLite",
+                code: 2)
+        default: break
+        }
         let paths = StatePaths(root: config.stateDir)
         do { try paths.prepare() } catch { throw CLIFailure(message: "cannot create state dir \(paths.root): \(error)") }
         let lock: StateDirLock
@@ -70,7 +84,8 @@ struct Daemon {
         let store: SQLiteTaskStore
         let hook = PipelineHook(plan: PipelinePlan(config: config), maxAttempts: config.runner.maxAttempts)
         do {
-            store = try SQLiteTaskStore(path: run.databasePath ?? paths.database, pipeline: hook, runID: run.id)
+            store = try SQLiteTaskStore(
+                path: run.databasePath ?? databasePath ?? paths.database, pipeline: hook, runID: run.id)
         } catch {
             throw CLIFailure(message: "\(error)")
         }

@@ -94,8 +94,9 @@ struct TaskStoreFactory: Sendable, CustomTestStringConvertible {
         return StoreFixture(store: store, resources: dir)
     }
 
-    /// Every implementation the conformance suite runs against.
-    static let all: [TaskStoreFactory] = [.sqlite]
+    /// Every implementation the conformance suite runs against: PostgreSQL too when a test
+    /// database is configured (always in CI; see `PostgresTestDatabase`).
+    static let all: [TaskStoreFactory] = [.sqlite] + PostgresTestDatabase.factories
 }
 
 /// Runs `body` and returns the `StoreError` it threw, recording an issue when it threw nothing
