@@ -32,7 +32,9 @@ struct DashboardAuthTests {
             var other = PageClient(client)
             let foreign = try #require(PageClient.csrf(try await other.get("/")))
             #expect(foreign != csrf, "each browser has its own token")
-            for form in [[("back", "/")], [("csrf", "0" + csrf.dropFirst())], [("csrf", foreign)]] {
+            // A wrong token: the right one with its first digit changed (never the same digit).
+            let wrong = (csrf.first == "0" ? "1" : "0") + csrf.dropFirst()
+            for form in [[("back", "/")], [("csrf", wrong)], [("csrf", foreign)]] {
                 let r = try await page.send(.post, "/dashboard/tasks/\(task.id)/cancel", form: form)
                 #expect(r.status == .forbidden, "\(form): \(r.status)")
                 #expect(r.isHTML)
