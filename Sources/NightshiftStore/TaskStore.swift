@@ -217,6 +217,36 @@ public struct ClaimExclusion: Sendable, Equatable {
     public var isEmpty: Bool { executors.isEmpty && types.isEmpty }
 }
 
+extension AttemptOutcome {
+    /// The detail of the `finished` (or `rescued`) event that records this outcome, the same in
+    /// every store: who, the outcome, and what the attempt ended with.
+    public func eventDetail(
+        _ extra: [String: JSONValue], owner: String, event: TaskEvent, errorClass: String?, error: String?, prompt: String?,
+        notBefore: Double?
+    ) -> [String: JSONValue] {
+        var detail = extra
+        var paused = false
+        if case .paused = kind { paused = true }
+        detail["by"] = detail["by"] ?? .string(owner)
+        detail["outcome"] = .string(paused ? "paused" : event.rawValue)
+        if let m = metering { detail["cost_usd"] = .number(m.costUSD) }
+        if let code = exitCode { detail["exit_code"] = .number(Double(code)) }
+        if let errorClass { detail["error_class"] = .string(errorClass) }
+        if let error { detail["error"] = .string(String(error.prefix(500))) }
+        if let prompt { detail["decision_prompt"] = .string(String(prompt.prefix(500))) }
+        if let notBefore { detail["not_before"] = .string(Timestamp.format(Date(timeIntervalSince1970: notBefore))) }
+        if let v = verdict { detail["verdict"] = .string(v) }
+        switch contract {
+        case .met: detail["contract"] = .string("met")
+        case .unmet(let missing):
+            detail["contract"] = .string("unmet")
+            detail["contract_missing"] = .array(missing.map { .string(String($0.prefix(500))) })
+        case nil: break
+        }
+        return detail
+    }
+}
+
 /// One finished attempt to record, for batched completion.
 public struct FinishRequest: Sendable, Equatable {
     public var id: String

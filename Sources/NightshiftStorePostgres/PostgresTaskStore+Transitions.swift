@@ -197,23 +197,8 @@ extension PostgresTaskStore {
             RETURNING \(unescaped: PostgresTaskRow.all)
             """, logger: logger)
         guard let updated = try await Self.firstTask(rows) else { throw try await lostClaim(conn, r.id, r.owner) }
-        var detail = extra
-        detail["by"] = detail["by"] ?? .string(r.owner)
-        detail["outcome"] = .string(paused ? "paused" : event.rawValue)
-        if let m { detail["cost_usd"] = .number(m.costUSD) }
-        if let code = o.exitCode { detail["exit_code"] = .number(Double(code)) }
-        if let errorClass { detail["error_class"] = .string(errorClass) }
-        if let error { detail["error"] = .string(String(error.prefix(500))) }
-        if let prompt { detail["decision_prompt"] = .string(String(prompt.prefix(500))) }
-        if let notBefore { detail["not_before"] = .string(Timestamp.format(Date(timeIntervalSince1970: notBefore))) }
-        if let v = o.verdict { detail["verdict"] = .string(v) }
-        switch o.contract {
-        case .met: detail["contract"] = .string("met")
-        case .unmet(let missing):
-            detail["contract"] = .string("unmet")
-            detail["contract_missing"] = .array(missing.map { .string(String($0.prefix(500))) })
-        case nil: break
-        }
+        let detail = o.eventDetail(
+            extra, owner: r.owner, event: event, errorClass: errorClass, error: error, prompt: prompt, notBefore: notBefore)
         journal.record(kind, from: .running, updated, detail)
         return updated
     }
