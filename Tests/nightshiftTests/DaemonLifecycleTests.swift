@@ -57,7 +57,7 @@ struct DaemonLifecycleTests {
         #expect(await again.waitForExit() == 0)
     }
 
-    @Test("kill -9 mid-task: the restart kills the orphaned agent and runs the task again")
+    @Test("kill -9 mid-task: the agent's group dies with its daemon and the restart runs the task again")
     func crashRecovery() async throws {
         let dir = try TemporaryDirectory()
         let pids = dir.path("pids")
@@ -78,14 +78,16 @@ struct DaemonLifecycleTests {
         #expect(await waitFor { (try? String(contentsOfFile: pids, encoding: .utf8))?.isEmpty == false })
         let agentPID = try #require(Int32((try String(contentsOfFile: pids, encoding: .utf8)).split(separator: "\n")[0]))
         let orphan = try #require(Self.processGroup(of: agentPID))
+        #expect(Self.liveMembers(ofGroup: orphan).count >= 2)  // the agent's shell and its grandchild
         first.signal(SIGKILL)
         _ = await first.waitForExit()
-        // The agent survived its daemon (own session): this is the orphan to clean up.
-        #expect(!Self.liveMembers(ofGroup: orphan).isEmpty)
+        // No daemon is running: the agent's watcher saw the gate pipe close and tore the group
+        // down (within kill_grace), grandchild included, so nothing works on the task now.
+        #expect(await waitFor { Self.liveMembers(ofGroup: orphan).isEmpty })
+        #expect(ProcessTable.processes(withTask: id).isEmpty)
 
         let second = try DaemonProcess(stateDir: state, arguments: ["--config", config])
         #expect(await second.waitUntilReady())
-        #expect(await waitFor { Self.liveMembers(ofGroup: orphan).isEmpty })
         #expect(
             await waitFor { await HTTP.get(second.url + "/api/agent/tasks/\(id)")?.json?["status"] as? String == "completed" })
         let task = try #require(await HTTP.get(second.url + "/api/agent/tasks/\(id)")?.json)

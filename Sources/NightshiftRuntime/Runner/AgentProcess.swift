@@ -124,9 +124,33 @@ public final class AttemptStopper: Sendable {
 /// that holds it until its pid is recorded, merged output streamed into the task log, and the
 /// group torn down on timeout, stall, stop, or when leftovers outlive the agent.
 public enum AgentProcess {
-    /// The outer shell waits for one line on stdin (sent once the pid is stored), then runs the
-    /// agent command with stdin from /dev/null.
-    static let gateScript = #"IFS= read -r _ || exit 125; exec /bin/sh -c "$NIGHTSHIFT_COMMAND" </dev/null"#
+    /// The outer shell waits for one line on stdin (sent once the pid is stored), starts the
+    /// watcher, then runs the agent command with stdin from /dev/null. `$1` is the grace in
+    /// tenths of a second.
+    static let gateScript = #"""
+        IFS= read -r _ || exit 125
+        exec 3<&0
+        env -u NIGHTSHIFT_TASK_ID -u NIGHTSHIFT_COMMAND setsid /bin/sh -c '\#(watcherScript)' nightshift-watch "$$" "$1" <&3 >/dev/null 2>&1 &
+        exec /bin/sh -c "$NIGHTSHIFT_COMMAND" </dev/null 3<&-
+        """#
+
+    /// The agent's tie to its daemon. It runs in a session of its own (so it is never one of the
+    /// agent group's members, and a group teardown does not reach it) and holds the read end of
+    /// the gate pipe, whose only write end is the daemon's. The daemon closes it when the
+    /// attempt is over; when the daemon dies (even by SIGKILL) the kernel closes it: either way
+    /// the watcher reads EOF and tears the agent's group down (`$1`), SIGTERM and then SIGKILL
+    /// after `$2` tenths of a second. After a normal end the group is already empty and the
+    /// watcher just exits. So no agent outlives its daemon by more than the grace, and another
+    /// node can never rerun a task while an orphan still works on it.
+    static let watcherScript = #"""
+        while IFS= read -r _; do :; done
+        kill -TERM -"$1" 2>/dev/null || exit 0
+        n=0
+        while kill -0 -"$1" 2>/dev/null; do
+          if [ "$n" -ge "$2" ]; then kill -KILL -"$1" 2>/dev/null; exit 0; fi
+          sleep 0.1; n=$((n+1))
+        done
+        """#
 
     /// Runs the attempt. `onSpawn` gets the pid (= process group id) and returns false to abort
     /// before the agent does anything.
@@ -163,6 +187,9 @@ public enum AgentProcess {
         let pump = OutputPump(fd: outFDs[0])
         pump.start(sink: sink)
         let gateWrite = gateFDs[1]
+        let gate = GateEnd(fd: gateWrite)
+        defer { gate.close() }
+        let graceTenths = max(1, Int((launch.killGrace * 10).rounded(.up)))
 
         var env = launch.environment
         env["NIGHTSHIFT_COMMAND"] = launch.command
@@ -188,7 +215,8 @@ public enum AgentProcess {
             group.addTask {
                 do {
                     let result = try await Subprocess.run(
-                        .path("/bin/sh"), arguments: ["-c", gateScript], environment: .custom(environment),
+                        .path("/bin/sh"), arguments: ["-c", gateScript, "nightshift-gate", "\(graceTenths)"],
+                        environment: .custom(environment),
                         workingDirectory: launch.workingDirectory.map { FilePath($0) }, platformOptions: platformOptions,
                         input: .fileDescriptor(FileDescriptor(rawValue: gateRead), closeAfterSpawningProcess: true),
                         output: .fileDescriptor(FileDescriptor(rawValue: outWrite), closeAfterSpawningProcess: true),
@@ -199,14 +227,15 @@ public enum AgentProcess {
                         if await onSpawn(pid), stopper.stopReason == nil {
                             var newline: UInt8 = 0x0A
                             _ = write(gateWrite, &newline, 1)
+                            // The gate stays open for the watcher until the attempt is over.
                         } else {
                             ended.withLock { $0 = $0 ?? .stopped(stopper.stopReason ?? "claim lost before start") }
+                            gate.close()
                         }
-                        close(gateWrite)
                     }
                     return result.terminationStatus
                 } catch {
-                    close(gateWrite)
+                    gate.close()
                     ended.withLock { $0 = $0 ?? .spawnFailed("\(error)") }
                     return nil
                 }
@@ -263,6 +292,8 @@ public enum AgentProcess {
             await ProcessGroup.terminate(group, grace: grace)
         }
         await pump.finished()
+        // The attempt is over: the watcher reads EOF, finds the group empty, and exits.
+        gate.close()
 
         var end = ended.withLock { $0 }
         if end == nil, let status {
@@ -293,5 +324,20 @@ public enum AgentProcess {
             try? await Task.sleep(for: .milliseconds(10))
         }
         return condition()
+    }
+}
+
+/// The daemon's end of the gate pipe, closed exactly once (the watcher's EOF).
+final class GateEnd: Sendable {
+    private let fd: Mutex<Int32>
+
+    init(fd: Int32) { self.fd = Mutex(fd) }
+
+    func close() {
+        let open = fd.withLock { fd -> Int32 in
+            defer { fd = -1 }
+            return fd
+        }
+        if open >= 0 { _ = Glibc.close(open) }
     }
 }
