@@ -25,6 +25,7 @@ public enum APIServer {
         LandingRoutes(views: views, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         EventRoutes(env: env).register(recorder)
         RunRoutes(env: env).register(recorder)
+        NodeRoutes(env: env).register(recorder)
         LogRoutes(logs: logs, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         let attention = views.attention
         TelegramRoutes(

@@ -189,6 +189,17 @@ public struct NightshiftConfig: Sendable, Equatable {
         public var pruneBatch = 500
     }
 
+    /// `node`: this daemon among the daemons that share a PostgreSQL store (one node on SQLite).
+    public struct Node: Sendable, Equatable {
+        /// `node.id` (env `NIGHTSHIFT_NODE_ID`); empty = the host name and a hash of the state dir.
+        public var id = ""
+        /// Seconds between heartbeats (and leadership checks).
+        public var heartbeat: Double = 2
+        /// Seconds after its last heartbeat that a node counts as dead: the leader then rescues
+        /// its tasks, and another node takes the lead over if it was the leader.
+        public var lease: Double = 10
+    }
+
     public struct Gate: Sendable, Equatable {
         public var ciCommand = ""
         /// A daemon must be running (and ready) for the gate to pass. Off by default: the gate
@@ -252,6 +263,7 @@ public struct NightshiftConfig: Sendable, Equatable {
     public var monitor = Monitor()
     public var logs = Logs()
     public var store = Store()
+    public var node = Node()
     public var gate = Gate()
     public var watchdog = Watchdog()
     public var notify = Notify()

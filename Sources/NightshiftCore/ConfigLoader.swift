@@ -85,6 +85,10 @@ public enum ConfigLoader {
             do { _ = try StoreURL.parse(v) } catch { throw ConfigError(path: "NIGHTSHIFT_STORE_URL", reason: error.reason) }
             config.store.url = v
         }
+        if let v = env["NIGHTSHIFT_NODE_ID"], !v.isEmpty {
+            if let why = NodeID.validate(v) { throw ConfigError(path: "NIGHTSHIFT_NODE_ID", reason: why) }
+            config.node.id = v
+        }
         func flag(_ name: String) throws(ConfigError) -> Bool? {
             guard let v = env[name], !v.isEmpty else { return nil }
             switch v.lowercased() {
@@ -111,6 +115,11 @@ public enum ConfigLoader {
                 reason: "required when server.host (\(c.server.host)) is not loopback: set it or NIGHTSHIFT_API_TOKEN")
         }
         if c.stateDir.isEmpty { throw ConfigError(path: "state_dir", reason: "must not be empty") }
+        if c.node.lease <= c.node.heartbeat {
+            throw ConfigError(
+                path: "node.lease",
+                reason: "must be longer than node.heartbeat (\(c.node.heartbeat)s), got \(c.node.lease)s")
+        }
         do { _ = try StoreURL.parse(c.store.url) } catch { throw ConfigError(path: "store.url", reason: error.reason) }
         for name in c.taskTypes where !TaskType.isValidName(name) {
             throw ConfigError(

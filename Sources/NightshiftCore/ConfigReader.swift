@@ -79,6 +79,19 @@ struct ConfigReader {
                     default: throw unknown(p, v)
                     }
                 }
+            case "node":
+                for (k, v) in try mapping(node, "node") {
+                    let p = "node.\(k)"
+                    switch k {
+                    case "id":
+                        let id = try string(v, p)
+                        if !id.isEmpty, let why = NodeID.validate(id) { throw ConfigError(path: p, reason: why, location: at(v)) }
+                        c.node.id = id
+                    case "heartbeat": c.node.heartbeat = try duration(v, p, positive: true)
+                    case "lease": c.node.lease = try duration(v, p, positive: true)
+                    default: throw unknown(p, v)
+                    }
+                }
             case "gate":
                 for (k, v) in try mapping(node, "gate") {
                     let p = "gate.\(k)"

@@ -71,6 +71,7 @@ enum SQLiteMigrations {
         registerLogs(&m)
         registerAgents(&m)
         registerLanding(&m)
+        registerNodes(&m)
         return m
     }
 }

@@ -102,10 +102,18 @@ struct Daemon {
             instanceID: ServiceEnvironment.makeInstanceID(startedAt: startedAt))
         env.run = runFiles
         env.logTap = TaskLineTap()
+        let nodeID =
+            config.node.id.isEmpty
+            ? NodeID.defaultID(host: ProcessInfo.processInfo.hostName, stateDir: paths.root) : config.node.id
+        env.cluster = ClusterRole(nodeID: nodeID, store: store, nodeLease: config.node.lease, leading: false)
+        let apiURL = Locked<String?>(nil)
+        let heartbeat = NodeHeartbeat(env: env, store: store, apiURL: apiURL, startedAt: startedAt)
         let logger = logs.logger("nightshift")
         StandardStreams.onFirstDrop = { [logger] why in logger.warning("\(why)") }
         logger.info("starting", metadata: ["state_dir": "\(paths.root)", "pid": "\(getpid())"])
 
+        // The first heartbeat says whether this node leads before anything leader-only starts.
+        do { try await heartbeat.beatOnce() } catch { throw CLIFailure(message: "cannot write this node's heartbeat: \(error)") }
         let runner = AgentRunner(env: env)
         let rescuer = LeaseRescuer(env: env, isLive: { id in runner.activeTaskIDs.contains(id) })
         // Orphans of a previous run are rescued before anything new is claimed.
@@ -118,7 +126,8 @@ struct Daemon {
             config.runner.workspace.isEmpty ? nil : Workspace(repository: config.runner.workspace, root: paths.file("worktrees"))
         let pm = ProjectManager(env: env, pipeline: store, workspace: workspace)
         do {
-            try await pm.prepare()
+            // The leader imports the backlog; a node that takes the lead over later finds it there.
+            if env.cluster.isLeader { try await pm.prepare() }
         } catch let e as BacklogError {
             throw CLIFailure(message: e.description, code: 2)
         } catch let e as Workspace.Failure {
@@ -127,7 +136,6 @@ struct Daemon {
         let notifier = Notifier(config: config.notify, logger: logs.logger("monitor"))
         let logService = LogService(env: env, store: store, notifier: notifier)
         let logAPI = LogAPI(service: logService, questions: LogQuestions(logs: logService, config: config.logs.llm))
-        let apiURL = Locked<String?>(nil)
         let monitor = Monitor(env: env, store: store, notifier: notifier, projectManager: pm, apiURL: apiURL)
         var views = PipelineViews.live(
             env: env, store: store,
@@ -157,10 +165,18 @@ struct Daemon {
                     to: DaemonAnnouncement.path(in: paths))
                 logger.info("listening on \(url)")
             })
+        // Pipeline-wide work runs on the leader only (always this daemon on SQLite); the
+        // heartbeat comes first so it stops last and gives the lead up on the way out.
+        let nodeLogger = logs.logger("nightshift")
+        func leaderOnly(_ service: any Service, _ name: String) -> ServiceGroupConfiguration.ServiceConfiguration {
+            .init(service: LeaderOnly(service, role: env.cluster, name: name, logger: nodeLogger))
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: rescuer), .init(service: maintenance), .init(service: logService), .init(service: runner),
-            .init(service: pm),
-            .init(service: notifier), .init(service: monitor),
+            .init(service: heartbeat),
+            .init(service: rescuer), leaderOnly(maintenance, "maintenance"), .init(service: logService),
+            .init(service: runner),
+            leaderOnly(pm, "the project manager"),
+            .init(service: notifier), leaderOnly(monitor, "the monitor"),
             .init(
                 service: controller,
                 successTerminationBehavior: run.controller.endsByItself ? .gracefullyShutdownGroup : .ignore),

@@ -22,7 +22,8 @@ struct Nightshift: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, WatchdogCommand.self, RunCommand.self, RunsCommand.self, ReportCommand.self, StatusCommand.self,
             TasksCommand.self, PMCommand.self, IssuesCommand.self, FatalCommand.self, GateCommand.self, DoctorCommand.self,
-            DLQCommand.self, GuardCommand.self, LogsCommand.self, MCPCommand.self, OpenCommand.self, BenchCommand.self,
+            DLQCommand.self, GuardCommand.self, LogsCommand.self, MCPCommand.self, OpenCommand.self, NodesCommand.self,
+            BenchCommand.self,
         ])
 
     /// ArgumentParser's own entry point, except that a usage error exits 2 (as a bad config

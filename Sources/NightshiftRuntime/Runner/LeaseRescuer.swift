@@ -46,11 +46,19 @@ public final class LeaseRescuer: Service, Sendable {
     }
 
     /// One check: rescue every task that lost its owner.
+    ///
+    /// Alone on its store (SQLite: the state dir lock), every other owner is a dead daemon, so
+    /// its tasks are rescued at once. On a store that several nodes share, another owner may be
+    /// alive on another machine: only the leader rescues, and only tasks whose lease lapsed
+    /// (an owner renews its leases while it runs them; a dead node's agents died with it).
     public func runOnce() async throws -> Result {
         var result = Result()
         let now = env.now()
+        let shared = env.cluster.isShared
+        if shared && !env.cluster.isLeader { return result }
         for task in try await env.store.rescueCandidates(now: now, liveOwner: env.instanceID) where !isLive(task.id) {
             guard let owner = task.claimedBy else { continue }
+            if shared && owner != env.instanceID && !(task.leaseExpiresAt.map { $0 < now } ?? true) { continue }
             let orphaned = owner != env.instanceID
             if let pgid = task.pgid ?? task.pid, ProcessGroup.belongsToTask(pgid, taskID: task.id) {
                 logger.warning("killing the orphaned agent process group \(pgid)", metadata: ["task.id": "\(task.id)"])

@@ -57,6 +57,9 @@ public struct ServiceEnvironment: Sendable {
     public var logTap: TaskLineTap? = nil
     /// The runner's budget and usage-limit state, for status, pipeline-status and the monitor.
     public var agents = AgentBoard()
+    /// This daemon among the nodes sharing the store; alone (and leading) unless the daemon
+    /// sets it up.
+    public var cluster = ClusterRole.alone()
 
     public init(
         config: NightshiftConfig, paths: StatePaths, store: any TaskStore, logs: ComponentLogs, redactor: Redactor,
