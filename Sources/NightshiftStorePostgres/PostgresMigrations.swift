@@ -237,6 +237,7 @@ enum PostgresMigrations {
                   value text NOT NULL
                 );
                 """),
+        nodes,
     ]
 
     /// Applies the migrations not applied yet, each in its own transaction, under an advisory

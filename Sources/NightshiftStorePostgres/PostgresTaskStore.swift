@@ -21,6 +21,8 @@ public final class PostgresTaskStore: TaskStore, Service {
     /// The run this process works for: new tasks and every event record it.
     public let runID: String?
     private let pool = PoolTask()
+    /// The leader's advisory lock, on a session of its own (`NodeStore.tryLead`).
+    let leaderLock = PostgresLeaderLock()
 
     /// A store on `location` whose pool is not running yet: run it (`run()`, or `connect`)
     /// before using it. Nothing connects here.
