@@ -32,4 +32,24 @@ public enum ProcessTable {
         let state = stat[stat.index(after: close)...].split(separator: " ").first
         return state == "Z" || state == "X"
     }
+
+    /// The parent of `pid`, from /proc (nil when it is gone).
+    public static func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
+    /// The parent, its parent and so on up to init.
+    public static func ancestors(of pid: Int32) -> [Int32] {
+        var out: [Int32] = []
+        var current = pid
+        while let p = parent(of: current), p > 0, !out.contains(p) {
+            out.append(p)
+            current = p
+        }
+        return out
+    }
 }

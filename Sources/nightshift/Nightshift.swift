@@ -23,6 +23,7 @@ struct Nightshift: AsyncParsableCommand {
             ServeCommand.self, WatchdogCommand.self, RunCommand.self, RunsCommand.self, ReportCommand.self, StatusCommand.self,
             TasksCommand.self, PMCommand.self, IssuesCommand.self, FatalCommand.self, GateCommand.self, DoctorCommand.self,
             DLQCommand.self, GuardCommand.self, LogsCommand.self, MCPCommand.self, OpenCommand.self, NodesCommand.self,
+            StoreCommand.self,
             BenchCommand.self,
         ])
 

@@ -10,7 +10,8 @@ import Testing
 struct PostgresLeaderTests {
     static var enabled: Bool { PostgresTaskStoreTests.url != nil || PostgresTaskStoreTests.inCI }
 
-    @Test("of two nodes on one schema exactly one leads; when it resigns the other takes over; another schema has its own leader",
+    @Test(
+        "of two nodes on one schema exactly one leads; when it resigns the other takes over; another schema has its own leader",
         .enabled(if: enabled))
     func oneLeader() async throws {
         let f = try await PostgresTestDatabase.makeFixture(url: try #require(PostgresTaskStoreTests.url))
