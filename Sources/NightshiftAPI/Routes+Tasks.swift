@@ -186,9 +186,17 @@ struct TaskRoutes {
             }
             lines = n
         }
+        var local = false
+        if let l = request.uri.queryParameters.get("local") {
+            guard let b = Bool(l) else { throw Problem.invalid("local", "must be true or false") }
+            local = b
+        }
         let task = try await env.store.get(id)
-        let path = task.logPath ?? env.paths.taskLog(id)
-        let text = LogTail.lastLines(of: path, count: lines) ?? ""
-        return JSONResponse.text(text)
+        // The node that ran it wrote it; on another machine its path is not here: ask the others.
+        for path in [task.logPath, env.paths.taskLog(id)].compactMap({ $0 }) where FileManager.default.fileExists(atPath: path) {
+            return JSONResponse.text(LogTail.lastLines(of: path, count: lines) ?? "")
+        }
+        if !local, let text = await NodeLogs.fetch(taskID: id, tail: lines, env: env) { return JSONResponse.text(text) }
+        return JSONResponse.text("")
     }
 }

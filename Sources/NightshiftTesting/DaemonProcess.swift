@@ -118,6 +118,7 @@ public enum HTTP {
         public var status: Int
         public var body: Data
         public var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     public static func get(_ url: String) async -> Reply? { await send("GET", url) }

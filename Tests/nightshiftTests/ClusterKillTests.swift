@@ -81,6 +81,51 @@ struct ClusterKillTests {
         try await run(killLeader: true)
     }
 
+    @Test("a task's log is read through any node: one without the file asks the node that ran it", .enabled(if: enabled))
+    func logThroughAnyNode() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try Self.freshStore()
+        let agent = try dir.write("echo \"the line of $NIGHTSHIFT_TASK_ID\"\n", to: "say.sh")
+        var daemons: [DaemonProcess] = []
+        for n in 1...2 {
+            let config = try Self.config(dir, store: store, agent: agent, marker: UUID().uuidString, node: n)
+            daemons.append(try DaemonProcess(stateDir: dir.path("state\(n)"), arguments: ["--config", config]))
+        }
+        for d in daemons { #expect(await d.waitUntilReady(), "\(d.stderr)") }
+        let created = await HTTP.send(
+            "POST", daemons[0].url + "/api/agent/tasks", json: #"{"direction":"say","task_type":"impl"}"#)
+        let id = try #require(created?.json?["id"] as? String)
+        #expect(
+            await waitFor { await HTTP.get(daemons[0].url + "/api/agent/tasks/\(id)")?.json?["status"] as? String == "completed" }
+        )
+        // Every node alive with its URL, so each can find the other.
+        #expect(
+            await waitFor {
+                let nodes = await HTTP.get(daemons[1].url + "/api/agent/nodes")?.json?["nodes"] as? [[String: Any]] ?? []
+                return nodes.filter { $0["alive"] as? Bool == true && $0["url"] is String }.count == 2
+            })
+        // As if it ran on another machine: the recorded path is not on this one.
+        let schema = try #require(store.split(separator: "=").last.map(String.init))
+        let moved = try Command.run([
+            "psql", try #require(Self.url), "-v", "ON_ERROR_STOP=1", "-c",
+            "UPDATE \(schema).tasks SET log_path = '/nonexistent/elsewhere/\(id).log' WHERE id = '\(id)'",
+        ])
+        #expect(moved.status == 0, "\(moved.err)")
+        let expected = "the line of \(id)"
+        for d in daemons {
+            let log = await HTTP.get(d.url + "/api/agent/tasks/\(id)/log")
+            #expect(log?.status == 200)
+            #expect(log?.text.contains(expected) == true, "node \(d.url) reads the log")
+            let local = await HTTP.get(d.url + "/api/agent/tasks/\(id)/log?local=true")
+            #expect(local?.status == 200)
+        }
+        let locals = await daemons.asyncMap { await HTTP.get($0.url + "/api/agent/tasks/\(id)/log?local=true")?.text ?? "" }
+        #expect(locals.filter { $0.contains(expected) }.count == 1, "exactly one node holds the file")
+        #expect(await HTTP.get(daemons[0].url + "/api/agent/tasks/\(id)/log?local=maybe")?.status == 422)
+        for d in daemons { d.signal(SIGTERM) }
+        for d in daemons { #expect(await d.waitForExit() == 0) }
+    }
+
     func run(killLeader: Bool) async throws {
         let dir = try TemporaryDirectory()
         let store = try Self.freshStore()
