@@ -20,12 +20,18 @@ public final class PostgresTaskStore: TaskStore, Service {
     public let location: PostgresLocation
     /// The run this process works for: new tasks and every event record it.
     public let runID: String?
+    /// The project manager's rules, applied in the transaction that ends a backlog item's task.
+    let pipeline: PipelineHook?
     private let pool = PoolTask()
 
     /// A store on `location` whose pool is not running yet: run it (`run()`, or `connect`)
     /// before using it. Nothing connects here.
-    public init(location: PostgresLocation, runID: String? = nil, maxConnections: Int = 8, logger: Logger) {
+    public init(
+        location: PostgresLocation, pipeline: PipelineHook? = nil, runID: String? = nil, maxConnections: Int = 8,
+        logger: Logger
+    ) {
         self.location = location
+        self.pipeline = pipeline
         self.runID = runID
         self.logger = logger
         var config = PostgresClient.Configuration(
@@ -52,11 +58,12 @@ public final class PostgresTaskStore: TaskStore, Service {
     /// `migrate` is false: an administrative connection). Refuses with `unavailable` (naming
     /// the server, never the password) when it cannot.
     public static func connect(
-        _ location: PostgresLocation, runID: String? = nil, maxConnections: Int = 8, migrate: Bool = true,
-        logger: Logger? = nil
+        _ location: PostgresLocation, pipeline: PipelineHook? = nil, runID: String? = nil, maxConnections: Int = 8,
+        migrate: Bool = true, logger: Logger? = nil
     ) async throws -> PostgresTaskStore {
         let store = PostgresTaskStore(
-            location: location, runID: runID, maxConnections: maxConnections, logger: logger ?? quietLogger)
+            location: location, pipeline: pipeline, runID: runID, maxConnections: maxConnections,
+            logger: logger ?? quietLogger)
         store.pool.start(store.client)
         do {
             if migrate {
@@ -102,9 +109,21 @@ public final class PostgresTaskStore: TaskStore, Service {
     /// row it changes, which PostgreSQL re-checks after waiting for a concurrent writer),
     /// mapping failures to `StoreError`. A thrown error rolls everything back.
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN", body)
+    }
+
+    /// Several reads that see one snapshot (a read-only REPEATABLE READ transaction), as
+    /// SQLite's read transactions do.
+    func snapshot<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    private func transaction<T: Sendable>(
+        begin: String, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
         try await withStoreErrors {
             try await client.withConnection { conn in
-                try await conn.query("BEGIN", logger: logger)
+                try await conn.query(PostgresQuery(unsafeSQL: begin), logger: logger)
                 do {
                     let value = try await body(conn)
                     try await conn.query("COMMIT", logger: logger)
@@ -123,7 +142,7 @@ public final class PostgresTaskStore: TaskStore, Service {
     ) async throws
         -> Changes<T>
     {
-        let journal = PostgresJournal(now: now, runID: runID, logger: logger)
+        let journal = PostgresJournal(now: now, runID: runID, notify: (Self.runnableChannel, notifyPayload), logger: logger)
         return try await transaction { conn in
             let value = try await body(conn, journal)
             try await journal.flush(conn)
