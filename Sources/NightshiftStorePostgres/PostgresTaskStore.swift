@@ -64,6 +64,7 @@ public final class PostgresTaskStore: TaskStore, Service {
         let store = PostgresTaskStore(
             location: location, pipeline: pipeline, runID: runID, maxConnections: maxConnections,
             logger: logger ?? quietLogger)
+        try await probe(location, logger: logger ?? quietLogger)
         store.pool.start(store.client)
         do {
             if migrate {
@@ -76,6 +77,37 @@ public final class PostgresTaskStore: TaskStore, Service {
             throw error
         }
         return store
+    }
+
+    /// One plain connection, opened and closed, before the pool starts: the pool retries a
+    /// server it cannot reach for about a minute and then reports only that it gave up, where
+    /// this fails within `timeout` seconds with the reason (refused, unknown role or database,
+    /// a password refused).
+    static func probe(_ location: PostgresLocation, timeout: Int64 = 5, logger: Logger) async throws {
+        do {
+            let tls: PostgresConnection.Configuration.TLS
+            switch location.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+            var config = PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.user, password: location.password,
+                database: location.database, tls: tls)
+            config.options.connectTimeout = .seconds(timeout)
+            let conn = try await PostgresConnection.connect(configuration: config, id: 0, logger: logger)
+            try await conn.close()
+        } catch let error as PSQLError {
+            if let info = error.serverInfo {
+                throw StoreError(
+                    .unavailable,
+                    "PostgreSQL at \(location) refused the connection: \(info[.message] ?? "\(error.code)") (\(info[.sqlState] ?? "?"))")
+            }
+            let why = error.underlying.map { "\($0)" } ?? "\(error.code)"
+            throw StoreError(.unavailable, "cannot connect to PostgreSQL at \(location): \(why)")
+        } catch {
+            throw StoreError(.unavailable, "cannot connect to PostgreSQL at \(location): \(error)")
+        }
     }
 
     /// Runs the connection pool until the task is cancelled or graceful shutdown (`Service`).
