@@ -74,3 +74,62 @@ public protocol LogStore: Sendable {
     /// fingerprints not seen since `cutoff` and empty runs older than it (never the latest).
     func pruneLogs(before cutoff: Date, maxBytes: Int) async throws -> LogPruneResult
 }
+
+/// The fingerprints one append touches, folded the same way in every store: each classified
+/// line adds a sighting to its run's fingerprint (an existing one, or a new one), and the
+/// policy marks those due a notification. The store loads `existing` and writes the result in
+/// the append's transaction.
+public struct LogFingerprintFold: Sendable {
+    /// Touched fingerprints in first-seen order, as they are after the append.
+    public var issues: [LogIssue] = []
+    /// Which of `issues` are new (to insert rather than update), by `key`.
+    public var new: Set<String> = []
+    /// The ones due a notification (their `notifiedAt` is now).
+    public var notify: [LogIssue] = []
+
+    /// The key of a run's fingerprint.
+    public static func key(run: String, fingerprint: String) -> String { run + "\u{0}" + fingerprint }
+
+    /// The (run, fingerprint) pairs `lines` touch, each once, in first-seen order.
+    public static func touched(_ lines: [ClassifiedLogLine]) -> [(run: String, fingerprint: String)] {
+        var seen = Set<String>()
+        var out: [(run: String, fingerprint: String)] = []
+        for line in lines {
+            guard let c = line.classification else { continue }
+            if seen.insert(key(run: line.entry.runID, fingerprint: c.fingerprint)).inserted {
+                out.append((line.entry.runID, c.fingerprint))
+            }
+        }
+        return out
+    }
+
+    public init(_ lines: [ClassifiedLogLine], existing: [String: LogIssue], policy: LogNotifyPolicy, now: Date) {
+        var touched: [String: LogIssue] = [:]
+        var order: [String] = []
+        for line in lines {
+            guard let c = line.classification else { continue }
+            let e = line.entry
+            let k = Self.key(run: e.runID, fingerprint: c.fingerprint)
+            if touched[k] == nil {
+                if let found = existing[k] {
+                    touched[k] = found
+                } else {
+                    touched[k] = LogIssue(
+                        runID: e.runID, fingerprint: c.fingerprint, ruleID: c.ruleID, severity: c.severity,
+                        template: c.template, count: 0, firstSeen: e.at, lastSeen: e.at, sources: [], examples: [])
+                    new.insert(k)
+                }
+                order.append(k)
+            }
+            touched[k]!.add(message: e.message, source: e.source, at: e.at)
+        }
+        for k in order {
+            var issue = touched[k]!
+            if policy.shouldNotify(issue, now: now) {
+                issue.notifiedAt = now
+                notify.append(issue)
+            }
+            issues.append(issue)
+        }
+    }
+}

@@ -72,3 +72,7 @@ public enum PipelineKeys {
     public static let windowEndsAt = "window_ends_at"
     public static let windowHours = "window_hours"
 }
+
+/// Everything `nightshift serve` asks of its store: the task queue and the stores of the
+/// services around it. SQLite and PostgreSQL both are one.
+public typealias DaemonStore = TaskStore & RunStore & MonitorStore & LogStore & LandingStore

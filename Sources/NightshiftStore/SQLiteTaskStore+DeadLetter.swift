@@ -161,14 +161,9 @@ extension SQLiteTaskStore {
     /// item went on without it (its current task is another one), or it is done.
     static func blockedItem(_ db: Database, _ task: AgentTask) throws -> (BacklogItem?, String?) {
         guard let key = task.backlogItem, let item = try BacklogItemRecord.fetch(db, key: key) else { return (nil, nil) }
-        if item.currentTaskID != task.id {
-            let current = item.currentTaskID.map { "task \($0)" } ?? "no task"
-            return (item, "its backlog item \(key) has moved on to \(current); reprocessing \(task.id) would run it twice")
-        }
-        if item.state == .done || item.state == .queued {
-            return (item, "its backlog item \(key) is \(item.state.rawValue)")
-        }
-        return (item, nil)
+        return (
+            item, BacklogItemRow.reprocessRefusal(key: key, state: item.state, currentTaskID: item.currentTaskID, task: task)
+        )
     }
 
     public func deleteDeadLetters(failedBefore cutoff: Date, limit: Int?, dryRun: Bool) async throws -> DeadLetterDeletion {

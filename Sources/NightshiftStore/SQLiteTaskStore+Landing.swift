@@ -175,11 +175,7 @@ extension SQLiteTaskStore: LandingStore {
         guard let key = task.backlogItem, task.status.isTerminal,
             let item = try BacklogItemRecord.fetch(db, key: key), item.landState == .conflict, item.currentTaskID == task.id
         else { return nil }
-        let note =
-            task.status == .completed
-            ? "merge task \(task.id) completed; rebasing again"
-            : "merge task \(task.id) \(task.status.rawValue): \(task.error ?? "no error recorded"); rebasing again"
-        _ = try moveLand(db, key: key, from: [.conflict], to: .queued, detail: note, now: now)
+        _ = try moveLand(db, key: key, from: [.conflict], to: .queued, detail: PipelineHook.mergeEndedNote(task), now: now)
         return nil
     }
 }

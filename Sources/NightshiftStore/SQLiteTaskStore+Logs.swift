@@ -127,16 +127,19 @@ extension SQLiteTaskStore: LogStore {
             var result = LogAppendResult()
             result.lines.reserveCapacity(lines.count)
             var runs = Set<String>()
-            // Fingerprints touched, in first-seen order, loaded once per batch.
-            var touched: [String: LogIssue] = [:]
-            var order: [String] = []
-            var isNew = Set<String>()
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO log_lines (run_id, at, received_at, level, source, message, fingerprint, bytes)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             let load = try db.cachedStatement(sql: "SELECT * FROM log_fingerprints WHERE run_id = ? AND fingerprint = ?")
+            // Fingerprints touched, loaded once per batch.
+            var existing: [String: LogIssue] = [:]
+            for (run, fingerprint) in LogFingerprintFold.touched(lines) {
+                if let row = try Row.fetchOne(load, arguments: [run, fingerprint]) {
+                    existing[LogFingerprintFold.key(run: run, fingerprint: fingerprint)] = Self.decodeLogIssue(row)
+                }
+            }
             for line in lines {
                 var e = line.entry
                 if runs.insert(e.runID).inserted { try Self.insertRunIfMissing(db, e.runID, now) }
@@ -147,31 +150,15 @@ extension SQLiteTaskStore: LogStore {
                 ])
                 e.id = db.lastInsertedRowID
                 result.lines.append(e)
-                guard let c = line.classification else { continue }
-                let key = e.runID + "\u{0}" + c.fingerprint
-                if touched[key] == nil {
-                    if let row = try Row.fetchOne(load, arguments: [e.runID, c.fingerprint]) {
-                        touched[key] = Self.decodeLogIssue(row)
-                    } else {
-                        touched[key] = LogIssue(
-                            runID: e.runID, fingerprint: c.fingerprint, ruleID: c.ruleID, severity: c.severity,
-                            template: c.template, count: 0, firstSeen: e.at, lastSeen: e.at, sources: [], examples: [])
-                        isNew.insert(key)
-                    }
-                    order.append(key)
-                }
-                touched[key]!.add(message: e.message, source: e.source, at: e.at)
             }
-            for key in order {
-                var issue = touched[key]!
-                let due = policy.shouldNotify(issue, now: now)
-                if due { issue.notifiedAt = now }
+            let fold = LogFingerprintFold(lines, existing: existing, policy: policy, now: now)
+            for issue in fold.issues {
                 let args: StatementArguments = [
                     issue.ruleID, issue.severity.rawValue, issue.template, issue.maskVersion, issue.count,
                     issue.firstSeen.timeIntervalSince1970, issue.lastSeen.timeIntervalSince1970, Self.json(issue.sources),
                     Self.json(issue.examples), issue.notifiedAt?.timeIntervalSince1970, issue.runID, issue.fingerprint,
                 ]
-                if isNew.contains(key) {
+                if fold.new.contains(LogFingerprintFold.key(run: issue.runID, fingerprint: issue.fingerprint)) {
                     try db.cachedStatement(
                         sql: """
                             INSERT INTO log_fingerprints (rule_id, severity, template, mask_version, count, first_seen,
@@ -188,8 +175,8 @@ extension SQLiteTaskStore: LogStore {
                             """
                     ).execute(arguments: args)
                 }
-                if due { result.notify.append(issue) }
             }
+            result.notify = fold.notify
             return result
         }
     }

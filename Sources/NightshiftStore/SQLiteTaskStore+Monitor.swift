@@ -21,40 +21,27 @@ extension SQLiteTaskStore: MonitorStore {
     public func applyFindings(_ findings: [Finding], now: Date) async throws -> IssueChanges {
         let t = now.timeIntervalSince1970
         return try await write { db in
-            var changes = IssueChanges()
             let open = try Row.fetchAll(db, sql: "SELECT * FROM monitor_issues WHERE resolved_at IS NULL").map(Self.decodeIssue)
-            var byKey = Dictionary(uniqueKeysWithValues: open.map { ("\($0.condition)\u{0}\($0.subject)", $0) })
-            var seen = Set<String>()
-            for f in findings {
-                let key = "\(f.condition)\u{0}\(f.subject)"
-                guard seen.insert(key).inserted else { continue }
-                if var issue = byKey.removeValue(forKey: key) {
-                    try db.execute(
-                        sql:
-                            "UPDATE monitor_issues SET last_seen = ?, count = count + 1, severity = ?, message = ?, suggested_action = ? WHERE id = ?",
-                        arguments: [t, f.severity.rawValue, f.message, f.suggestedAction, issue.id])
-                    issue.lastSeen = now
-                    issue.count += 1
-                    issue.severity = f.severity
-                    issue.message = f.message
-                    changes.continued.append(issue)
-                } else {
-                    let issue = MonitorIssue(id: MonitorIssue.newID(), finding: f, now: now)
-                    try db.execute(
-                        sql: """
-                            INSERT INTO monitor_issues (id, condition, subject, severity, message, suggested_action, first_seen, last_seen, count)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
-                            """,
-                        arguments: [
-                            issue.id, f.condition.rawValue, f.subject, f.severity.rawValue, f.message, f.suggestedAction, t, t,
-                        ])
-                    changes.opened.append(issue)
-                }
+            let changes = IssueChanges.folding(findings, into: open, now: now)
+            for issue in changes.continued {
+                try db.execute(
+                    sql:
+                        "UPDATE monitor_issues SET last_seen = ?, count = count + 1, severity = ?, message = ?, suggested_action = ? WHERE id = ?",
+                    arguments: [t, issue.severity.rawValue, issue.message, issue.suggestedAction, issue.id])
             }
-            for var issue in byKey.values.sorted(by: { $0.firstSeen < $1.firstSeen }) {
+            for issue in changes.opened {
+                try db.execute(
+                    sql: """
+                        INSERT INTO monitor_issues (id, condition, subject, severity, message, suggested_action, first_seen, last_seen, count)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+                        """,
+                    arguments: [
+                        issue.id, issue.condition.rawValue, issue.subject, issue.severity.rawValue, issue.message,
+                        issue.suggestedAction, t, t,
+                    ])
+            }
+            for issue in changes.resolved {
                 try db.execute(sql: "UPDATE monitor_issues SET resolved_at = ? WHERE id = ?", arguments: [t, issue.id])
-                issue.resolvedAt = now
-                changes.resolved.append(issue)
             }
             return changes
         }

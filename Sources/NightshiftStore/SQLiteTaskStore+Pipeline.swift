@@ -2,17 +2,6 @@ import Foundation
 import GRDB
 import NightshiftCore
 
-/// What the store needs to move backlog items along inside its own transactions.
-public struct PipelineHook: Sendable {
-    public var plan: PipelinePlan
-    /// `max_attempts` of the tasks it creates.
-    public var maxAttempts: Int
-    public init(plan: PipelinePlan, maxAttempts: Int) {
-        self.plan = plan
-        self.maxAttempts = maxAttempts
-    }
-}
-
 extension SQLiteTaskStore: PipelineStore {
     public func importBacklog(_ entries: [BacklogEntry], now: Date) async throws -> ImportSummary {
         let t = now.timeIntervalSince1970
@@ -224,7 +213,7 @@ extension SQLiteTaskStore: PipelineStore {
         journal: TaskJournal
     ) throws -> AgentTask? {
         let t = now.timeIntervalSince1970
-        let summary = parent?.status == .completed ? parent?.summary : nil
+        let summary = PipelineHook.summary(of: parent)
         switch step {
         case .done:
             try db.execute(
@@ -242,15 +231,11 @@ extension SQLiteTaskStore: PipelineStore {
             try block(db, key: item.key, reason: reason, now: now)
             return nil
         case .run(let phase, let type, let executor, let iteration, let direction):
-            var context: [String: JSONValue] = ["backlog_title": .string(item.title)]
-            if let w = item.workdir { context["workdir"] = .string(w) }
-            if let b = item.branch { context["branch"] = .string(b) }
             let task = try prepareNew(
-                AgentTask(
-                    taskType: type, direction: direction, maxAttempts: hook.maxAttempts, executor: executor, context: context,
-                    backlogItem: item.key, phase: phase, iteration: iteration, parentID: parent?.id, now: now))
-            let stored = try insert(
-                db, task, journal: journal, detail: ["by": .string("pipeline"), "iteration": .number(Double(iteration))])
+                hook.task(
+                    phase: phase, type: type, executor: executor, iteration: iteration, direction: direction, item: item,
+                    parent: parent, now: now))
+            let stored = try insert(db, task, journal: journal, detail: PipelineHook.createdDetail(iteration: iteration))
             try db.execute(
                 sql: """
                     UPDATE backlog_items SET phase = ?, iteration = ?, current_task_id = ?, last_summary = COALESCE(?, last_summary),

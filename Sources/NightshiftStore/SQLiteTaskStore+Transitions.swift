@@ -112,7 +112,7 @@ extension SQLiteTaskStore {
         let o = r.outcome
         // Only a failure that may be retried depends on the attempts left: read them only then.
         var attemptsLeft = false
-        if case .failed(_, _, let delay) = o.kind, delay != nil {
+        if OutcomeTransition.needsAttemptsLeft(o) {
             let select = try db.cachedStatement(
                 sql: "SELECT attempt < max_attempts FROM tasks WHERE id = ? AND status = 'running' AND claimed_by = ?")
             guard let left = try Bool.fetchOne(select, arguments: [r.id, r.owner]) else {
@@ -120,39 +120,13 @@ extension SQLiteTaskStore {
             }
             attemptsLeft = left
         }
-        if let v = o.verdict, v != "pass", v != "fail" {
+        if let bad = OutcomeTransition.badVerdict(o) {
             // A caller that no longer holds the task hears that first, as it always has.
             if try !Self.holds(db, r.id, r.owner) { throw try Self.lostClaim(db, r.id, r.owner) }
-            throw StoreError(.invalid, "verdict must be pass or fail, got \(v)", field: "verdict")
+            throw bad
         }
         let t = now.timeIntervalSince1970
-        var notBefore: Double?
-        var errorClass: String?
-        var error: String?
-        var prompt: String?
-        let event: TaskEvent
-        switch o.kind {
-        case .completed:
-            event = TaskStateMachine.attemptEnd(completed: true, askedDecision: false, mayRetry: false)
-        case .failed(let cls, let message, let delay):
-            errorClass = cls.rawValue
-            error = message
-            event = TaskStateMachine.attemptEnd(
-                completed: false, askedDecision: false, mayRetry: delay != nil && attemptsLeft)
-            if event == .requeue, let delay { notBefore = t + delay }
-        case .needsDecision(let p):
-            prompt = p
-            errorClass = o.decisionClass?.rawValue
-            event = TaskStateMachine.attemptEnd(completed: false, askedDecision: true, mayRetry: false)
-        case .paused(let until, let cls, let message):
-            errorClass = cls.rawValue
-            error = message
-            notBefore = until.timeIntervalSince1970
-            event = .requeue
-        }
-        guard let status = TaskStateMachine.next(from: .running, on: event) else {
-            throw StoreError.illegal(r.id, .running, event)
-        }
+        let end = try OutcomeTransition(o, id: r.id, attemptsLeft: attemptsLeft, now: now)
         // Numbered parameters and an array: binding a dictionary of named ones hashes every name.
         let stmt = try db.cachedStatement(
             sql: """
@@ -175,19 +149,15 @@ extension SQLiteTaskStore {
                 WHERE id = ?15 AND status = 'running' AND claimed_by = ?16 RETURNING *
                 """)
         let m = o.metering
-        var paused = false
-        if case .paused = o.kind { paused = true }
         let costSource = m?.costSource ?? (o.costUSD != nil ? "reported" : nil)
         let args: StatementArguments = [
-            status.rawValue, notBefore, errorClass, error, prompt, o.exitCode, o.outputTail, o.summary, o.verdict, o.feedback,
+            end.status.rawValue, end.notBefore, end.errorClass, end.error, end.prompt, o.exitCode, o.outputTail, o.summary, o.verdict, o.feedback,
             m?.costUSD ?? o.costUSD, m?.tokensIn ?? o.tokensIn, m?.tokensOut ?? o.tokensOut, t, r.id, r.owner, m != nil,
             m?.tokensCacheRead, m?.tokensCacheWrite, m?.turns, m?.lastTool, m?.lastEventAt?.timeIntervalSince1970, costSource,
-            m?.sessionID, m?.model, paused,
+            m?.sessionID, m?.model, end.paused,
         ]
         guard let updated = try Self.fetchTask(stmt, arguments: args) else { throw try Self.lostClaim(db, r.id, r.owner) }
-        let detail = o.eventDetail(
-            extra, owner: r.owner, event: event, errorClass: errorClass, error: error, prompt: prompt, notBefore: notBefore)
-        try journal.record(db, kind, from: .running, updated, detail)
+        try journal.record(db, kind, from: .running, updated, end.detail(o, extra: extra, owner: r.owner))
         if let hook = pipeline { _ = try Self.advance(db, after: updated, hook: hook, now: now, journal: journal) }
         return updated
     }

@@ -27,11 +27,15 @@ final class PostgresJournal: @unchecked Sendable {
     let now: Date
     /// The run this store writes for: stamped on new tasks and on every event.
     let runID: String?
+    /// What `NOTIFY` sends listeners on every node when a task became runnable: the
+    /// channel, and the store's schema as payload (stores in other schemas ignore it).
+    let notify: (channel: String, payload: String)
     let logger: Logger
 
-    init(now: Date, runID: String?, logger: Logger) {
+    init(now: Date, runID: String?, notify: (channel: String, payload: String), logger: Logger) {
         self.now = now
         self.runID = runID
+        self.notify = notify
         self.logger = logger
     }
 
@@ -40,9 +44,14 @@ final class PostgresJournal: @unchecked Sendable {
         pending.append(Pending(kind: kind, from: from, task: task, detail: detail))
     }
 
-    /// Writes the recorded events, oldest first, and gives each its id.
+    /// Writes the recorded events, oldest first, and gives each its id. When one of them left a
+    /// task pending (created, requeued, retried, decided), it also queues a `NOTIFY`, which
+    /// PostgreSQL delivers when (and only if) the transaction commits.
     func flush(_ conn: PostgresConnection) async throws {
         guard !pending.isEmpty else { return }
+        if pending.contains(where: { $0.task.status == .pending }) {
+            try await conn.query("SELECT pg_notify(\(notify.channel), \(notify.payload))", logger: logger)
+        }
         try await conn.query("SELECT pg_advisory_xact_lock(\(Self.eventLock), hashtext(current_schema()))", logger: logger)
         let taskIDs = pending.map(\.task.id)
         let kinds = pending.map(\.kind.rawValue)

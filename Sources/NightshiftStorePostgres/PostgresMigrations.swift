@@ -37,7 +37,10 @@ enum PostgresMigrations {
     static let kinds =
         "'created','claimed','started','finished','decided','cancelled','retried','reprocessed','rescued','expired','updated'"
 
-    static let all: [Migration] = [
+    /// Every migration, in the order they apply.
+    static let all: [Migration] = core + services
+
+    static let core: [Migration] = [
         Migration(
             name: "2026-12-10-tasks",
             sql: """

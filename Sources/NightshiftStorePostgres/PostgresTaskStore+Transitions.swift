@@ -117,7 +117,7 @@ extension PostgresTaskStore {
         // Only a failure that may be retried depends on the attempts left: read them (and lock
         // the row, so the answer holds until the update) only then.
         var attemptsLeft = false
-        if case .failed(_, _, let delay) = o.kind, delay != nil {
+        if OutcomeTransition.needsAttemptsLeft(o) {
             let rows = try await conn.query(
                 """
                 SELECT attempt < max_attempts FROM tasks WHERE id = \(r.id) AND status = 'running' AND claimed_by = \(r.owner)
@@ -128,41 +128,17 @@ extension PostgresTaskStore {
             guard let left else { throw try await lostClaim(conn, r.id, r.owner) }
             attemptsLeft = left
         }
-        if let v = o.verdict, v != "pass", v != "fail" {
+        if let bad = OutcomeTransition.badVerdict(o) {
             // A caller that no longer holds the task hears that first, as it always has.
             if try await !holds(conn, r.id, r.owner) { throw try await lostClaim(conn, r.id, r.owner) }
-            throw StoreError(.invalid, "verdict must be pass or fail, got \(v)", field: "verdict")
+            throw bad
         }
         let t = now.timeIntervalSince1970
-        var notBefore: Double?
-        var errorClass: String?
-        var error: String?
-        var prompt: String?
-        let event: TaskEvent
-        switch o.kind {
-        case .completed:
-            event = TaskStateMachine.attemptEnd(completed: true, askedDecision: false, mayRetry: false)
-        case .failed(let cls, let message, let delay):
-            errorClass = cls.rawValue
-            error = message
-            event = TaskStateMachine.attemptEnd(completed: false, askedDecision: false, mayRetry: delay != nil && attemptsLeft)
-            if event == .requeue, let delay { notBefore = t + delay }
-        case .needsDecision(let p):
-            prompt = p
-            errorClass = o.decisionClass?.rawValue
-            event = TaskStateMachine.attemptEnd(completed: false, askedDecision: true, mayRetry: false)
-        case .paused(let until, let cls, let message):
-            errorClass = cls.rawValue
-            error = message
-            notBefore = until.timeIntervalSince1970
-            event = .requeue
-        }
-        guard let status = TaskStateMachine.next(from: .running, on: event) else {
-            throw StoreError.illegal(r.id, .running, event)
-        }
+        let end = try OutcomeTransition(o, id: r.id, attemptsLeft: attemptsLeft, now: now)
+        let (status, notBefore, errorClass, error, prompt, paused) = (
+            end.status, end.notBefore, end.errorClass, end.error, end.prompt, end.paused
+        )
         let m = o.metering
-        var paused = false
-        if case .paused = o.kind { paused = true }
         let costSource = m?.costSource ?? (o.costUSD != nil ? "reported" : nil)
         let metered = m != nil
         let cost = m?.costUSD ?? o.costUSD
@@ -197,9 +173,8 @@ extension PostgresTaskStore {
             RETURNING \(unescaped: PostgresTaskRow.all)
             """, logger: logger)
         guard let updated = try await Self.firstTask(rows) else { throw try await lostClaim(conn, r.id, r.owner) }
-        let detail = o.eventDetail(
-            extra, owner: r.owner, event: event, errorClass: errorClass, error: error, prompt: prompt, notBefore: notBefore)
-        journal.record(kind, from: .running, updated, detail)
+        journal.record(kind, from: .running, updated, end.detail(o, extra: extra, owner: r.owner))
+        if let hook = pipeline { _ = try await advance(conn, after: updated, hook: hook, now: now, journal: journal) }
         return updated
     }
 
@@ -283,12 +258,16 @@ extension PostgresTaskStore {
             "error_class": .string(errorClass.rawValue),
         ]
         return try await journaled(now: now) { conn, journal in
-            try await self.transition(conn, id: id, event: .decline, kind: .decided, journal: journal, detail: detail) { sql in
+            let after = try await self.transition(
+                conn, id: id, event: .decline, kind: .decided, journal: journal, detail: detail
+            ) { sql in
                 """
                 error_class = \(sql.bind(errorClass.rawValue)), error = \(sql.bind("declined: \(reason)")),
                 decision = \(sql.bind(reason)), decided_at = \(sql.bind(t)), finished_at = \(sql.bind(t)), updated_at = \(sql.bind(t))
                 """
             }
+            if let hook = self.pipeline { _ = try await self.advance(conn, after: after, hook: hook, now: now, journal: journal) }
+            return after
         }
     }
 
@@ -298,12 +277,16 @@ extension PostgresTaskStore {
         let t = now.timeIntervalSince1970
         let detail: [String: JSONValue] = ["reason": .string(reason), "by": .string(actor)]
         return try await journaled(now: now) { conn, journal in
-            try await self.transition(conn, id: id, event: .cancel, kind: .cancelled, journal: journal, detail: detail) { sql in
+            let after = try await self.transition(
+                conn, id: id, event: .cancel, kind: .cancelled, journal: journal, detail: detail
+            ) { sql in
                 """
                 error_class = 'cancelled', error = \(sql.bind(reason)), lease_expires_at = NULL, finished_at = \(sql.bind(t)),
                 priority = COALESCE(\(sql.bind(priority)), t.priority), updated_at = \(sql.bind(t))
                 """
             }
+            if let hook = self.pipeline { _ = try await self.advance(conn, after: after, hook: hook, now: now, journal: journal) }
+            return after
         }
     }
 
@@ -385,6 +368,7 @@ extension PostgresTaskStore {
             for task in expired {
                 journal.record(
                     .expired, from: waiting.first, task, ["by": .string(actor), "error_class": .string("decision_timeout")])
+                if let hook = self.pipeline { _ = try await self.advance(conn, after: task, hook: hook, now: now, journal: journal) }
             }
             return expired
         }

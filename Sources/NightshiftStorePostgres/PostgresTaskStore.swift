@@ -20,14 +20,20 @@ public final class PostgresTaskStore: TaskStore, Service {
     public let location: PostgresLocation
     /// The run this process works for: new tasks and every event record it.
     public let runID: String?
+    /// The project manager's rules, applied in the transaction that ends a backlog item's task.
+    let pipeline: PipelineHook?
     private let pool = PoolTask()
     /// The leader's advisory lock, on a session of its own (`NodeStore.tryLead`).
     let leaderLock = PostgresLeaderLock()
 
     /// A store on `location` whose pool is not running yet: run it (`run()`, or `connect`)
     /// before using it. Nothing connects here.
-    public init(location: PostgresLocation, runID: String? = nil, maxConnections: Int = 8, logger: Logger) {
+    public init(
+        location: PostgresLocation, pipeline: PipelineHook? = nil, runID: String? = nil, maxConnections: Int = 8,
+        logger: Logger
+    ) {
         self.location = location
+        self.pipeline = pipeline
         self.runID = runID
         self.logger = logger
         var config = PostgresClient.Configuration(
@@ -54,11 +60,13 @@ public final class PostgresTaskStore: TaskStore, Service {
     /// `migrate` is false: an administrative connection). Refuses with `unavailable` (naming
     /// the server, never the password) when it cannot.
     public static func connect(
-        _ location: PostgresLocation, runID: String? = nil, maxConnections: Int = 8, migrate: Bool = true,
-        logger: Logger? = nil
+        _ location: PostgresLocation, pipeline: PipelineHook? = nil, runID: String? = nil, maxConnections: Int = 8,
+        migrate: Bool = true, logger: Logger? = nil
     ) async throws -> PostgresTaskStore {
         let store = PostgresTaskStore(
-            location: location, runID: runID, maxConnections: maxConnections, logger: logger ?? quietLogger)
+            location: location, pipeline: pipeline, runID: runID, maxConnections: maxConnections,
+            logger: logger ?? quietLogger)
+        try await probe(location, logger: logger ?? quietLogger)
         store.pool.start(store.client)
         do {
             if migrate {
@@ -71,6 +79,37 @@ public final class PostgresTaskStore: TaskStore, Service {
             throw error
         }
         return store
+    }
+
+    /// One plain connection, opened and closed, before the pool starts: the pool retries a
+    /// server it cannot reach for about a minute and then reports only that it gave up, where
+    /// this fails within `timeout` seconds with the reason (refused, unknown role or database,
+    /// a password refused).
+    static func probe(_ location: PostgresLocation, timeout: Int64 = 5, logger: Logger) async throws {
+        do {
+            let tls: PostgresConnection.Configuration.TLS
+            switch location.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+            var config = PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.user, password: location.password,
+                database: location.database, tls: tls)
+            config.options.connectTimeout = .seconds(timeout)
+            let conn = try await PostgresConnection.connect(configuration: config, id: 0, logger: logger)
+            try await conn.close()
+        } catch let error as PSQLError {
+            if let info = error.serverInfo {
+                throw StoreError(
+                    .unavailable,
+                    "PostgreSQL at \(location) refused the connection: \(info[.message] ?? "\(error.code)") (\(info[.sqlState] ?? "?"))")
+            }
+            let why = error.underlying.map { "\($0)" } ?? "\(error.code)"
+            throw StoreError(.unavailable, "cannot connect to PostgreSQL at \(location): \(why)")
+        } catch {
+            throw StoreError(.unavailable, "cannot connect to PostgreSQL at \(location): \(error)")
+        }
     }
 
     /// Runs the connection pool until the task is cancelled or graceful shutdown (`Service`).
@@ -104,9 +143,21 @@ public final class PostgresTaskStore: TaskStore, Service {
     /// row it changes, which PostgreSQL re-checks after waiting for a concurrent writer),
     /// mapping failures to `StoreError`. A thrown error rolls everything back.
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN", body)
+    }
+
+    /// Several reads that see one snapshot (a read-only REPEATABLE READ transaction), as
+    /// SQLite's read transactions do.
+    func snapshot<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    private func transaction<T: Sendable>(
+        begin: String, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
         try await withStoreErrors {
             try await client.withConnection { conn in
-                try await conn.query("BEGIN", logger: logger)
+                try await conn.query(PostgresQuery(unsafeSQL: begin), logger: logger)
                 do {
                     let value = try await body(conn)
                     try await conn.query("COMMIT", logger: logger)
@@ -125,7 +176,7 @@ public final class PostgresTaskStore: TaskStore, Service {
     ) async throws
         -> Changes<T>
     {
-        let journal = PostgresJournal(now: now, runID: runID, logger: logger)
+        let journal = PostgresJournal(now: now, runID: runID, notify: (Self.runnableChannel, notifyPayload), logger: logger)
         return try await transaction { conn in
             let value = try await body(conn, journal)
             try await journal.flush(conn)

@@ -4,6 +4,7 @@ import NightshiftAPI
 import NightshiftCore
 import NightshiftRuntime
 import NightshiftStore
+import NightshiftStorePostgres
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -55,20 +56,34 @@ struct Daemon {
                 throw CLIFailure(message: error.description, code: 2)
             }
         }
-        // The store first: a URL this command cannot serve stops the start before anything is written.
+        // The store first: a PostgreSQL store that cannot be reached (or migrated) stops the
+        // start before the state dir, the lock or the run files are touched.
+        let hook = PipelineHook(plan: PipelinePlan(config: config), maxAttempts: config.runner.maxAttempts)
         var databasePath: String?
+        var postgres: PostgresTaskStore?
         switch try? StoreURL.parse(config.store.url) {
         case .sqlite(let path?): databasePath = path
-        case .postgres(let location):
-            // TODO(issue 17, next phase): serve on PostgresTaskStore once it also implements the
-            // pipeline, monitor, log and run stores the services use; it passes the TaskStore
-            // conformance suite and backs `nightshift bench store --postgres` so far.
-            throw CLIFailure(
-                message:
-                    "store.url: \(location) is a PostgreSQL store, which nightshift serve cannot use yet (issue 17); leave store.url empty for SQLite",
-                code: 2)
+        case .postgres(let location) where run.databasePath == nil:
+            do {
+                postgres = try await PostgresTaskStore.connect(location, pipeline: hook, runID: run.id)
+            } catch {
+                throw CLIFailure(message: "store.url: \(error)", code: 2)
+            }
         default: break
         }
+        do {
+            let ended = try await serve(postgres: postgres, databasePath: databasePath, hook: hook)
+            await postgres?.close()
+            return ended
+        } catch {
+            // The pool closes last, after every service has stopped (and on a failed start).
+            await postgres?.close()
+            throw error
+        }
+    }
+
+    /// The start after the store is chosen: state dir, lock, run files, services.
+    private func serve(postgres: PostgresTaskStore?, databasePath: String?, hook: PipelineHook) async throws -> Ended {
         let paths = StatePaths(root: config.stateDir)
         do { try paths.prepare() } catch { throw CLIFailure(message: "cannot create state dir \(paths.root): \(error)") }
         let lock: StateDirLock
@@ -81,13 +96,16 @@ struct Daemon {
         } catch {
             throw CLIFailure(message: "cannot record run \(run.id): \(error)")
         }
-        let store: SQLiteTaskStore
-        let hook = PipelineHook(plan: PipelinePlan(config: config), maxAttempts: config.runner.maxAttempts)
-        do {
-            store = try SQLiteTaskStore(
-                path: run.databasePath ?? databasePath ?? paths.database, pipeline: hook, runID: run.id)
-        } catch {
-            throw CLIFailure(message: "\(error)")
+        let store: any DaemonStore
+        if let postgres {
+            store = postgres
+        } else {
+            do {
+                store = try SQLiteTaskStore(
+                    path: run.databasePath ?? databasePath ?? paths.database, pipeline: hook, runID: run.id)
+            } catch {
+                throw CLIFailure(message: "\(error)")
+            }
         }
 
         let startedAt = Date()
@@ -181,6 +199,10 @@ struct Daemon {
                 service: controller,
                 successTerminationBehavior: run.controller.endsByItself ? .gracefullyShutdownGroup : .ignore),
         ]
+        if let postgres {
+            // Work created on any node wakes this runner at once; its fallback poll stays.
+            services.append(.init(service: RunnableListener(store: postgres, wake: { runner.poke() })))
+        }
         if run.api {
             services += [.init(service: ReadinessGate(ready: ready)), .init(service: app)]
         } else {

@@ -7,11 +7,11 @@ import Testing
 /// Dead letters of the backlog pipeline: the item a failure blocked resumes when its task is
 /// reprocessed and runs on to done; a failure the pipeline followed up (a review that sent the
 /// item back to impl) is not a dead letter; a task whose item moved on is not reprocessed.
-@Suite("Dead-letter queue and the pipeline (SQLite)")
+@Suite("Dead-letter queue and the pipeline")
 struct DeadLetterPipelineTests {
     /// Item 1 through spec, then its impl fails for good: the item is blocked.
-    static func blockedAtImpl() async throws -> (PMStoreFixture, AgentTask) {
-        let f = try PMStoreFixture(maxAttempts: 1)
+    static func blockedAtImpl(_ factory: DaemonStoreFactory) async throws -> (PMStoreFixture, AgentTask) {
+        let f = try await PMStoreFixture.make(factory, maxAttempts: 1)
         try await f.importBacklog("1. Add a --json flag\n")
         _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now)
         try await f.runCurrent("1", PMStoreFixture.completed(summary: "spec ok"))
@@ -22,9 +22,9 @@ struct DeadLetterPipelineTests {
         return (f, impl)
     }
 
-    @Test("reprocessing the failure that blocked an item makes it active; the item runs on to done")
-    func blockedItemResumes() async throws {
-        let (f, impl) = try await Self.blockedAtImpl()
+    @Test("reprocessing the failure that blocked an item makes it active; the item runs on to done", arguments: DaemonStoreFactory.all)
+    func blockedItemResumes(_ factory: DaemonStoreFactory) async throws {
+        let (f, impl) = try await Self.blockedAtImpl(factory)
         let stats = try await f.store.deadLetterStats()
         #expect(stats.total == 1)
         #expect(stats.byPhase.map(\.key) == ["impl"] && stats.byItem.map(\.key) == ["1"])
@@ -48,9 +48,9 @@ struct DeadLetterPipelineTests {
         #expect(try await f.store.deadLetterStats().total == 0)
     }
 
-    @Test("a dry run leaves the item blocked and the task failed, and says the item would resume")
-    func dryRunLeavesItemBlocked() async throws {
-        let (f, impl) = try await Self.blockedAtImpl()
+    @Test("a dry run leaves the item blocked and the task failed, and says the item would resume", arguments: DaemonStoreFactory.all)
+    func dryRunLeavesItemBlocked(_ factory: DaemonStoreFactory) async throws {
+        let (f, impl) = try await Self.blockedAtImpl(factory)
         let before = try await f.item("1")
         let r = try await f.store.reprocess(.all, reason: nil, dryRun: true, by: "api", now: f.clock.advance(by: 5))
         #expect(r.value.tasks.map(\.id) == [impl.id])
@@ -59,9 +59,9 @@ struct DeadLetterPipelineTests {
         #expect(try await f.store.get(impl.id) == impl)
     }
 
-    @Test("a failed review that sent the item back to impl is not a dead letter")
-    func followedUpReview() async throws {
-        let f = try PMStoreFixture()
+    @Test("a failed review that sent the item back to impl is not a dead letter", arguments: DaemonStoreFactory.all)
+    func followedUpReview(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog("1. Add a --json flag\n")
         _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now)
         for _ in 0..<3 { try await f.runCurrent("1") }
@@ -75,9 +75,9 @@ struct DeadLetterPipelineTests {
         #expect(error?.code == .illegalTransition)
     }
 
-    @Test("a dead letter whose item has moved on is skipped by all (with the reason) and refused by id")
-    func itemMovedOn() async throws {
-        let f = try PMStoreFixture(maxAttempts: 1)
+    @Test("a dead letter whose item has moved on is skipped by all (with the reason) and refused by id", arguments: DaemonStoreFactory.all)
+    func itemMovedOn(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory, maxAttempts: 1)
         try await f.importBacklog("1. Add a --json flag\n")
         // A task of item 1 that is not the item's task (created beside the pipeline), failed.
         let stray = try await f.store.create(.make(direction: "stray", maxAttempts: 1, backlogItem: "1", now: f.now))

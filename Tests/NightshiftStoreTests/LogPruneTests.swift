@@ -6,7 +6,7 @@ import Testing
 
 /// Stored log lines go by age (`logs.ttl`) and by size (`logs.store_max_bytes`), oldest first;
 /// the newest log run stays whatever its age.
-@Suite("SQLiteTaskStore log pruning")
+@Suite("LogStore pruning")
 struct LogPruneTests {
     static let start = Timestamp.parse("2026-12-01T22:00:00Z")!
 
@@ -17,14 +17,14 @@ struct LogPruneTests {
         }
     }
 
-    static func count(_ store: SQLiteTaskStore, _ run: String) async throws -> Int {
+    static func count(_ store: any LogStore, _ run: String) async throws -> Int {
         try await store.logLines(LogLineQuery(runID: run, limit: 10_000)).count
     }
 
-    @Test("lines received before the cutoff go; newer ones stay; the newest run is kept")
-    func byAge() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try SQLiteTaskStore(path: dir.path("db.sqlite"))
+    @Test("lines received before the cutoff go; newer ones stay; the newest run is kept", arguments: DaemonStoreFactory.all)
+    func byAge(_ factory: DaemonStoreFactory) async throws {
+        let (database, store) = try await factory.store()
+        defer { withExtendedLifetime(database) {} }
         let policy = LogNotifyPolicy(count: 3, debounce: 600)
         let old = try await store.startLogRun(callbackURL: nil, now: Self.start)
         _ = try await store.appendLogs(Self.lines(old.id, 30, at: Self.start), policy: policy, now: Self.start)
@@ -44,10 +44,10 @@ struct LogPruneTests {
         #expect(try await store.latestLogRun()?.id == new.id)
     }
 
-    @Test("past the size cap the oldest lines go first until the rest fits")
-    func bySize() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try SQLiteTaskStore(path: dir.path("db.sqlite"))
+    @Test("past the size cap the oldest lines go first until the rest fits", arguments: DaemonStoreFactory.all)
+    func bySize(_ factory: DaemonStoreFactory) async throws {
+        let (database, store) = try await factory.store()
+        defer { withExtendedLifetime(database) {} }
         let policy = LogNotifyPolicy(count: 3, debounce: 600)
         let run = try await store.startLogRun(callbackURL: nil, now: Self.start)
         let text = String(repeating: "x", count: 100)

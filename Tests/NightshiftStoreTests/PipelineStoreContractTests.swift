@@ -6,13 +6,13 @@ import Testing
 
 /// The store's side of output contracts: a `contract_unmet` end creates the same phase's next
 /// iteration in the finish transaction, and the finished event carries the check for reports.
-@Suite("PipelineStore (SQLite): output contracts")
+@Suite("PipelineStore: output contracts")
 struct PipelineStoreContractTests {
     static let missing = ["heading \"## Verification\" in the summary", "pattern /^Test plan:/ in docs/spec.md"]
 
-    @Test("a spec that missed its contract: spec iteration 2 in the same transaction, naming the parts; the item stays active")
-    func loopsInFinishTransaction() async throws {
-        let f = try PMStoreFixture(maxIterations: 3)
+    @Test("a spec that missed its contract: spec iteration 2 in the same transaction, naming the parts; the item stays active", arguments: DaemonStoreFactory.all)
+    func loopsInFinishTransaction(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory, maxIterations: 3)
         try await f.importBacklog("1. Add a --json flag\n")
         _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         let missed = try await f.runCurrent("1", PMStoreFixture.contractUnmet("spec", missing: Self.missing, summary: "draft"))
@@ -46,9 +46,9 @@ struct PipelineStoreContractTests {
         #expect(try await f.item("1").lastSummary == "## Verification\nswift test")
     }
 
-    @Test("at max_iterations a contract miss blocks the item with what is still missing")
-    func blocksAtMaxIterations() async throws {
-        let f = try PMStoreFixture(maxIterations: 2)
+    @Test("at max_iterations a contract miss blocks the item with what is still missing", arguments: DaemonStoreFactory.all)
+    func blocksAtMaxIterations(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory, maxIterations: 2)
         try await f.importBacklog("1. Add a --json flag\n")
         _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         try await f.runCurrent("1", PMStoreFixture.contractUnmet("spec", missing: Self.missing))
@@ -61,9 +61,9 @@ struct PipelineStoreContractTests {
         )
     }
 
-    @Test("paused: the loop waits, and reconcileItems creates it later with the parts named, from the stored task alone")
-    func reconcileAfterPause() async throws {
-        let f = try PMStoreFixture()
+    @Test("paused: the loop waits, and reconcileItems creates it later with the parts named, from the stored task alone", arguments: DaemonStoreFactory.all)
+    func reconcileAfterPause(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog("1. Add a --json flag\n")
         _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         try await f.store.setPipelineValue(PipelineKeys.paused, "1")

@@ -4,17 +4,17 @@ import NightshiftStore
 import NightshiftTesting
 import Testing
 
-/// The pipeline half of the SQLite store: backlog import, starting items, and the hand-off that
+/// The pipeline half of the store (SQLite and PostgreSQL): backlog import, starting items, and the hand-off that
 /// creates the next phase's task in the same transaction that records the end of the last one.
-@Suite("PipelineStore (SQLite)")
+@Suite("PipelineStore")
 struct PipelineStoreTests {
     static let threeItems = "1. Add a --json flag\n2. Retry webhooks\n3. Reject repeated keys\n"
 
     // MARK: Import
 
-    @Test("importing the same backlog twice adds nothing the second time")
-    func importIsIdempotent() async throws {
-        let f = try PMStoreFixture()
+    @Test("importing the same backlog twice adds nothing the second time", arguments: DaemonStoreFactory.all)
+    func importIsIdempotent(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         let first = try await f.importBacklog(Self.threeItems)
         #expect(first.added == ["1", "2", "3"])
         #expect(first.updated.isEmpty && first.unchanged == 0)
@@ -27,9 +27,9 @@ struct PipelineStoreTests {
         #expect(items.map(\.slug) == ["1-add-a-json-flag", "2-retry-webhooks", "3-reject-repeated-keys"])
     }
 
-    @Test("editing a queued item updates its text; appending adds exactly one item")
-    func editAndAppend() async throws {
-        let f = try PMStoreFixture()
+    @Test("editing a queued item updates its text; appending adds exactly one item", arguments: DaemonStoreFactory.all)
+    func editAndAppend(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let edited = try await f.importBacklog(
             "1. Add a --json flag\n2. Retry webhooks up to 3 times\n   with backoff\n3. Reject repeated keys\n")
@@ -50,9 +50,9 @@ struct PipelineStoreTests {
         #expect(items.last?.position == 3)
     }
 
-    @Test("a started item keeps its text when the file changes; removing an item from the file deletes nothing")
-    func startedItemKeepsText() async throws {
-        let f = try PMStoreFixture()
+    @Test("a started item keeps its text when the file changes; removing an item from the file deletes nothing", arguments: DaemonStoreFactory.all)
+    func startedItemKeepsText(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let task = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value)
         let summary = try await f.importBacklog("1. Something else entirely\n3. Reject repeated keys\n")
@@ -65,9 +65,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.items().count == 3)
     }
 
-    @Test("items with the same slug get distinct ones (branch names never collide)")
-    func slugCollision() async throws {
-        let f = try PMStoreFixture()
+    @Test("items with the same slug get distinct ones (branch names never collide)", arguments: DaemonStoreFactory.all)
+    func slugCollision(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         let entries = try BacklogParser.parseDirectory([("a b.md", "# Same"), ("ab.md", "# Same")], directory: "/b")
         _ = try await f.store.importBacklog(entries, now: f.now)
         let slugs = try await f.store.items().map(\.slug)
@@ -76,9 +76,9 @@ struct PipelineStoreTests {
 
     // MARK: Starting items
 
-    @Test("startableItems: backlog order, at most `parallel` active, `after` waits for done")
-    func startable() async throws {
-        let f = try PMStoreFixture()
+    @Test("startableItems: backlog order, at most `parallel` active, `after` waits for done", arguments: DaemonStoreFactory.all)
+    func startable(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog("1. one\n2. two (after: 1)\n3. three\n4. four\n")
         #expect(try await f.store.startableItems(parallel: 2).map(\.key) == ["1", "3"])
         #expect(try await f.store.startableItems(parallel: 10).map(\.key) == ["1", "3", "4"])
@@ -99,9 +99,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.startableItems(parallel: 3).map(\.key) == ["2", "4"])
     }
 
-    @Test("startItem creates exactly one first-phase task and refuses a second start")
-    func startItemOnce() async throws {
-        let f = try PMStoreFixture()
+    @Test("startItem creates exactly one first-phase task and refuses a second start", arguments: DaemonStoreFactory.all)
+    func startItemOnce(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let task = try #require(
             try await f.store.startItem(
@@ -134,9 +134,9 @@ struct PipelineStoreTests {
         #expect(try await f.tasks(of: "2").count == 1)
     }
 
-    @Test("two concurrent starts of the same item: one wins, one task")
-    func concurrentStart() async throws {
-        let f = try PMStoreFixture()
+    @Test("two concurrent starts of the same item: one wins, one task", arguments: DaemonStoreFactory.all)
+    func concurrentStart(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let store = f.store
         let now = f.now
@@ -154,9 +154,9 @@ struct PipelineStoreTests {
 
     // MARK: Hand-off
 
-    @Test("finishing a phase task creates the next phase's task in the same transaction")
-    func handOff() async throws {
-        let f = try PMStoreFixture()
+    @Test("finishing a phase task creates the next phase's task in the same transaction", arguments: DaemonStoreFactory.all)
+    func handOff(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value)
         let claimed = try await f.claimAll()
@@ -197,9 +197,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.items().filter { $0.state != .queued }.map(\.key) == ["1"])
     }
 
-    @Test("a finish by someone who does not hold the task changes nothing and creates nothing")
-    func lostClaimCreatesNothing() async throws {
-        let f = try PMStoreFixture()
+    @Test("a finish by someone who does not hold the task changes nothing and creates nothing", arguments: DaemonStoreFactory.all)
+    func lostClaimCreatesNothing(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value)
         _ = try await f.claimAll()
@@ -210,9 +210,9 @@ struct PipelineStoreTests {
         #expect(try await f.item("1").currentTaskID == spec.id)
     }
 
-    @Test("a failed attempt with attempts left is a retry, not a phase end: nothing advances")
-    func retryableFailureDoesNotAdvance() async throws {
-        let f = try PMStoreFixture()
+    @Test("a failed attempt with attempts left is a retry, not a phase end: nothing advances", arguments: DaemonStoreFactory.all)
+    func retryableFailureDoesNotAdvance(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let spec = try #require(try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value)
         let requeued = try await f.runCurrent(
@@ -224,9 +224,9 @@ struct PipelineStoreTests {
         #expect(try await f.current("1").phase == "impl")
     }
 
-    @Test("a failed review sends the item back to impl, iteration 2, with the feedback")
-    func failedReviewFixLoop() async throws {
-        let f = try PMStoreFixture(maxIterations: 3)
+    @Test("a failed review sends the item back to impl, iteration 2, with the feedback", arguments: DaemonStoreFactory.all)
+    func failedReviewFixLoop(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory, maxIterations: 3)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         for _ in 0..<3 { try await f.runCurrent("1") }
@@ -251,9 +251,9 @@ struct PipelineStoreTests {
             ])
     }
 
-    @Test("max_iterations bounds the fix loop: the item is blocked with the reason")
-    func maxIterationsBlocks() async throws {
-        let f = try PMStoreFixture(maxIterations: 2)
+    @Test("max_iterations bounds the fix loop: the item is blocked with the reason", arguments: DaemonStoreFactory.all)
+    func maxIterationsBlocks(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory, maxIterations: 2)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         try await f.runCurrent("1")
@@ -275,9 +275,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.startableItems(parallel: 1).map(\.key) == ["2"])
     }
 
-    @Test("a failed spec blocks the item at once")
-    func failedSpecBlocks() async throws {
-        let f = try PMStoreFixture()
+    @Test("a failed spec blocks the item at once", arguments: DaemonStoreFactory.all)
+    func failedSpecBlocks(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: f.now).value
         let spec = try await f.runCurrent("1", PMStoreFixture.exitFailure(2))
@@ -288,9 +288,9 @@ struct PipelineStoreTests {
 
     // MARK: Pause and window
 
-    @Test("paused: a phase end creates no next task; after resume, reconcileItems creates it exactly once")
-    func pauseThenReconcile() async throws {
-        let f = try PMStoreFixture()
+    @Test("paused: a phase end creates no next task; after resume, reconcileItems creates it exactly once", arguments: DaemonStoreFactory.all)
+    func pauseThenReconcile(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         try await f.store.setPipelineValue(PipelineKeys.paused, "1")
@@ -319,9 +319,9 @@ struct PipelineStoreTests {
         #expect(try await f.tasks(of: "1").count == 2)
     }
 
-    @Test("window closed: no next task and no new item; reopening it lets reconcileItems create the task once")
-    func windowClosed() async throws {
-        let f = try PMStoreFixture()
+    @Test("window closed: no next task and no new item; reopening it lets reconcileItems create the task once", arguments: DaemonStoreFactory.all)
+    func windowClosed(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         try await f.store.setPipelineValue(PipelineKeys.windowEndsAt, "\(f.now.addingTimeInterval(10).timeIntervalSince1970)")
         _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
@@ -341,9 +341,9 @@ struct PipelineStoreTests {
         #expect(try await f.tasks(of: "1").count == 2)
     }
 
-    @Test("blocking steps still apply while paused (a cancel blocks the item)")
-    func pausedCancelStillBlocks() async throws {
-        let f = try PMStoreFixture()
+    @Test("blocking steps still apply while paused (a cancel blocks the item)", arguments: DaemonStoreFactory.all)
+    func pausedCancelStillBlocks(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let spec = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value)
         try await f.store.setPipelineValue(PipelineKeys.paused, "1")
@@ -353,9 +353,9 @@ struct PipelineStoreTests {
 
     // MARK: Operator actions
 
-    @Test("cancelling an item's task blocks the item with the reason")
-    func cancelBlocks() async throws {
-        let f = try PMStoreFixture()
+    @Test("cancelling an item's task blocks the item with the reason", arguments: DaemonStoreFactory.all)
+    func cancelBlocks(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         try await f.runCurrent("1")
@@ -369,9 +369,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.reconcileItems(now: f.now).value.isEmpty)
     }
 
-    @Test("retrying the failed task of a blocked item makes it active again, and it goes on from there")
-    func retryUnblocks() async throws {
-        let f = try PMStoreFixture()
+    @Test("retrying the failed task of a blocked item makes it active again, and it goes on from there", arguments: DaemonStoreFactory.all)
+    func retryUnblocks(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         let spec = try await f.runCurrent("1", PMStoreFixture.exitFailure(1))
@@ -389,9 +389,9 @@ struct PipelineStoreTests {
         #expect(try await f.tasks(of: "1").count == 2)
     }
 
-    @Test("retrying an old failed review of an item that moved on neither unblocks nor forks it")
-    func retryOfSupersededTask() async throws {
-        let f = try PMStoreFixture()
+    @Test("retrying an old failed review of an item that moved on neither unblocks nor forks it", arguments: DaemonStoreFactory.all)
+    func retryOfSupersededTask(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         for _ in 0..<3 { try await f.runCurrent("1") }
@@ -403,9 +403,9 @@ struct PipelineStoreTests {
         #expect(try await f.current("1").id == fix.id)
     }
 
-    @Test("a decision timeout blocks the item with that reason")
-    func decisionTimeoutBlocks() async throws {
-        let f = try PMStoreFixture()
+    @Test("a decision timeout blocks the item with that reason", arguments: DaemonStoreFactory.all)
+    func decisionTimeoutBlocks(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         let asked = try await f.runCurrent("1", AttemptOutcome(.needsDecision(prompt: "which API?")))
@@ -419,9 +419,9 @@ struct PipelineStoreTests {
         #expect(item.blockedReason == "no decision arrived for task \(asked.id) within the decision timeout")
     }
 
-    @Test("a decision resumes the same task, and its completion advances the item")
-    func decisionResumes() async throws {
-        let f = try PMStoreFixture()
+    @Test("a decision resumes the same task, and its completion advances the item", arguments: DaemonStoreFactory.all)
+    func decisionResumes(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         _ = try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value
         let asked = try await f.runCurrent("1", AttemptOutcome(.needsDecision(prompt: "which API?")))
@@ -434,9 +434,9 @@ struct PipelineStoreTests {
 
     // MARK: Invariant
 
-    @Test("the unique index: a second open task for the same item is rejected")
-    func oneOpenTaskPerItem() async throws {
-        let f = try PMStoreFixture()
+    @Test("the unique index: a second open task for the same item is rejected", arguments: DaemonStoreFactory.all)
+    func oneOpenTaskPerItem(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
         let spec = try #require(try await f.store.startItem(key: "1", parallel: 2, workdir: nil, branch: nil, now: f.now).value)
         await #expect(throws: StoreError.self) {
@@ -456,10 +456,10 @@ struct PipelineStoreTests {
         #expect(extra.backlogItem == "1")
     }
 
-    @Test("a store opened without a pipeline hook refuses to start items")
-    func noHook() async throws {
-        let tmp = try TemporaryDirectory()
-        let store = try SQLiteTaskStore(path: tmp.path("db.sqlite"))
+    @Test("a store opened without a pipeline hook refuses to start items", arguments: DaemonStoreFactory.all)
+    func noHook(_ factory: DaemonStoreFactory) async throws {
+        let (db, store) = try await factory.store()
+        defer { withExtendedLifetime(db) {} }
         _ = try await store.importBacklog(try BacklogParser.parseNumbered("1. a", file: "b"), now: Date())
         await #expect(throws: StoreError.self) {
             _ = try await store.startItem(key: "1", parallel: 1, workdir: nil, branch: nil, now: Date()).value
@@ -476,9 +476,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.overview(blockedLimit: nil).counts == truth, sourceLocation: sourceLocation)
     }
 
-    @Test("the kept counts follow every move: import, start, hand-off, done, blocked, retried")
-    func keptCounts() async throws {
-        let f = try PMStoreFixture()
+    @Test("the kept counts follow every move: import, start, hand-off, done, blocked, retried", arguments: DaemonStoreFactory.all)
+    func keptCounts(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await Self.expectCountsKept(f)
         try await f.importBacklog(Self.threeItems)
         try await Self.expectCountsKept(f)
@@ -496,9 +496,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.overview(blockedLimit: nil).counts == [.queued: 2, .active: 1, .done: 1, .blocked: 0])
     }
 
-    @Test("overview: active items in backlog order with their task's status, the first blocked ones, pause and window")
-    func overview() async throws {
-        let f = try PMStoreFixture()
+    @Test("overview: active items in backlog order with their task's status, the first blocked ones, pause and window", arguments: DaemonStoreFactory.all)
+    func overview(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog("1. one\n2. two\n3. three\n4. four\n5. five\n")
         for key in ["1", "2", "3", "4"] {
             _ = try await f.store.startItem(key: key, parallel: 5, workdir: nil, branch: nil, now: f.now).value
@@ -519,9 +519,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.items(keys: ["4", "9", "1"]).map(\.key) == ["1", "4"])
     }
 
-    @Test("startableItems reads from the front of the queue: 5,000 queued items, the first free ones come back")
-    func startableAtScale() async throws {
-        let f = try PMStoreFixture(phases: ["impl"])
+    @Test("startableItems reads from the front of the queue: 5,000 queued items, the first free ones come back", arguments: DaemonStoreFactory.all)
+    func startableAtScale(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory, phases: ["impl"])
         // Items 2 and 3 wait for item 1; the rest are free.
         var text = "1. one\n2. two (after: 1)\n3. three (after: 1)\n"
         for n in 4...5000 { text += "\(n). item \(n)\n" }
@@ -534,9 +534,9 @@ struct PipelineStoreTests {
             "not among the first free ones")
     }
 
-    @Test("finishedItems: done items with a worktree that finished in the window asked for, oldest first")
-    func finishedItems() async throws {
-        let f = try PMStoreFixture(phases: ["impl"])
+    @Test("finishedItems: done items with a worktree that finished in the window asked for, oldest first", arguments: DaemonStoreFactory.all)
+    func finishedItems(_ factory: DaemonStoreFactory) async throws {
+        let f = try await PMStoreFixture.make(factory, phases: ["impl"])
         try await f.importBacklog(Self.threeItems)
         for key in ["1", "2", "3"] {
             _ = try await f.store.startItem(

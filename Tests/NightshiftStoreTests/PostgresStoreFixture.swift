@@ -33,12 +33,37 @@ enum PostgresTestDatabase {
         return [TaskStoreFactory(name: "PostgreSQL") { try await makeFixture(url: url) }]
     }
 
-    /// Schemas of this process are `nstest_<pid>_<n>`.
-    static let prefix = "nstest_"
-    private static let counter = Mutex(0)
-    private static let swept = Mutex(false)
+    /// The factories PostgreSQL adds to `DaemonStoreFactory.all`.
+    static var daemonFactories: [DaemonStoreFactory] {
+        let env = ProcessInfo.processInfo.environment
+        return factories(env).map { taskFactory in
+            DaemonStoreFactory(name: taskFactory.name) {
+                guard let url = env[urlVariable], !url.isEmpty else {
+                    // CI without a database: the task factory's failure says why.
+                    _ = try await taskFactory.make()
+                    throw StoreError(.unavailable, "\(urlVariable) is not set")
+                }
+                return try await makeDatabase(url: url)
+            }
+        }
+    }
 
-    static func makeFixture(url: String) async throws -> StoreFixture {
+    /// A fresh schema; each `open` connects one more store to it. The schema is dropped and
+    /// every store closed when the database is released.
+    static func makeDatabase(url: String) async throws -> ScratchDatabase {
+        let location = try await scratchLocation(url: url)
+        let stores = ScratchStores()
+        // The first store migrates the schema before any test store opens.
+        stores.add(try await PostgresTaskStore.connect(location, maxConnections: 2))
+        return ScratchDatabase(name: "PostgreSQL", resources: stores) { hook, runID in
+            let store = try await PostgresTaskStore.connect(location, pipeline: hook, runID: runID, maxConnections: 4)
+            stores.add(store)
+            return store
+        }
+    }
+
+    /// A location in a new schema of this process.
+    static func scratchLocation(url: String) async throws -> PostgresLocation {
         let base: PostgresLocation
         do { base = try PostgresLocation.parse(url) } catch {
             throw StoreError(.invalid, "\(urlVariable) \(error.reason)")
@@ -50,6 +75,16 @@ enum PostgresTestDatabase {
         }
         var location = base
         location.schema = "\(prefix)\(getpid())_\(n)"
+        return location
+    }
+
+    /// Schemas of this process are `nstest_<pid>_<n>`.
+    static let prefix = "nstest_"
+    private static let counter = Mutex(0)
+    private static let swept = Mutex(false)
+
+    static func makeFixture(url: String) async throws -> StoreFixture {
+        let location = try await scratchLocation(url: url)
         let store = try await PostgresTaskStore.connect(location, maxConnections: 4)
         return StoreFixture(store: store, resources: ScratchSchema(store))
     }
@@ -82,6 +117,21 @@ final class ScratchSchema: Sendable {
         Task.detached {
             try? await store.dropSchema()
             await store.close()
+        }
+    }
+}
+
+/// The stores open on one scratch schema: all closed, and the schema dropped, when released.
+final class ScratchStores: Sendable {
+    private let stores = Mutex<[PostgresTaskStore]>([])
+
+    func add(_ store: PostgresTaskStore) { stores.withLock { $0.append(store) } }
+
+    deinit {
+        let all = stores.withLock { $0 }
+        Task.detached {
+            try? await all.first?.dropSchema()
+            for store in all { await store.close() }
         }
     }
 }

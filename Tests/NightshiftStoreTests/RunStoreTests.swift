@@ -6,20 +6,19 @@ import Testing
 
 /// A store opened for a run stamps the run on the tasks it creates and on every event, and the
 /// run's queries find what ran in it, whoever created it.
-@Suite("SQLiteTaskStore runs")
+@Suite("RunStore")
 struct RunStoreTests {
     static let now = Timestamp.parse("2026-12-01T22:00:00Z")!
 
-    @Test("tasks and events carry the store's run; a later run that retries a task counts its attempt")
-    func stamping() async throws {
-        let dir = try TemporaryDirectory()
-        let path = dir.path("db.sqlite")
+    @Test("tasks and events carry the store's run; a later run that retries a task counts its attempt", arguments: DaemonStoreFactory.all)
+    func stamping(_ factory: DaemonStoreFactory) async throws {
+        let database = try await factory.make()
         let first = "run_20261201_220000_aaaa"
         let second = "run_20261202_220000_bbbb"
         var ids: [String] = []
         var left = ""
         do {
-            let store = try SQLiteTaskStore(path: path, runID: first)
+            let store = try await database.open(runID: first)
             let made = try await store.create(
                 [
                     AgentTask(taskType: .impl, direction: "one", maxAttempts: 1, now: Self.now),
@@ -43,7 +42,7 @@ struct RunStoreTests {
             #expect(stats.byRun?.map(\.key) == [first])
         }
         // The next night: a store for another run claims the task left pending.
-        let store = try SQLiteTaskStore(path: path, runID: second)
+        let store = try await database.open(runID: second)
         let claimed = try await store.claim(owner: "o2", limit: 5, now: Self.now.addingTimeInterval(60), lease: 60).value
         #expect(claimed.map(\.id) == [left])
         let inSecond = try await store.tasks(inRun: second)
