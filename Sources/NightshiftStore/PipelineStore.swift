@@ -75,4 +75,4 @@ public enum PipelineKeys {
 
 /// Everything `nightshift serve` asks of its store: the task queue and the stores of the
 /// services around it. SQLite and PostgreSQL both are one.
-public typealias DaemonStore = TaskStore & RunStore & MonitorStore & LogStore & LandingStore
+public typealias DaemonStore = TaskStore & RunStore & MonitorStore & LogStore & LandingStore & NodeStore

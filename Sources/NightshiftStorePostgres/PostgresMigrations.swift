@@ -38,7 +38,7 @@ enum PostgresMigrations {
         "'created','claimed','started','finished','decided','cancelled','retried','reprocessed','rescued','expired','updated'"
 
     /// Every migration, in the order they apply.
-    static let all: [Migration] = core + services
+    static let all: [Migration] = core + services + [nodes]
 
     static let core: [Migration] = [
         Migration(
@@ -240,7 +240,6 @@ enum PostgresMigrations {
                   value text NOT NULL
                 );
                 """),
-        nodes,
     ]
 
     /// Applies the migrations not applied yet, each in its own transaction, under an advisory
