@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NightshiftCore
+import NightshiftRuntime
 import NightshiftStore
 import NightshiftTesting
 import Testing
@@ -179,6 +180,25 @@ struct DashboardFragmentTests {
                 $0 = .object(["enabled": .bool(true), "state": .string("paused"), "paused": .bool(true)])
             }
             #expect(try await reason(queued.id) == "pause: the project manager is paused")
+        }
+    }
+
+    @Test("the event stream carries the bus's signals as `event: signal` frames without an id, and asks for a 1 s retry")
+    func signalFrames() async throws {
+        let h = try APIHarness()
+        try await h.live { client in
+            let port = try #require(client.port)
+            let stream = try LoopbackStream(port: port)
+            defer { stream.close() }
+            try stream.sendGET("/api/agent/events", headers: ["Accept": "text/event-stream"])
+            let deadline = ContinuousClock.now + .seconds(15)
+            try await stream.read(until: deadline) { $0.contains("retry: 1000\n\n") }
+            h.env.events.publishSignal(.issues)
+            h.env.events.publishSignal(.backlog)
+            let body = try await stream.read(until: deadline) { $0.contains(#"{"topic":"backlog"}"#) }
+            #expect(body.contains("event: signal\ndata: {\"topic\":\"issues\"}\n\n"), "\(body)")
+            #expect(body.contains("event: signal\ndata: {\"topic\":\"backlog\"}\n\n"), "\(body)")
+            #expect(!body.contains("id:"), "signals are not history")
         }
     }
 }
