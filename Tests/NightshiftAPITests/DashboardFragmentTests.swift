@@ -201,4 +201,40 @@ struct DashboardFragmentTests {
             #expect(!body.contains("id:"), "signals are not history")
         }
     }
+
+    @Test("a blocked backlog item is in the rail with its reason, and in the backlog with the phase it stopped at")
+    func blockedItem() async throws {
+        let h = try APIHarness { $0.projectManager.phases = ["spec", "impl", "test"] }
+        h.projectManager.withLock {
+            $0 = .object([
+                "enabled": .bool(true), "state": .string("working"),
+                "blocked": .array([
+                    .object([
+                        "key": .string("3"), "title": .string("Retry webhooks"), "reason": .string("review failed 5 times"),
+                    ])
+                ]),
+                "items": .array([
+                    .object([
+                        "key": .string("3"), "title": .string("Retry webhooks"), "state": .string("blocked"),
+                        "phase": .string("impl"), "blocked_reason": .string("review failed 5 times"),
+                    ]),
+                    .object(["key": .string("4"), "title": .string("Next"), "state": .string("queued")]),
+                ]),
+            ])
+        }
+        try await h.test { client in
+            var page = PageClient(client)
+            let needs = try await page.get("/dashboard/fragments/needs").text
+            #expect(needs.contains("id=\"need-item-3\"") && needs.contains("review failed 5 times"), "\(needs)")
+            #expect(needs.contains("item 3: Retry webhooks"))
+            let items = try await page.get("/dashboard/fragments/items").text
+            #expect(items.contains("<span class=\"total\">2</span>"))
+            #expect(items.contains("data-item=\"3\" data-state=\"blocked\""))
+            #expect(items.contains("blocked: review failed 5 times"))
+            #expect(
+                items.contains(
+                    "<span class=\"ph ph-done\" title=\"done\">spec</span><span class=\"ph ph-blocked\" title=\"blocked\">impl</span><span class=\"ph ph-todo\" title=\"todo\">test</span>"
+                ), "\(items)")
+        }
+    }
 }

@@ -188,6 +188,28 @@ struct DashboardLiveBrowserTests {
         }
     }
 
+    @Test("answering on the task page resumes the agent: the page follows it to running, then completed, without a reload")
+    func answerOnTaskPage() async throws {
+        try await withBrowser { f in
+            let b = f.browser
+            let id = try await f.create("ask on the task page")
+            #expect(await f.waitForStatus(id, "needs_decision"))
+            try await b.navigate(f.url + "/dashboard/tasks/\(id)")
+            try await b.waitUntil("\(Self.live) && document.querySelector('form.decide textarea')")
+            try await b.execute("window.__mark = 'same page';")
+            #expect(try await b.text(".prompt").hasPrefix("Ship it?"))
+            try await b.type("form.decide textarea", "ship it")
+            try await b.click("form.decide button[type=submit]")
+            try await b.waitUntil("document.getElementById('task-status').textContent === 'running'")
+            #expect(try await b.check("!document.querySelector('form.decide')"), "answered: no form")
+            #expect(try await b.text("q.decision") == "ship it")
+            f.touch("release-\(id)")
+            try await b.waitUntil("document.getElementById('task-status').textContent === 'completed'")
+            #expect(try await Self.samePage(b), "no reload")
+            try await b.screenshot("task-page-answered")
+        }
+    }
+
     @Test("signing out clears the session cookie: the next page asks for the token again")
     func signOut() async throws {
         try await withBrowser(token: "browser-test-token") { f in

@@ -17,7 +17,7 @@ enum DashboardAssets {
         .filters{display:flex;flex-wrap:wrap;gap:.6em;align-items:center;margin-bottom:.6em}.bulk-links{margin-left:auto}
         .counts .cnt{margin-right:1em;color:#555}.st-failed td.c-outcome{color:#b3261e}.st-completed td.c-outcome{color:#2d7d46}
         .ph{display:inline-block;padding:0 .4em;margin-right:2px;border-radius:3px;font-size:12px;background:#eee;color:#999}
-        .ph-done{background:#cdeccd;color:#225522}.ph-current{background:#ffe7a3;color:#553300;font-weight:600}
+        .ph-done{background:#cdeccd;color:#225522}.ph-current{background:#ffe7a3;color:#553300;font-weight:600}.ph-blocked{background:#ffcf9e;color:#7a3300;font-weight:600}
         pre{background:#fff;border:1px solid #e3e6ea;padding:.6em;overflow:auto;white-space:pre-wrap}#log{max-height:32em;font-size:12px}
         #log .err{background:#ffe9e6}#log .hit{background:#fff3b0}#log .here{outline:2px solid #b3261e}#log .gone{display:none}
         .fields th{width:12em}.issue{padding:.3em 0}.sev-critical b,.sev-fatal b{color:#b3261e}
