@@ -47,15 +47,18 @@ struct EventRoutes {
     /// ones: no gap, no duplicate. A live event that arrives ahead of one not yet seen (two
     /// transactions announcing out of order, or a slow client's dropped buffer) makes the
     /// stream read the missing ones from the table first. Running structured agents' live
-    /// metering comes as `meter` events without an `id:`.
+    /// metering comes as `meter` events without an `id:`, and `signal` events (no `id:`) say
+    /// that the monitor's issues or the backlog may have changed. The stream asks clients to
+    /// reconnect after a second.
     func stream(_ request: Request) async throws -> Response {
         let after = try await startingPoint(request)
         // Subscribe before reading the table, so nothing committed in between is missed.
         let live = env.events.subscribe()
         let meters = env.events.subscribeMeters()
+        let signals = env.events.subscribeSignals()
         let store = env.store
         let body = ResponseBody { writer in
-            try await writer.write(ByteBuffer(string: ": nightshift task events\n\n"))
+            try await writer.write(ByteBuffer(string: ": nightshift task events\n\nretry: 1000\n\n"))
             var last = after
             func send(_ event: TaskEventRecord, _ task: AgentTask?) async throws {
                 try await writer.write(ByteBuffer(string: Self.frame(event, task)))
@@ -84,6 +87,10 @@ struct EventRoutes {
                     for await task in meters { sink.yield(.meter(task)) }
                     sink.finish()
                 }
+                group.addTask {
+                    for await signal in signals { sink.yield(.signal(signal)) }
+                    sink.finish()
+                }
                 // Ends on graceful shutdown, so an open stream does not hold up the server's drain.
                 for await item in merged.cancelOnGracefulShutdown() {
                     switch item {
@@ -94,6 +101,8 @@ struct EventRoutes {
                         if id > last { try await send(change.event, change.task) }
                     case .meter(let task):
                         try await writer.write(ByteBuffer(string: Self.meterFrame(task)))
+                    case .signal(let signal):
+                        try await writer.write(ByteBuffer(string: "event: signal\ndata: {\"topic\":\"\(signal.rawValue)\"}\n\n"))
                     }
                 }
                 group.cancelAll()
@@ -106,6 +115,7 @@ struct EventRoutes {
     enum Live: Sendable {
         case change(TaskChange)
         case meter(AgentTask)
+        case signal(PipelineSignal)
     }
 
     /// A running task's live metering: `event: meter` with data `{task}` and no `id:` (it is

@@ -132,6 +132,21 @@ public final class WebDriver: @unchecked Sendable {
 
     public func currentURL() async throws -> String { try await session("GET", "/url") as? String ?? "" }
 
+    /// The handle of the window commands go to.
+    public func window() async throws -> String { try await session("GET", "/window") as? String ?? "" }
+
+    /// Opens a new tab and returns its handle (commands still go to the current one).
+    public func newTab() async throws -> String {
+        let v = try await session("POST", "/window/new", ["type": "tab"]) as? [String: Any]
+        guard let handle = v?["handle"] as? String else { throw Failure.protocolError("no window handle in \(v ?? [:])") }
+        return handle
+    }
+
+    /// Sends the commands that follow to window `handle`.
+    public func switchTo(_ handle: String) async throws {
+        _ = try await session("POST", "/window", ["handle": handle])
+    }
+
     /// Runs `script` (a function body; `arguments[0]`... are `args`) and returns its result.
     @discardableResult
     public func execute(_ script: String, _ args: [Any] = []) async throws -> Any? {
@@ -146,20 +161,31 @@ public final class WebDriver: @unchecked Sendable {
     }
 
     public func click(_ css: String) async throws {
-        let id = try await find(css)
-        _ = try await session("POST", "/element/\(id)/click", [:])
+        try await onElement(css) { id in _ = try await self.session("POST", "/element/\(id)/click", [:]) }
     }
 
     /// Types `text` into the element.
     public func type(_ css: String, _ text: String) async throws {
-        let id = try await find(css)
-        _ = try await session("POST", "/element/\(id)/value", ["text": text])
+        try await onElement(css) { id in _ = try await self.session("POST", "/element/\(id)/value", ["text": text]) }
     }
 
     /// The visible text of the element.
     public func text(_ css: String) async throws -> String {
-        let id = try await find(css)
-        return try await session("GET", "/element/\(id)/text") as? String ?? ""
+        try await onElement(css) { id in try await self.session("GET", "/element/\(id)/text") as? String ?? "" }
+    }
+
+    /// Runs `action` on the element `css` selects. A live page swaps whole parts in, so an
+    /// element found a moment ago may be gone ("stale element reference"): it is found again.
+    func onElement<T>(_ css: String, _ action: (String) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            let id = try await find(css)
+            do {
+                return try await action(id)
+            } catch let Failure.protocolError(why) where why.contains("stale element") && attempt < 3 {
+                attempt += 1
+            }
+        }
     }
 
     /// Whether a JavaScript expression is truthy in the page.

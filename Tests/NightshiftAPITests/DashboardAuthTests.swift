@@ -78,7 +78,7 @@ struct DashboardAuthTests {
             #expect(first.headers[.location] == "/dashboard/login?next=%2F%3Fstatus%3Dpending", "\(first.headers)")
             #expect(try await page.get("/dashboard/tasks/\(task.id)").status == .seeOther)
             #expect(try await page.get("/runs/latest").status == .seeOther)
-            #expect(try await page.get("/dashboard/fragment/\(task.id)").status == .unauthorized)
+            #expect(try await page.get("/dashboard/fragments/pending").status == .unauthorized)
             let login = try await page.get("/dashboard/login?next=%2F%3Fstatus%3Dpending")
             #expect(login.status == .ok)
             let csrf = try #require(PageClient.csrf(login))

@@ -28,9 +28,15 @@ struct PageClient {
         }
         let r = try await client.executeRequest(uri: uri, method: method, headers: h, body: body)
         #expect(r.status.code < 500, "\(method) \(uri): \(r.status) \(r.text)", sourceLocation: sourceLocation)
+        // As a browser does: an empty value or Max-Age=0 removes the cookie.
         for value in r.headers[values: .setCookie] {
-            let pair = value.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
-            if pair.count == 2 { cookies[String(pair[0])] = String(pair[1]) }
+            let pair = value.split(separator: ";")[0].split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pair.count == 2 else { continue }
+            if pair[1].isEmpty || value.lowercased().contains("max-age=0") {
+                cookies[String(pair[0])] = nil
+            } else {
+                cookies[String(pair[0])] = String(pair[1])
+            }
         }
         return r
     }

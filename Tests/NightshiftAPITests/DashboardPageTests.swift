@@ -39,24 +39,6 @@ struct DashboardPageTests {
         }
     }
 
-    @Test("the fragment of one task is its row under the page's filter and its rail entry, with counts in a header")
-    func fragment() async throws {
-        let h = try APIHarness()
-        let failed = try await h.failed("broke")
-        try await h.test { client in
-            var page = PageClient(client)
-            let all = try await page.get("/dashboard/fragment/\(failed.id)")
-            #expect(all.status == .ok)
-            #expect(all.text.contains("id=\"row-\(failed.id)\" data-section=\"finished\""))
-            #expect(all.text.contains("id=\"need-\(failed.id)\""))
-            #expect(all.headers[HTTPField.Name("X-Nightshift-Counts")!]?.contains("failed=1") == true)
-            let filtered = try await page.get("/dashboard/fragment/\(failed.id)?status=completed")
-            #expect(!filtered.text.contains("row-\(failed.id)"), "filtered out: no row")
-            #expect(filtered.text.contains("need-\(failed.id)"), "the rail is not filtered")
-            #expect(try await page.get("/dashboard/fragment/\(unknownTaskID)").status == .notFound)
-        }
-    }
-
     @Test("a <script> in a direction, a prompt, a decision and a filter is shown as text everywhere")
     func escaping() async throws {
         let h = try APIHarness()
@@ -66,7 +48,7 @@ struct DashboardPageTests {
         try await h.test { client in
             var page = PageClient(client)
             for uri in [
-                "/", "/dashboard/tasks/\(asking.id)", "/dashboard/tasks/\(decided.id)", "/dashboard/fragment/\(asking.id)",
+                "/", "/dashboard/tasks/\(asking.id)", "/dashboard/tasks/\(decided.id)", "/dashboard/fragments/needs",
                 "/?item=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
             ] {
                 let r = try await page.get(uri)

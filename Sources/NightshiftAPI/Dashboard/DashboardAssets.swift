@@ -17,23 +17,29 @@ enum DashboardAssets {
         .filters{display:flex;flex-wrap:wrap;gap:.6em;align-items:center;margin-bottom:.6em}.bulk-links{margin-left:auto}
         .counts .cnt{margin-right:1em;color:#555}.st-failed td.c-outcome{color:#b3261e}.st-completed td.c-outcome{color:#2d7d46}
         .ph{display:inline-block;padding:0 .4em;margin-right:2px;border-radius:3px;font-size:12px;background:#eee;color:#999}
-        .ph-done{background:#cdeccd;color:#225522}.ph-current{background:#ffe7a3;color:#553300;font-weight:600}
+        .ph-done{background:#cdeccd;color:#225522}.ph-current{background:#ffe7a3;color:#553300;font-weight:600}.ph-blocked{background:#ffcf9e;color:#7a3300;font-weight:600}
         pre{background:#fff;border:1px solid #e3e6ea;padding:.6em;overflow:auto;white-space:pre-wrap}#log{max-height:32em;font-size:12px}
         #log .err{background:#ffe9e6}#log .hit{background:#fff3b0}#log .here{outline:2px solid #b3261e}#log .gone{display:none}
         .fields th{width:12em}.issue{padding:.3em 0}.sev-critical b,.sev-fatal b{color:#b3261e}
+        form.logout{margin:0}form.logout button{font-size:12px}h2 .total{font-size:12px;color:#667;font-weight:400}
         """
 
     /// Live updates: one `EventSource` on `/api/agent/events`, resumed after the event the page
     /// was rendered at (the browser sends `Last-Event-ID` on its own reconnects). Each event
-    /// fetches the server-rendered fragment of the one task it is about, and swaps it in.
-    /// Nothing here builds HTML from event data: the server renders and escapes it.
+    /// marks the parts of the page it changes (`DashboardPart`), and each marked part is fetched
+    /// again from `/dashboard/fragments/<part>` under the page's filter and swapped in whole.
+    /// Per part at most one fetch is in flight; events that arrive meanwhile coalesce into one
+    /// follow-up, started no sooner than 250 ms after the one before began, so a burst costs a
+    /// few fetches, not one per event. After the stream reconnects (a restarted daemon, a lost
+    /// network) every part is fetched once, since state-only changes (issues, backlog, runs)
+    /// are not replayed. Nothing here builds HTML from event data: the server renders and
+    /// escapes it.
     static let js = """
         (function () {
           "use strict";
           var body = document.body, live = document.getElementById("live");
           var filter = body.dataset.filter || "", page = body.dataset.page;
-          var latest = new Map(), seq = 0;
-          window.nightshift = { applied: 0, latencies: [] };
+          window.nightshift = { applied: 0, fetches: 0, latencies: [] };
           function setLive(text, cls) { if (live) { live.textContent = text; live.className = "live " + cls; } }
           function fmt(s) {
             s = Math.max(0, Math.floor(s));
@@ -47,44 +53,66 @@ enum DashboardAssets {
             });
           }
           setInterval(tick, 1000); tick();
-          function emptyMarks() {
-            var list = document.getElementById("needs-list"), empty = document.getElementById("needs-empty");
-            if (list && empty) empty.hidden = list.children.length > 0;
+          // The parts of the dashboard, by the id of their element.
+          var PARTS = { counts: "counts", needs: "needs-you", running: "sec-running", pending: "sec-pending",
+            finished: "sec-finished", items: "items", issues: "issues", runs: "runs" };
+          var TABLE = { running: "running", pending: "pending", completed: "finished", failed: "finished", cancelled: "finished" };
+          var TOPICS = { issues: ["issues", "needs"], backlog: ["items", "needs", "pending"] };
+          var RUN_KINDS = { created: 1, finished: 1, cancelled: 1, expired: 1, rescued: 1 };
+          var GAP = 250, parts = {};
+          function part(name) {
+            return parts[name] || (parts[name] = { busy: false, dirty: false, again: false, last: 0, timer: 0, waiting: [] });
           }
-          function counts(header) {
-            if (!header) return;
-            header.split("&").forEach(function (pair) {
-              var kv = pair.split("="), el = document.querySelector('[data-count="' + kv[0] + '"]');
-              if (el) el.textContent = kv[1];
-            });
+          function mark(name, at) {
+            if (!PARTS[name]) return;
+            var p = part(name); p.dirty = true; if (at) p.waiting.push(at); schedule(name);
           }
-          function apply(id, html, at) {
-            var old = document.getElementById("row-" + id); if (old) old.remove();
-            var need = document.getElementById("need-" + id); if (need) need.remove();
+          function schedule(name) {
+            var p = part(name);
+            if (p.busy || p.timer || !p.dirty) return;
+            var delay = p.again ? Math.max(0, p.last + GAP - Date.now()) : 0;
+            p.timer = setTimeout(function () { p.timer = 0; load(name); }, delay);
+          }
+          function load(name) {
+            var p = part(name), waiting = p.waiting;
+            p.dirty = false; p.busy = true; p.last = Date.now(); p.waiting = [];
+            window.nightshift.fetches++;
+            fetch("/dashboard/fragments/" + name + (filter ? "?" + filter : ""), { credentials: "same-origin" })
+              .then(function (r) {
+                if (r.status === 401) { setLive("signed out", "bad"); return null; }
+                return r.ok ? r.text() : null;
+              })
+              .then(function (html) { if (html !== null) swap(name, html, waiting); })
+              .catch(function () {})
+              .then(function () { p.busy = false; p.again = p.dirty; schedule(name); });
+          }
+          function swap(name, html, waiting) {
+            var old = document.getElementById(PARTS[name]); if (!old) return;
             var t = document.createElement("template"); t.innerHTML = html;
-            Array.prototype.slice.call(t.content.children).forEach(function (el) {
-              if (el.dataset.section) {
-                var tb = document.querySelector('tbody[data-section="' + el.dataset.section + '"]');
-                if (!tb) return;
-                tb.insertBefore(el, tb.firstChild);
-                var limit = parseInt(tb.dataset.limit || "0", 10);
-                while (limit > 0 && tb.children.length > limit) tb.removeChild(tb.lastChild);
-              } else if (el.classList.contains("need")) {
-                var list = document.getElementById("needs-list"); if (list) list.insertBefore(el, list.firstChild);
-              }
+            var next = t.content.getElementById(PARTS[name]); if (!next) return;
+            var typed = typing(old);
+            old.replaceWith(next);
+            typed.forEach(function (k) {
+              var holder = document.getElementById(k.holder), twin = holder && holder.querySelector('[name="' + k.name + '"]');
+              if (!twin || !next.contains(twin)) return;
+              twin.value = k.value;
+              if (k.focused) { twin.focus(); try { twin.setSelectionRange(k.start, k.end); } catch (x) {} }
             });
-            emptyMarks(); tick();
+            tick();
             window.nightshift.applied++;
-            if (at) window.nightshift.latencies.push(Date.now() - Date.parse(at));
+            var now = Date.now();
+            waiting.forEach(function (at) { window.nightshift.latencies.push(now - Date.parse(at)); });
           }
-          function refreshRow(id, at) {
-            var mine = ++seq; latest.set(id, mine);
-            fetch("/dashboard/fragment/" + encodeURIComponent(id) + (filter ? "?" + filter : ""), { credentials: "same-origin" })
-              .then(function (r) { return r.ok ? r.text().then(function (text) { return [text, r.headers.get("X-Nightshift-Counts")]; }) : null; })
-              .then(function (got) {
-                if (!got || latest.get(id) !== mine) return;
-                latest.delete(id); counts(got[1]); apply(id, got[0], at);
-              }).catch(function () {});
+          // What is being typed in a part (an answer in the rail) survives its swap.
+          function typing(el) {
+            var out = [], focused = document.activeElement;
+            el.querySelectorAll("textarea, input:not([type=hidden])").forEach(function (f) {
+              var holder = f.parentElement && f.parentElement.closest("[id]");
+              if (!f.name || !holder || (!f.value && f !== focused)) return;
+              out.push({ holder: holder.id, name: f.name, value: f.value, focused: f === focused,
+                start: f.selectionStart, end: f.selectionEnd });
+            });
+            return out;
           }
           function refreshTask(id) {
             fetch("/dashboard/tasks/" + encodeURIComponent(id) + "/summary", { credentials: "same-origin" })
@@ -99,16 +127,33 @@ enum DashboardAssets {
                 window.nightshift.applied++;
               }).catch(function () {});
           }
+          function data(e) { try { return JSON.parse(e.data); } catch (x) { return null; } }
           if (window.EventSource && body.dataset.lastEvent !== "") {
-            var es = new EventSource("/api/agent/events?after=" + encodeURIComponent(body.dataset.lastEvent));
-            es.onopen = function () { setLive("live", "ok"); };
-            es.onerror = function () { setLive("reconnecting…", "bad"); };
+            var es = new EventSource("/api/agent/events?after=" + encodeURIComponent(body.dataset.lastEvent)), broken = false;
+            es.onopen = function () {
+              setLive("live", "ok");
+              if (broken && page === "dashboard") Object.keys(PARTS).forEach(function (n) { mark(n); });
+              if (broken && page === "task") refreshTask(body.dataset.task);
+              broken = false;
+            };
+            es.onerror = function () { broken = true; setLive("reconnecting…", "bad"); };
             es.addEventListener("task", function (e) {
-              var d; try { d = JSON.parse(e.data); } catch (x) { return; }
-              var id = d && d.event && d.event.task_id; if (!id) return;
+              var d = data(e), ev = d && d.event; if (!ev || !ev.task_id) return;
               body.dataset.seen = e.lastEventId;
-              if (page === "dashboard") refreshRow(id, d.event.at);
-              else if (page === "task" && id === body.dataset.task) refreshTask(id);
+              if (page === "task") { if (ev.task_id === body.dataset.task) refreshTask(ev.task_id); return; }
+              if (page !== "dashboard") return;
+              var from = TABLE[ev.from_status], to = TABLE[ev.to_status], target = to || "needs";
+              mark(target, ev.at);
+              // Counts and the rail follow every change; pending rows say why they wait, which
+              // depends on the other tasks (dependencies, busy workers).
+              ["counts", "needs", "pending", from, to].forEach(function (n) { if (n && n !== target) mark(n); });
+              if (d.task && d.task.backlog_item) mark("items");
+              if (RUN_KINDS[ev.kind]) mark("runs");
+            });
+            es.addEventListener("meter", function () { if (page === "dashboard") mark("running"); });
+            es.addEventListener("signal", function (e) {
+              var d = data(e); if (page !== "dashboard" || !d) return;
+              (TOPICS[d.topic] || []).forEach(function (n) { mark(n); });
             });
           }
           document.addEventListener("submit", function (ev) {

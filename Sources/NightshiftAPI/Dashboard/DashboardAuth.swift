@@ -66,6 +66,16 @@ struct DashboardAuth: Sendable {
             sameSite: .strict)
     }
 
+    /// `Set-Cookie` that removes the session from this browser (sign out).
+    static func clearedSessionCookie() -> Cookie {
+        Cookie(
+            name: DashboardCookies.session, value: "", expires: Date(timeIntervalSince1970: 0), maxAge: 0, path: "/",
+            httpOnly: true, sameSite: .strict)
+    }
+
+    /// Whether signing out means anything: a token is in force, so a browser holds a session.
+    var canSignOut: Bool { !policy.token.isEmpty }
+
     /// Whether the token given at the login form is the configured one.
     func tokenMatches(_ given: String) -> Bool {
         !policy.token.isEmpty && constantTimeEquals(given, policy.token)

@@ -4,7 +4,8 @@ import NightshiftRuntime
 import NightshiftStore
 
 /// What the dashboard page shows, read from the store and the pipeline views. Every list is
-/// bounded, so the page costs the same with ten tasks or ten thousand.
+/// bounded, so the page costs the same with ten tasks or ten thousand; a live fragment reads
+/// only what its part shows.
 struct DashboardData {
     var counts: [TaskStatus: Int] = [:]
     var sections: [DashboardSection: [AgentTask]] = [:]
@@ -13,47 +14,82 @@ struct DashboardData {
     var needs: [[String: Any]] = []
     var items: [[String: Any]] = []
     var itemsSummary = ""
+    var itemsTotal = 0
     var issues: [[String: Any]] = []
     var runs: [[String: Any]] = []
+    var runsTotal = 0
 
     /// Rail entries of failed tasks shown at most (the Finished table, filtered by
     /// `status=failed`, has the rest).
     static let failedInRail = 20
 
-    static func load(env: ServiceEnvironment, views: PipelineViews, filter: DashboardFilter) async throws -> DashboardData {
+    /// Reads what `parts` show (all of them for the page, one for a live fragment).
+    static func load(
+        env: ServiceEnvironment, views: PipelineViews, filter: DashboardFilter,
+        parts: Set<DashboardPart> = Set(DashboardPart.allCases)
+    ) async throws -> DashboardData {
         let store = env.store
         let counts = try await store.countByStatus()
         var sections: [DashboardSection: [AgentTask]] = [:]
         var totals: [DashboardSection: Int] = [:]
-        for s in DashboardSection.allCases {
+        for s in DashboardSection.allCases where parts.contains(s.part) {
             guard var q = filter.query(s.statuses, limit: s.limit) else { continue }
             if s == .pending && q.statuses == [.pending] { q.order = .claim }
             let page = try await store.list(q)
             sections[s] = page.tasks
             totals[s] = page.total
         }
-        let pm = await views.projectManager()
+        let wantsPM = !parts.isDisjoint(with: [.needs, .items, .pending])
+        let pm: JSONValue = wantsPM ? await views.projectManager() : .null
         let context = try await rowContext(
-            env: env, views: views, tasks: sections[.pending] ?? [], counts: counts, projectManager: pm)
+            env: env, views: views, tasks: sections[.pending] ?? [], counts: counts, projectManager: wantsPM ? pm : nil)
         var data = DashboardData(counts: counts, sections: sections, totals: totals, context: context)
-        data.needs = try await rail(env: env, views: views, projectManager: pm)
-        (data.items, data.itemsSummary) = items(pm, phases: env.config.projectManager.phases)
-        data.issues = await views.monitorIssues(false).compactMap { i -> [String: Any]? in
-            guard let o = i.objectValue else { return nil }
-            return [
-                "severity": o["severity"]?.stringValue ?? "", "condition": o["condition"]?.stringValue ?? "",
-                "subject": o["subject"]?.stringValue ?? "", "message": o["message"]?.stringValue ?? "",
-                "action": o["suggested_action"]?.stringValue ?? "", "count": "\(Int(o["count"]?.doubleValue ?? 1))",
-            ]
+        if parts.contains(.needs) { data.needs = try await rail(env: env, views: views, projectManager: pm) }
+        if parts.contains(.items) {
+            (data.items, data.itemsSummary, data.itemsTotal) = items(pm, phases: env.config.projectManager.phases)
         }
-        data.runs = RunCatalog(paths: env.paths).list().prefix(20).map { r in
-            [
+        if parts.contains(.issues) {
+            data.issues = await views.monitorIssues(false).compactMap { i -> [String: Any]? in
+                guard let o = i.objectValue else { return nil }
+                return [
+                    "id": o["id"]?.stringValue ?? "", "severity": o["severity"]?.stringValue ?? "",
+                    "condition": o["condition"]?.stringValue ?? "", "subject": o["subject"]?.stringValue ?? "",
+                    "message": o["message"]?.stringValue ?? "", "action": o["suggested_action"]?.stringValue ?? "",
+                    "count": "\(Int(o["count"]?.doubleValue ?? 1))",
+                ]
+            }
+        }
+        if parts.contains(.runs) { (data.runs, data.runsTotal) = try await runs(env: env) }
+        return data
+    }
+
+    /// Runs shown at most, newest first.
+    static let runsShown = 20
+
+    /// The runs of the state dir, newest first. The run this daemon works for shows its live
+    /// figures from the store (its summary file is only rewritten every so often).
+    static func runs(env: ServiceEnvironment) async throws -> ([[String: Any]], Int) {
+        let all = RunCatalog(paths: env.paths).list()
+        let current = env.run?.paths.id
+        var rows: [[String: Any]] = []
+        for r in all.prefix(runsShown) {
+            var row: [String: Any] = [
                 "id": r.id, "mode": r.mode.rawValue, "state": r.state.rawValue, "result": r.result?.rawValue ?? "—",
                 "started": Timestamp.format(r.startedAt), "tasks": r.tasksRun.map { "\($0)" } ?? "—",
                 "cost": r.costUSD.map { String(format: "%.4f", $0) } ?? "—",
             ]
+            if r.id == current, let store = env.store as? any RunStore {
+                row["current"] = true
+                let progress = try await store.progress(inRun: r.id)
+                var q = TaskQuery(limit: 1)
+                q.runID = r.id
+                let total = try await env.store.list(q).total
+                row["tasks"] = "\(total)" + (progress.open > 0 ? " (\(progress.open) open)" : "")
+                row["cost"] = String(format: "%.4f", progress.spentUSD)
+            }
+            rows.append(row)
         }
-        return data
+        return (rows, all.count)
     }
 
     /// The context rows need: the time, the workers, the pause, and the status of the tasks
@@ -109,7 +145,7 @@ struct DashboardData {
     }
 
     /// Backlog items with their phase progress, from the project manager's status.
-    static func items(_ pm: JSONValue, phases: [String]) -> ([[String: Any]], String) {
+    static func items(_ pm: JSONValue, phases: [String]) -> ([[String: Any]], String, Int) {
         let o = pm.objectValue ?? [:]
         let all = o["items"]?.arrayValue ?? []
         let rows: [[String: Any]] = all.prefix(500).compactMap { i in
@@ -144,6 +180,6 @@ struct DashboardData {
                 separator: " · ")
             if let state = o["state"]?.stringValue { summary = "project manager \(state) · " + summary }
         }
-        return (rows, summary)
+        return (rows, summary, all.count)
     }
 }

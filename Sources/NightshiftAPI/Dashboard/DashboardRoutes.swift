@@ -6,7 +6,8 @@ import NightshiftRuntime
 import NightshiftStore
 
 /// The live dashboard (issue 14): server-rendered pages at `/` and `/dashboard/...`, kept live by
-/// one `EventSource` on `/api/agent/events` that fetches the fragment of each task that changed.
+/// one `EventSource` on `/api/agent/events`: each event names the parts of the page it changes
+/// (`DashboardPart`), and the page fetches those parts again, rendered here.
 /// Pages are HTML (errors too, with their 4xx status); the fragments and form posts made by the
 /// page's script answer problem+json on errors.
 struct DashboardRoutes {
@@ -21,14 +22,15 @@ struct DashboardRoutes {
         r.page(.get, "/dashboard") { _, _ in Self.redirect("/") }
         r.page(.get, "/dashboard/login") { request, _ in try await loginPage(request, error: nil) }
         r.page(.post, "/dashboard/login") { request, _ in try await login(request) }
-        r.page(.get, "/dashboard/fragment/{id}") { request, context in
-            try await fragment(request, try taskID(context), rows: true)
+        r.page(.post, "/dashboard/logout") { request, _ in try await logout(request) }
+        r.page(.get, "/dashboard/fragments/{part}") { request, context in
+            try await fragment(request, part: context.parameters.get("part") ?? "")
         }
         r.page(.get, "/dashboard/tasks/{id}") { request, context in
             try await page(request) { c in try await taskPage(request, try taskID(context), c) }
         }
         r.page(.get, "/dashboard/tasks/{id}/summary") { request, context in
-            try await fragment(request, try taskID(context), rows: false)
+            try await taskSummary(request, try taskID(context))
         }
         for action in TaskAction.allCases {
             r.page(.post, "/dashboard/tasks/{id}/\(action.rawValue)") { request, context in
@@ -82,7 +84,7 @@ struct DashboardRoutes {
     func layout(title: String, content: String, client: Client, extra: [String: Any] = [:]) -> String {
         var v: [String: Any] = [
             "title": title, "content": content, "css": DashboardAssets.css, "js": DashboardAssets.js, "csrf": client.csrf,
-            "lastEvent": "", "filterQuery": "", "page": "message",
+            "lastEvent": "", "filterQuery": "", "page": "message", "signOut": auth.canSignOut,
         ]
         for (k, x) in extra { v[k] = x }
         return DashboardTemplates.render("layout", v)
@@ -124,21 +126,11 @@ struct DashboardRoutes {
         // Read before the tables, so the stream replays anything that changes while they render.
         let lastEvent = try await env.store.lastEventID()
         let data = try await DashboardData.load(env: env, views: views, filter: filter)
-        var sections: [[String: Any]] = []
-        for s in DashboardSection.allCases {
-            let rows = data.sections[s] ?? []
-            sections.append([
-                "name": s.rawValue, "title": s.title, "total": "\(data.totals[s] ?? 0)", "limit": "\(s.limit)",
-                "headers": s.columns.map(\.header), "rows": rows.map { s.row($0, data.context) },
-                "hidden": !s.statuses.contains(where: filter.allows),
-            ])
-        }
         var filterValues: [String: String] = [:]
         for (k, v) in filter.pairs { filterValues[k] = v }
+        let parts = DashboardPart.allCases.map { render($0, data, filter: filter, client: client) }
         let value: [String: Any] = [
-            "filter": filterValues, "filterQuery": filter.queryString, "counts": Self.counts(data.counts),
-            "needs": data.needs, "hasNeeds": !data.needs.isEmpty, "sections": sections, "items": data.items,
-            "itemsSummary": data.itemsSummary, "issues": data.issues, "runs": data.runs, "csrf": client.csrf,
+            "filter": filterValues, "filterQuery": filter.queryString, "parts": parts.joined(separator: "\n"),
         ]
         let html = DashboardTemplates.render("dashboard", value)
         return (
@@ -151,34 +143,13 @@ struct DashboardRoutes {
         TaskStatus.allCases.map { ["name": $0.rawValue, "value": "\(counts[$0] ?? 0)"] }
     }
 
-    /// `GET /dashboard/fragment/{id}` (the task's row and rail entry under the page's filter) and
-    /// `GET /dashboard/tasks/{id}/summary` (the task page's live part). Counts by status go in
-    /// `X-Nightshift-Counts`.
-    func fragment(_ request: Request, _ id: String, rows: Bool) async throws -> Response {
+    /// `GET /dashboard/tasks/{id}/summary`: the task page's live part.
+    func taskSummary(_ request: Request, _ id: String) async throws -> Response {
         guard auth.signedIn(request) else { throw Self.unauthorized }
         let (cid, _) = auth.clientID(request)
         let client = Client(csrf: auth.csrfToken(client: cid), newID: nil)
-        let task = try await env.store.get(id)
-        if !rows {
-            let (_, html, _) = try await taskPage(request, id, client, summaryOnly: true)
-            return Self.html(html)
-        }
-        let filter = try DashboardFilter.parse(request.queryDictionary, knownTypes: env.config.allTaskTypes)
-        let counts = try await env.store.countByStatus()
-        var html = ""
-        if let section = DashboardSection.of(task.status), filter.matches(task) {
-            let context = try await DashboardData.rowContext(env: env, views: views, tasks: [task], counts: counts)
-            html += DashboardTemplates.render("row", section.row(task, context))
-        }
-        if var need = DashboardRail.entry(task) {
-            need["csrf"] = client.csrf
-            html += DashboardTemplates.render("need", need)
-        }
-        var response = Self.html(html)
-        response.headers[HTTPField.Name("X-Nightshift-Counts")!] = TaskStatus.allCases.map {
-            "\($0.rawValue)=\(counts[$0] ?? 0)"
-        }.joined(separator: "&")
-        return response
+        let (_, html, _) = try await taskPage(request, id, client, summaryOnly: true)
+        return Self.html(html)
     }
 
     static let unauthorized = Problem(
@@ -196,7 +167,9 @@ struct DashboardRoutes {
         var v: [String: Any] = ["csrf": client.csrf, "next": next]
         if let error { v["error"] = error }
         var response = Self.html(
-            layout(title: "Sign in", content: DashboardTemplates.render("login", v), client: client), status: status)
+            layout(
+                title: "Sign in", content: DashboardTemplates.render("login", v), client: client, extra: ["signOut": false]),
+            status: status)
         if isNew { response.setCookie(DashboardAuth.clientCookie(id)) }
         return response
     }
@@ -211,6 +184,23 @@ struct DashboardRoutes {
         }
         var response = Self.redirect(DashboardAuth.localPath(form["next"]))
         response.setCookie(auth.sessionCookie())
+        return response
+    }
+
+    /// `POST /dashboard/logout` (with the CSRF token): clears this browser's session cookie and
+    /// goes to the sign-in page. Other browsers keep theirs until the token changes.
+    func logout(_ request: Request) async throws -> Response {
+        let form = try await FormBody.parse(request, limit: 16 * 1024)
+        guard auth.checkCSRF(request, form: form) else {
+            let (id, _) = auth.clientID(request)
+            return errorPage(
+                Problem(
+                    .forbidden, type: "csrf", title: "Forbidden",
+                    detail: "the form's CSRF token does not match this browser; reload the page and try again"),
+                client: Client(csrf: auth.csrfToken(client: id), newID: nil))
+        }
+        var response = Self.redirect("/dashboard/login")
+        response.setCookie(DashboardAuth.clearedSessionCookie())
         return response
     }
 }

@@ -9,7 +9,8 @@ enum DashboardTemplates {
         var lib = MustacheLibrary()
         let all: [(String, String)] = [
             ("layout", layout), ("dashboard", dashboard), ("row", row), ("need", need), ("counts", counts),
-            ("items", items), ("task", task), ("message", message), ("login", login), ("bulk", bulk),
+            ("needs", needs), ("section", section), ("items", items), ("issues", issues), ("runs", runs), ("task", task),
+            ("message", message), ("login", login), ("bulk", bulk),
         ]
         for (name, text) in all {
             do { try lib.register(text, named: name) } catch { preconditionFailure("template \(name): \(error)") }
@@ -29,14 +30,15 @@ enum DashboardTemplates {
         <body data-csrf="{{csrf}}" data-last-event="{{lastEvent}}" data-filter="{{filterQuery}}" data-page="{{page}}"{{#taskID}} data-task="{{taskID}}"{{/taskID}}{{#logRun}} data-log-run="{{logRun}}"{{/logRun}}>
         <header><a class="brand" href="/">Nightshift</a>
         <nav><a href="/">dashboard</a> <a href="/#items">backlog</a> <a href="/#issues">issues</a> <a href="/#runs">runs</a></nav>
-        <span id="live" class="live">{{#stream}}connecting…{{/stream}}</span></header>
+        <span id="live" class="live">{{#stream}}connecting…{{/stream}}</span>
+        {{#signOut}}<form method="post" action="/dashboard/logout" class="logout"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" id="sign-out">sign out</button></form>{{/signOut}}</header>
         <main>{{{content}}}</main>
         <script>{{{js}}}</script>
         </body></html>
         """
 
     static let counts = """
-        <span class="counts">{{#counts}}<span class="cnt">{{name}} <b data-count="{{name}}">{{value}}</b></span> {{/counts}}</span>
+        <div id="counts"><span class="counts">{{#counts}}<span class="cnt">{{name}} <b data-count="{{name}}">{{value}}</b></span> {{/counts}}</span></div>
         """
 
     static let dashboard = """
@@ -50,25 +52,35 @@ enum DashboardTemplates {
         <span class="bulk-links">matching: <a id="bulk-retry" href="/dashboard/bulk?action=retry{{#filterQuery}}&amp;{{filterQuery}}{{/filterQuery}}">retry all…</a>
         <a id="bulk-cancel" href="/dashboard/bulk?action=cancel{{#filterQuery}}&amp;{{filterQuery}}{{/filterQuery}}">cancel all…</a></span>
         </form>
-        <div id="counts">{{>counts}}</div>
-        <section id="needs-you" class="rail"><h2>Needs you</h2>
+        {{{parts}}}
+        """
+
+    /// The parts (`DashboardPart`): each is one element whose id the page's script swaps.
+    static let needs = """
+        <section id="needs-you" class="rail"><h2>Needs you <span class="total">{{total}}</span></h2>
         <ul id="needs-list">{{#needs}}{{>need}}{{/needs}}</ul>
-        <p class="empty" id="needs-empty"{{#hasNeeds}} hidden{{/hasNeeds}}>Nothing needs you.</p>
+        {{^hasNeeds}}<p class="empty" id="needs-empty">Nothing needs you.</p>{{/hasNeeds}}
         </section>
-        {{#sections}}
-        <section id="sec-{{name}}" class="tasks"><h2>{{title}} <span class="total">{{total}}</span></h2>
+        """
+
+    static let section = """
+        <section id="sec-{{name}}" class="tasks"><h2>{{title}} <span class="total">{{total}}</span>{{#more}} <span class="meta">(the first {{shown}})</span>{{/more}}</h2>
         <table><thead><tr>{{#headers}}<th>{{.}}</th>{{/headers}}</tr></thead>
         <tbody data-section="{{name}}" data-limit="{{limit}}">{{#rows}}{{>row}}{{/rows}}</tbody></table>
         {{#hidden}}<p class="empty">hidden by the status filter</p>{{/hidden}}
         </section>
-        {{/sections}}
-        <section id="items">{{>items}}</section>
-        <section id="issues"><h2>Monitor issues</h2>
-        {{#issues}}<div class="issue sev-{{severity}}"><b>{{severity}}</b> {{condition}} · {{subject}}: {{message}} <span class="meta">→ {{action}} ({{count}}×)</span></div>{{/issues}}
+        """
+
+    static let issues = """
+        <section id="issues"><h2>Monitor issues <span class="total">{{total}}</span></h2>
+        {{#issues}}<div class="issue sev-{{severity}}" id="issue-{{id}}" data-condition="{{condition}}"><b>{{severity}}</b> {{condition}} · {{subject}}: {{message}} <span class="meta">→ {{action}} ({{count}}×)</span></div>{{/issues}}
         {{^issues}}<p class="empty">No open issues.</p>{{/issues}}
         </section>
-        <section id="runs"><h2>Runs</h2><table><thead><tr><th>run</th><th>mode</th><th>state</th><th>result</th><th>started</th><th>tasks</th><th>$</th><th>report</th></tr></thead><tbody>
-        {{#runs}}<tr><td>{{id}}</td><td>{{mode}}</td><td>{{state}}</td><td>{{result}}</td><td>{{started}}</td><td>{{tasks}}</td><td>{{cost}}</td><td><a href="/runs/{{id}}">report</a> · <a href="/?run={{id}}">tasks</a></td></tr>{{/runs}}
+        """
+
+    static let runs = """
+        <section id="runs"><h2>Runs <span class="total">{{total}}</span></h2><table><thead><tr><th>run</th><th>mode</th><th>state</th><th>result</th><th>started</th><th>tasks</th><th>$</th><th>report</th></tr></thead><tbody>
+        {{#runs}}<tr data-run="{{id}}" class="run-{{state}}"><td>{{id}}{{#current}} <span class="badge">this daemon</span>{{/current}}</td><td>{{mode}}</td><td class="c-state">{{state}}</td><td>{{result}}</td><td>{{started}}</td><td class="c-tasks">{{tasks}}</td><td class="c-cost">{{cost}}</td><td><a href="/runs/{{id}}">report</a> · <a href="/?run={{id}}">tasks</a></td></tr>{{/runs}}
         </tbody></table>{{^runs}}<p class="empty">No runs yet.</p>{{/runs}}</section>
         """
 
@@ -86,10 +98,10 @@ enum DashboardTemplates {
         """
 
     static let items = """
-        <h2>Backlog</h2>{{#itemsSummary}}<p class="meta">{{itemsSummary}}</p>{{/itemsSummary}}
+        <section id="items"><h2>Backlog <span class="total">{{total}}</span></h2>{{#itemsSummary}}<p class="meta">{{itemsSummary}}</p>{{/itemsSummary}}
         <table><thead><tr><th>item</th><th>title</th><th>state</th><th>phases</th></tr></thead><tbody>
-        {{#items}}<tr class="item-{{state}}"><td><a href="/?item={{keyQuery}}">{{key}}</a></td><td>{{title}}</td><td>{{state}}{{#reason}}: {{reason}}{{/reason}}</td><td class="phases">{{#phases}}<span class="ph ph-{{mark}}" title="{{mark}}">{{name}}</span>{{/phases}}{{#iteration}} <span class="meta">iteration {{iteration}}</span>{{/iteration}}</td></tr>{{/items}}
-        </tbody></table>{{^items}}<p class="empty">No backlog items.</p>{{/items}}
+        {{#items}}<tr class="item-{{state}}" data-item="{{key}}" data-state="{{state}}"><td><a href="/?item={{keyQuery}}">{{key}}</a></td><td>{{title}}</td><td>{{state}}{{#reason}}: {{reason}}{{/reason}}</td><td class="phases">{{#phases}}<span class="ph ph-{{mark}}" title="{{mark}}">{{name}}</span>{{/phases}}{{#iteration}} <span class="meta">iteration {{iteration}}</span>{{/iteration}}</td></tr>{{/items}}
+        </tbody></table>{{^items}}<p class="empty">No backlog items.</p>{{/items}}</section>
         """
 
     static let task = """

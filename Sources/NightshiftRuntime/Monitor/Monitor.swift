@@ -110,6 +110,7 @@ public final class Monitor: Service, Sendable {
         recordFatal(findings, now: now)
         let changes = try await store.applyFindings(findings, now: now)
         try writeIssueFiles(changes: changes, now: now)
+        env.events.publishSignal(.issues)
         let restart = try await requestRestartIfHelpful(findings, now: now)
         let heal = configuration.autoFix ? try await fileHealTasks(now: now) : []
         await alert(changes, now: now)

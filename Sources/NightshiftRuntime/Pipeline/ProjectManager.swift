@@ -145,6 +145,8 @@ public final class ProjectManager: Service, Sendable {
     let heldBack = Locked<StateFile?>(nil)
     /// Worktrees of items finished before this were looked at already.
     let cleanedBefore = Locked<Date?>(nil)
+    /// The overview at the last pass: a pass that finds it changed says so on the event bus.
+    let lastOverview = Locked<PipelineOverview?>(nil)
     /// Set by the ticker: the next pass also does the periodic work.
     let tickDue = Locked(false)
 
@@ -338,6 +340,12 @@ public final class ProjectManager: Service, Sendable {
         if periodic { try await cleanWorktrees() }
         let overview = try await pipeline.overview(blockedLimit: configuration.stateListLimit)
         try await logProgress(overview, started: startedItems)
+        if lastOverview.withLock({ last in
+            defer { last = overview }
+            return last != overview
+        }) {
+            env.events.publishSignal(.backlog)
+        }
         writeStateFile(stateFile(overview), periodic: periodic)
         env.health.beat("project_manager", at: env.now())
         return result

@@ -16,11 +16,19 @@ public struct TaskChange: Sendable, Equatable {
     }
 }
 
+/// A change the dashboard shows that is not a task's history entry: the monitor looked again
+/// (its issues may have opened, continued or resolved), or the project manager's view of the
+/// backlog changed (an import, an item started, moved, finished or blocked, a pause).
+public enum PipelineSignal: String, Sendable, Codable {
+    case issues, backlog
+}
+
 /// A fan-out of task changes to any number of subscribers. Publishing never blocks: a slow
 /// subscriber drops its oldest changes instead of holding up the runner.
 public final class TaskEventBus: Sendable {
     private let subscribers = Mutex<[UUID: AsyncStream<TaskChange>.Continuation]>([:])
     private let meterSubscribers = Mutex<[UUID: AsyncStream<AgentTask>.Continuation]>([:])
+    private let signalSubscribers = Mutex<[UUID: AsyncStream<PipelineSignal>.Continuation]>([:])
 
     public init() {}
 
@@ -38,6 +46,24 @@ public final class TaskEventBus: Sendable {
             _ = self?.meterSubscribers.withLock { $0.removeValue(forKey: id) }
         }
         meterSubscribers.withLock { $0[id] = continuation }
+        return stream
+    }
+
+    /// The monitor or the project manager says what it shows changed (no event id: a client
+    /// that missed one reads the state again).
+    public func publishSignal(_ signal: PipelineSignal) {
+        let targets = signalSubscribers.withLock { Array($0.values) }
+        for c in targets { c.yield(signal) }
+    }
+
+    /// Signals from now on; it ends when the consumer stops iterating.
+    public func subscribeSignals(buffer: Int = 64) -> AsyncStream<PipelineSignal> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<PipelineSignal>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.signalSubscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        signalSubscribers.withLock { $0[id] = continuation }
         return stream
     }
 
@@ -72,5 +98,10 @@ public final class TaskEventBus: Sendable {
             return Array(s.values)
         }
         for c in meters { c.finish() }
+        let signals = signalSubscribers.withLock { s in
+            defer { s.removeAll() }
+            return Array(s.values)
+        }
+        for c in signals { c.finish() }
     }
 }
