@@ -204,12 +204,12 @@ struct ClusterKillTests {
         let runs = try String(contentsOfFile: dir.path("runs"), encoding: .utf8).split(separator: "\n")
         #expect(Set(runs.map { String($0.split(separator: " ")[0]) }) == Set(ids))
         var attempts = 0
-        var query = "/api/agent/tasks?limit=200&fields=id,attempt"
+        var query = "/api/agent/tasks?limit=100&fields=id,attempt"
         while true {
             let page = try #require(await HTTP.get(survivors[0].url + query)?.json)
-            for t in page["tasks"] as? [[String: Any]] ?? [] { attempts += t["attempt"] as? Int ?? 0 }
+            for t in try #require(page["tasks"] as? [[String: Any]], "\(page)") { attempts += t["attempt"] as? Int ?? 0 }
             guard let next = page["next"] as? String else { break }
-            query = "/api/agent/tasks?limit=200&fields=id,attempt&after=\(next)"
+            query = "/api/agent/tasks?limit=100&fields=id,attempt&after=\(next)"
         }
         #expect(attempts >= Self.tasks)
         #expect(runs.count <= attempts, "a run is an attempt the store counted")
