@@ -305,11 +305,13 @@ public enum MonitorRules {
         return s.logRecurrences.filter { $0.taskIDs.count >= t.logRecurringTasks }.map { r in
             let shown = r.taskIDs.prefix(10).joined(separator: ", ") + (r.taskIDs.count > 10 ? ", …" : "")
             return Finding(
-                condition: .logRecurring, subject: "fingerprint:\(r.fingerprint)", severity: r.severity >= .high ? .high : .medium,
+                condition: .logRecurring, subject: "fingerprint:\(r.fingerprint)",
+                severity: r.severity >= .high ? .high : .medium,
                 message:
                     "log fingerprint \(r.fingerprint) [\(r.ruleID)] in \(r.taskIDs.count) tasks of \(r.runID) (\(r.count) lines): \(r.template) — tasks \(shown)",
                 suggestedAction:
-                    "nightshift logs issues --run \(r.runID) and nightshift logs raw --grep on the template; fix the shared cause (environment, dependency, service) rather than each task")
+                    "nightshift logs issues --run \(r.runID) and nightshift logs raw --grep on the template; fix the shared cause (environment, dependency, service) rather than each task"
+            )
         }
     }
 

@@ -112,7 +112,8 @@ struct LogsCapture: AsyncParsableCommand {
             if outcome.unwritten > 0 {
                 throw CLIFailure(
                     message:
-                        "\(outcome.unwritten) line(s) could not be written to \(dir): \(outcome.unwrittenReason ?? "write failed")")
+                        "\(outcome.unwritten) line(s) could not be written to \(dir): \(outcome.unwrittenReason ?? "write failed")"
+                )
             }
             if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
         }

@@ -153,7 +153,8 @@ struct LogsCaptureTests {
             Self.lines(dir.path("logs/capture.log")).contains("started")
         }
         #expect(started)
-        let pgid = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pgid = try #require(
+            Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(p.processIdentifier, SIGTERM)
         #expect(await waitFor(timeout: 20) { !p.isRunning })
         #expect(p.terminationStatus == 143)

@@ -223,8 +223,9 @@ public enum LogMasking {
         guard w.count >= 10 else { return false }
         let s = w.startIndex
         @inline(__always) func a(_ k: Int) -> UInt8 { w[s + k] }
-        return isDigit(a(0)) && isDigit(a(1)) && isDigit(a(2)) && isDigit(a(3)) && (a(4) == 0x2D || a(4) == 0x2F) && isDigit(a(5)) && isDigit(a(6))
-            && a(7) == a(4) && isDigit(a(8)) && isDigit(a(9))
+        let year = isDigit(a(0)) && isDigit(a(1)) && isDigit(a(2)) && isDigit(a(3))
+        let separators = (a(4) == 0x2D || a(4) == 0x2F) && a(7) == a(4)
+        return year && separators && isDigit(a(5)) && isDigit(a(6)) && isDigit(a(8)) && isDigit(a(9))
     }
 
     /// `22:00`, `22:00:00`, `22:00:00.123`, with an optional zone or `Z`.
