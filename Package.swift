@@ -75,6 +75,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 // The dashboard's server-rendered pages (Dashboard/); only this target uses it.
                 .product(name: "Mustache", package: "swift-mustache"),
+                // `POST /mcp`: the MCP tools over the SDK's streamable-HTTP server transport.
+                "NightshiftMCP",
+                .product(name: "MCP", package: "swift-sdk"),
             ]
         ),
         // Benchmarks the `bench` command prints; kept out of the shipped store target.

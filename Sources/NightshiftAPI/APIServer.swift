@@ -27,6 +27,7 @@ public enum APIServer {
         RunRoutes(env: env).register(recorder)
         NodeRoutes(env: env).register(recorder)
         LogRoutes(logs: logs, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
+        MCPRoutes(env: env, bodyLimit: env.config.server.maxBodyBytes).register(recorder)
         let attention = views.attention
         TelegramRoutes(
             env: env, commands: ChatCommands(env: env, attention: { await attention().compactMap(\.stringValue) })

@@ -412,6 +412,7 @@ struct ConfigReader {
             case "decision_waiting": t.decisionWaiting = try duration(v, p, positive: true)
             case "disk_min_free": t.diskMinFreeBytes = Int64(try byteSize(v, p, min: 0))
             case "log_errors": t.logErrors = try int(v, p, min: 1, max: 1_000_000)
+            case "log_recurring_tasks": t.logRecurringTasks = try int(v, p, min: 0, max: 10_000)
             default: throw unknown(p, v)
             }
         }

@@ -16,6 +16,8 @@ public struct MonitorCondition: OpenVocabulary {
     public static let diskFull: MonitorCondition = "disk_full"
     public static let diskLow: MonitorCondition = "disk_low"
     public static let logErrors: MonitorCondition = "log_errors"
+    /// One log fingerprint in the lines of several tasks of the night's log run (issue 13).
+    public static let logRecurring: MonitorCondition = "log_recurring"
     public static let staleVersion: MonitorCondition = "stale_version"
     public static let apiUnreachable: MonitorCondition = "api_unreachable"
     public static let databaseUnwritable: MonitorCondition = "database_unwritable"

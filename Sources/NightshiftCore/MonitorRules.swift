@@ -81,6 +81,9 @@ public struct MonitorSnapshot: Sendable, Equatable {
     public var diskFreeBytes: Int64?
     /// ERROR lines per component log since the last check.
     public var logErrors: [String: Int] = [:]
+    /// Log fingerprints seen in the lines of several tasks of the night's log run (at least
+    /// `logRecurringTasks` of them; the store's query already applies the threshold).
+    public var logRecurrences: [LogRecurrence] = []
     /// The version the pipeline started with (pipeline_version.json) and what is there now.
     public var recordedVersion: String?
     public var currentVersion: String?
@@ -116,6 +119,8 @@ public struct MonitorThresholds: Sendable, Equatable {
     public var decisionWaiting: Double = 3600
     public var diskMinFreeBytes: Int64 = 1 << 30
     public var logErrors = 10
+    /// Distinct tasks whose lines share one log fingerprint before `log_recurring` opens; 0 = off.
+    public var logRecurringTasks = 3
     public init() {}
 }
 
@@ -128,7 +133,7 @@ public enum MonitorRules {
 
     public static func evaluate(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
         stale(s, t) + noProgress(s, t) + stuckRunning(s, t) + repeatedFailures(s, t) + lowSuccessRate(s, t)
-            + needsDecisionWaiting(s, t) + itemBlocked(s) + disk(s, t) + logErrors(s, t) + staleVersion(s)
+            + needsDecisionWaiting(s, t) + itemBlocked(s) + disk(s, t) + logErrors(s, t) + logRecurring(s, t) + staleVersion(s)
             + apiUnreachable(s) + unrecoverable(s) + backlogError(s) + budget(s) + usageLimits(s)
     }
 
@@ -289,6 +294,24 @@ public enum MonitorRules {
             Finding(
                 condition: .logErrors, subject: name, severity: .medium,
                 message: "\(n) ERROR lines in \(name).log since the last check", suggestedAction: "read \(name).log")
+        }
+    }
+
+    /// `log_recurring`: one fingerprint in the lines of `logRecurringTasks` or more tasks of
+    /// one log run: the same problem hit task after task, a pipeline problem rather than one
+    /// task's. It resolves when the run changes (a new night) or the lines are pruned.
+    public static func logRecurring(_ s: MonitorSnapshot, _ t: MonitorThresholds) -> [Finding] {
+        guard t.logRecurringTasks > 0 else { return [] }
+        return s.logRecurrences.filter { $0.taskIDs.count >= t.logRecurringTasks }.map { r in
+            let shown = r.taskIDs.prefix(10).joined(separator: ", ") + (r.taskIDs.count > 10 ? ", …" : "")
+            return Finding(
+                condition: .logRecurring, subject: "fingerprint:\(r.fingerprint)",
+                severity: r.severity >= .high ? .high : .medium,
+                message:
+                    "log fingerprint \(r.fingerprint) [\(r.ruleID)] in \(r.taskIDs.count) tasks of \(r.runID) (\(r.count) lines): \(r.template) — tasks \(shown)",
+                suggestedAction:
+                    "nightshift logs issues --run \(r.runID) and nightshift logs raw --grep on the template; fix the shared cause (environment, dependency, service) rather than each task"
+            )
         }
     }
 

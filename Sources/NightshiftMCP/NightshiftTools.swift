@@ -209,7 +209,9 @@ public struct NightshiftTools: Sendable {
 
 /// `nightshift mcp`: the MCP server over stdio.
 public enum NightshiftMCPServer {
-    public static func run(client: DaemonClient, version: String) async throws {
+    /// A server with the tools, not yet started: stdio starts one for its life, `/mcp` one per
+    /// HTTP request.
+    public static func make(client: DaemonClient, version: String) async -> Server {
         let server = Server(
             name: "nightshift", version: version, capabilities: .init(tools: .init(listChanged: false)))
         let tools = NightshiftTools(client: client)
@@ -218,7 +220,29 @@ public enum NightshiftMCPServer {
             let (text, failed) = await tools.call(params.name, params.arguments ?? [:])
             return .init(content: [.text(text: text, annotations: nil, _meta: nil)], isError: failed)
         }
+        return server
+    }
+
+    public static func run(client: DaemonClient, version: String) async throws {
+        let server = await make(client: client, version: version)
         try await server.start(transport: StdioTransport())
         await server.waitUntilCompleted()
+    }
+
+    /// One streamable-HTTP POST (a JSON-RPC request or notification) answered by a fresh server
+    /// over the SDK's `StatelessHTTPServerTransport`: JSON in, JSON out, no session and no SSE
+    /// (the tools never send anything unasked). Every request stands alone, so a second client's
+    /// `initialize` never meets an already initialized server.
+    public static func handle(_ request: HTTPRequest, client: DaemonClient, version: String) async -> HTTPResponse {
+        let server = await make(client: client, version: version)
+        let transport = StatelessHTTPServerTransport()
+        do {
+            try await server.start(transport: transport)
+        } catch {
+            return .error(statusCode: 500, .internalError("the MCP server did not start: \(error)"))
+        }
+        let response = await transport.handleRequest(request)
+        await server.stop()
+        return response
     }
 }

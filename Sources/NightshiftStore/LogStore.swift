@@ -70,6 +70,16 @@ public protocol LogStore: Sendable {
     func logLines(_ query: LogLineQuery) async throws -> [LogEntry]
     /// Adds tokens to a run's spend and returns the new total.
     func addLogTokens(runID: String, tokens: Int) async throws -> Int
+    /// Reserves `tokens` of a run's budget before a question goes to the model: in one
+    /// statement, only when the spend (reservations in flight included) plus `tokens` stays
+    /// within `budget`. The new spend, or nil when they do not fit (nothing changes then).
+    func reserveLogTokens(runID: String, tokens: Int, budget: Int) async throws -> Int?
+    /// Replaces a reservation of `reserved` tokens with what the question really `used` (0
+    /// when the model failed); the new spend.
+    func settleLogTokens(runID: String, reserved: Int, used: Int) async throws -> Int
+    /// The fingerprints of a run seen in lines of at least `minTasks` distinct tasks (sources
+    /// `task:<id>`), most tasks first, then by fingerprint.
+    func logRecurrences(runID: String, minTasks: Int, limit: Int) async throws -> [LogRecurrence]
     /// Deletes lines received before `cutoff`, then the oldest lines past `maxBytes`, then
     /// fingerprints not seen since `cutoff` and empty runs older than it (never the latest).
     func pruneLogs(before cutoff: Date, maxBytes: Int) async throws -> LogPruneResult

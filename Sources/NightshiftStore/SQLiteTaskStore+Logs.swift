@@ -46,6 +46,15 @@ extension SQLiteMigrations {
                     CREATE INDEX log_fingerprints_last_seen ON log_fingerprints (last_seen);
                     """)
         }
+        // The monitor's question (which fingerprints recur across tasks of a run) reads only
+        // the classified lines of one run.
+        m.registerMigration("2026-12-02-log-lines-fingerprint") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX log_lines_fingerprint ON log_lines (run_id, fingerprint, source)
+                      WHERE fingerprint IS NOT NULL
+                    """)
+        }
     }
 }
 
@@ -237,6 +246,58 @@ extension SQLiteTaskStore: LogStore {
             try db.execute(
                 sql: "UPDATE log_runs SET tokens_used = tokens_used + ? WHERE id = ?", arguments: [max(0, tokens), runID])
             return try Int.fetchOne(db, sql: "SELECT tokens_used FROM log_runs WHERE id = ?", arguments: [runID]) ?? 0
+        }
+    }
+
+    public func reserveLogTokens(runID: String, tokens: Int, budget: Int) async throws -> Int? {
+        try await write { db in
+            let t = max(0, tokens)
+            try db.execute(
+                sql: "UPDATE log_runs SET tokens_used = tokens_used + ? WHERE id = ? AND tokens_used + ? <= ?",
+                arguments: [t, runID, t, budget])
+            guard db.changesCount == 1 else { return nil }
+            return try Int.fetchOne(db, sql: "SELECT tokens_used FROM log_runs WHERE id = ?", arguments: [runID]) ?? 0
+        }
+    }
+
+    public func settleLogTokens(runID: String, reserved: Int, used: Int) async throws -> Int {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE log_runs SET tokens_used = MAX(0, tokens_used - ? + ?) WHERE id = ?",
+                arguments: [max(0, reserved), max(0, used), runID])
+            return try Int.fetchOne(db, sql: "SELECT tokens_used FROM log_runs WHERE id = ?", arguments: [runID]) ?? 0
+        }
+    }
+
+    public func logRecurrences(runID: String, minTasks: Int, limit: Int) async throws -> [LogRecurrence] {
+        try await read { db in
+            // Per fingerprint and task: its lines; folded here into tasks per fingerprint.
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT fingerprint, substr(source, 6) AS task, COUNT(*) AS n FROM log_lines
+                    WHERE run_id = ? AND fingerprint IS NOT NULL AND substr(source, 1, 5) = 'task:'
+                    GROUP BY fingerprint, source
+                    """, arguments: [runID])
+            var tasks: [String: [String]] = [:]
+            var counts: [String: Int] = [:]
+            for row in rows {
+                let fp: String = row[0]
+                tasks[fp, default: []].append(row[1])
+                counts[fp, default: 0] += row[2] as Int
+            }
+            let due = tasks.filter { $0.value.count >= max(1, minTasks) }
+                .sorted { $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.key < $1.key }
+                .prefix(max(0, limit))
+            let load = try db.cachedStatement(
+                sql: "SELECT rule_id, severity, template FROM log_fingerprints WHERE run_id = ? AND fingerprint = ?")
+            return try due.map { fp, ids in
+                let row = try Row.fetchOne(load, arguments: [runID, fp])
+                return LogRecurrence(
+                    runID: runID, fingerprint: fp, ruleID: row?["rule_id"] ?? LogRule.unmatchedID,
+                    severity: (row?["severity"] as String?).flatMap(Severity.init(rawValue:)) ?? .medium,
+                    template: row?["template"] ?? "", taskIDs: ids.sorted(), count: counts[fp] ?? 0)
+            }
         }
     }
 

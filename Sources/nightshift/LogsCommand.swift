@@ -19,7 +19,7 @@ struct LogsCommand: AsyncParsableCommand {
             """,
         subcommands: [
             LogsIngest.self, LogsClear.self, LogsAsk.self, LogsRaw.self, LogsIssues.self, LogsTail.self, LogsStats.self,
-            LogsExtract.self,
+            LogsExtract.self, LogsCapture.self,
         ])
 }
 

@@ -11,7 +11,8 @@ struct MCPCommand: AsyncParsableCommand {
             Tools: task_list, task_get, task_create, task_control (decide, cancel, retry), \
             pipeline_status, log_query, log_issues, log_raw, log_clear. Answers are compact and \
             cut at 6000 characters with a cursor to read on. --schema-size prints the tool \
-            schemas' size in tokens (characters / 4) and exits.
+            schemas' size in tokens (characters / 4) and exits. The daemon serves the same tools \
+            over streamable HTTP at POST /mcp (bearer token as for the API).
             """)
     @OptionGroup var client: ClientCommandOptions
     @Flag(name: .long, help: "Print the tool schemas' size in tokens and exit.") var schemaSize = false

@@ -64,6 +64,26 @@ struct LogMaskingTests {
         #expect(LogRuleSet().classify(message: message, level: "info")?.ruleID == rule)
     }
 
+    /// The byte search of ASCII lines gives the String path's answer; other lines take that path.
+    @Test(
+        "rules match the same on the fast ASCII path as through String lowercasing",
+        arguments: [
+            ("ERROR: Connect ECONNREFUSED 10.0.0.1:5432", "connection_refused"),
+            ("Request Timed Out after 30s", "timeout"),
+            ("HTTP/1.1 502 Bad Gateway", "http_5xx"),
+            ("response code 599 from upstream", "http_5xx"),
+            ("code 5000 is fine", nil),
+            ("Status 500", "http_5xx"),
+            ("ps: 503", nil),
+            ("ÉCHEC: connection refused après 3 essais", "connection_refused"),
+            ("\u{212A}eyError: 'x'", "type_error"),  // KELVIN SIGN lowercases to an ASCII k
+            ("ok", nil),
+            ("", nil),
+        ] as [(String, String?)])
+    func asciiPath(_ message: String, _ rule: String?) {
+        #expect(LogRuleSet().classify(message: message, level: "info")?.ruleID == rule)
+    }
+
     @Test("ordinary lines get nothing; unmatched error lines are grouped by template; debug is quiet")
     func unmatched() {
         let rules = LogRuleSet()

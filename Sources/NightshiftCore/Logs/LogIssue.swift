@@ -107,3 +107,29 @@ public struct LogNotifyPolicy: Sendable, Equatable {
         return now.timeIntervalSince(last) >= debounce
     }
 }
+
+/// One fingerprint seen in the lines of several tasks (sources `task:<id>`) of one run: what
+/// the monitor's `log_recurring` condition reports.
+public struct LogRecurrence: Sendable, Equatable {
+    public var runID: String
+    public var fingerprint: String
+    public var ruleID: String
+    public var severity: Severity
+    public var template: String
+    /// The tasks whose lines have it, sorted.
+    public var taskIDs: [String]
+    /// Lines of those tasks with it.
+    public var count: Int
+    public init(
+        runID: String, fingerprint: String, ruleID: String, severity: Severity, template: String, taskIDs: [String],
+        count: Int
+    ) {
+        self.runID = runID
+        self.fingerprint = fingerprint
+        self.ruleID = ruleID
+        self.severity = severity
+        self.template = template
+        self.taskIDs = taskIDs
+        self.count = count
+    }
+}

@@ -162,7 +162,7 @@ public enum LogMasking {
         if isTime(w) { return "<date>" }
         if isIPv4(w) { return "<ip>" }
         if w.count >= 3 && w.firstIndex(of: 0x3A) != nil && w.allSatisfy({ isHex($0) || $0 == 0x3A })
-            && w.filter({ $0 == 0x3A }).count >= 2
+            && count(of: 0x3A, in: w) >= 2
         {
             return "<ip>"
         }
@@ -171,10 +171,32 @@ public enum LogMasking {
         if w.count > 2 && first == 0x30 && (w[w.startIndex + 1] | 0x20) == 0x78 && w.dropFirst(2).allSatisfy(isHex) {
             return "<hex>"
         }
-        if w.count > 1 && w.contains(0x2F) && !w.contains(0x3D) && w.filter({ $0 == 0x2F }).count >= 2 { return "<path>" }
+        if w.count > 1 && !w.contains(0x3D) && count(of: 0x2F, in: w) >= 2 { return "<path>" }
         if isNumber(w) { return "<n>" }
         return nil
     }
+
+    @inline(__always) static func count(of byte: UInt8, in w: ArraySlice<UInt8>) -> Int {
+        var n = 0
+        for b in w where b == byte { n += 1 }
+        return n
+    }
+
+    /// Whether `w`, lowercased, is one of `units`: ASCII bytes are compared as they are,
+    /// anything else goes through `String.lowercased()` as before.
+    static func isUnit(_ w: ArraySlice<UInt8>, _ units: [[UInt8]], _ unitStrings: [String]) -> Bool {
+        guard w.allSatisfy({ $0 < 0x80 }) else {
+            return unitStrings.contains(String(decoding: w, as: UTF8.self).lowercased())
+        }
+        return units.contains { u in
+            u.count == w.count && zip(u, w).allSatisfy { $0 == ($1 >= 0x41 && $1 <= 0x5A ? $1 | 0x20 : $1) }
+        }
+    }
+
+    static let durationUnitStrings = ["ms", "s", "m", "h", "d", "us", "ns", "µs", "sec", "secs", "min", "mins"]
+    static let durationUnits = durationUnitStrings.map { Array($0.utf8) }
+    static let numberUnitStrings = ["%", "b", "kb", "mb", "gb", "kib", "mib", "gib", "k", "x"]
+    static let numberUnits = numberUnitStrings.map { Array($0.utf8) }
 
     /// `scheme://...` (http, https, postgres, redis, ...).
     static func findScheme(_ w: ArraySlice<UInt8>) -> String? {
@@ -199,20 +221,24 @@ public enum LogMasking {
     /// `2026-12-01`, `2026-12-01T22:00:00.123Z`, `2026/12/01` and what follows them.
     static func isDate(_ w: ArraySlice<UInt8>) -> Bool {
         guard w.count >= 10 else { return false }
-        let a = Array(w.prefix(10))
-        return a[0...3].allSatisfy(isDigit) && (a[4] == 0x2D || a[4] == 0x2F) && isDigit(a[5]) && isDigit(a[6])
-            && a[7] == a[4] && isDigit(a[8]) && isDigit(a[9])
+        let s = w.startIndex
+        @inline(__always) func a(_ k: Int) -> UInt8 { w[s + k] }
+        let year = isDigit(a(0)) && isDigit(a(1)) && isDigit(a(2)) && isDigit(a(3))
+        let separators = (a(4) == 0x2D || a(4) == 0x2F) && a(7) == a(4)
+        return year && separators && isDigit(a(5)) && isDigit(a(6)) && isDigit(a(8)) && isDigit(a(9))
     }
 
     /// `22:00`, `22:00:00`, `22:00:00.123`, with an optional zone or `Z`.
     static func isTime(_ w: ArraySlice<UInt8>) -> Bool {
-        let a = Array(w)
-        guard a.count >= 5 else { return false }
+        let count = w.count
+        guard count >= 5 else { return false }
+        let s = w.startIndex
+        @inline(__always) func a(_ k: Int) -> UInt8 { w[s + k] }
         var i = 0
-        while i < a.count && i < 2 && isDigit(a[i]) { i += 1 }
-        guard i >= 1, i < a.count, a[i] == 0x3A, i + 2 < a.count + 0, isDigit(a[i + 1]), i + 2 < a.count, isDigit(a[i + 2])
+        while i < count && i < 2 && isDigit(a(i)) { i += 1 }
+        guard i >= 1, i < count, a(i) == 0x3A, i + 2 < count, isDigit(a(i + 1)), isDigit(a(i + 2))
         else { return false }
-        return a.count == i + 3 || a[i + 3] == 0x3A || a[i + 3] == 0x2E || a[i + 3] == 0x5A || a[i + 3] == 0x2B
+        return count == i + 3 || a(i + 3) == 0x3A || a(i + 3) == 0x2E || a(i + 3) == 0x5A || a(i + 3) == 0x2B
     }
 
     /// `10.0.0.1`, `10.0.0.1:5432`.
@@ -250,12 +276,27 @@ public enum LogMasking {
             name = w[w.startIndex..<colon]
             hasPort = true
         }
-        let labels = name.split(separator: 0x2E, omittingEmptySubsequences: false)
-        guard labels.count >= 2, labels.allSatisfy({ !$0.isEmpty && $0.allSatisfy { isAlpha($0) || isDigit($0) || $0 == 0x2D } })
-        else { return false }
+        // The labels (split at dots, empty ones kept), walked without building them.
+        var labels = 1
+        var labelLength = 0
+        var labelAlpha = true
+        for b in name {
+            if b == 0x2E {
+                guard labelLength > 0 else { return false }
+                labels += 1
+                labelLength = 0
+                labelAlpha = true
+            } else if isAlpha(b) || isDigit(b) || b == 0x2D {
+                labelLength += 1
+                if !isAlpha(b) { labelAlpha = false }
+            } else {
+                return false
+            }
+        }
+        guard labels >= 2, labelLength > 0 else { return false }
         if hasPort { return true }
-        guard let tld = labels.last, tld.count >= 2, tld.allSatisfy(isAlpha) else { return false }
-        return labels.count >= 3
+        guard labelLength >= 2, labelAlpha else { return false }
+        return labels >= 3
     }
 
     /// `250ms`, `1.5s`, `3m`, `2h`, `10us`, `5ns`, `1d`.
@@ -267,8 +308,7 @@ public enum LogMasking {
             i += 1
         }
         guard digits > 0, i < w.endIndex else { return false }
-        let unit = String(decoding: w[i...], as: UTF8.self).lowercased()
-        return ["ms", "s", "m", "h", "d", "us", "ns", "µs", "sec", "secs", "min", "mins"].contains(unit)
+        return isUnit(w[i...], durationUnits, durationUnitStrings)
     }
 
     /// `42`, `-3`, `1.5`, `1e9`, `12%`, `3.2GB`-like sizes.
@@ -282,7 +322,6 @@ public enum LogMasking {
         }
         guard digits > 0 else { return false }
         if i == w.endIndex { return true }
-        let unit = String(decoding: w[i...], as: UTF8.self).lowercased()
-        return ["%", "b", "kb", "mb", "gb", "kib", "mib", "gib", "k", "x"].contains(unit)
+        return isUnit(w[i...], numberUnits, numberUnitStrings)
     }
 }

@@ -15,10 +15,14 @@ public struct LogRule: Sendable {
     public var severity: Severity
     public var matcher: Matcher
 
+    /// The needles of `.anyOf` as bytes, for the ASCII path of `matches`.
+    let needleBytes: [[UInt8]]
+
     public init(id: String, severity: Severity, matcher: Matcher) {
         self.id = id
         self.severity = severity
         self.matcher = matcher
+        if case .anyOf(let needles) = matcher { needleBytes = needles.map { Array($0.utf8) } } else { needleBytes = [] }
     }
 
     /// A rule from config; nil with the reason when the pattern is not a valid regex.
@@ -36,6 +40,55 @@ public struct LogRule: Sendable {
         case .regex(_, let box): return box.firstMatch(in: message) != nil
         case .http5xx: return Self.hasHTTP5xx(lower)
         }
+    }
+
+    /// The same answer as `matches(_:lower:)` for an ASCII message, whose lowercased bytes
+    /// are `lower`: a byte search per needle instead of a string search (no allocation).
+    func matches(_ message: String, asciiLower lower: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch matcher {
+        case .anyOf: return needleBytes.contains { Self.find($0, in: lower) }
+        case .regex(_, let box): return box.firstMatch(in: message) != nil
+        case .http5xx: return Self.hasHTTP5xx(ascii: lower)
+        }
+    }
+
+    /// Whether `needle` occurs in `hay`.
+    @inline(__always) static func find(_ needle: [UInt8], in hay: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = needle.count
+        guard n > 0 else { return true }
+        guard n <= hay.count else { return false }
+        let first = needle[0]
+        var i = 0
+        let last = hay.count - n
+        while i <= last {
+            if hay[i] == first {
+                var k = 1
+                while k < n && hay[i + k] == needle[k] { k += 1 }
+                if k == n { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    static let http5xxPhraseBytes = http5xxPhrases.map { Array($0.utf8) }
+    static let statusWordBytes = statusWords.map { Array($0.utf8) }
+
+    /// `hasHTTP5xx` over the lowercased bytes of an ASCII message.
+    static func hasHTTP5xx(ascii b: UnsafeBufferPointer<UInt8>) -> Bool {
+        if http5xxPhraseBytes.contains(where: { find($0, in: b) }) { return true }
+        guard b.count >= 3 else { return false }
+        var i = 0
+        while i + 2 < b.count {
+            if b[i] == 0x35 && LogMasking.isDigit(b[i + 1]) && LogMasking.isDigit(b[i + 2])
+                && (i == 0 || !LogMasking.isDigit(b[i - 1])) && (i + 3 == b.count || !LogMasking.isDigit(b[i + 3]))
+            {
+                let before = UnsafeBufferPointer(rebasing: b[max(0, i - 16)..<i])
+                if statusWordBytes.contains(where: { find($0, in: before) }) { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     static let http5xxPhrases = ["internal server error", "bad gateway", "service unavailable", "gateway timeout"]
@@ -160,6 +213,24 @@ public struct LogRuleSet: Sendable {
 
     public init(configured: [LogRule] = []) { rules = configured + LogRule.builtIn }
 
+    /// The first rule that matches. An ASCII message (nearly all) is lowercased byte by byte
+    /// on the stack and searched byte by byte; any other goes the String way (Unicode
+    /// lowercasing), so the answer is the same either way.
+    func firstMatch(_ message: String) -> LogRule? {
+        var m = message
+        let ascii: LogRule?? = m.withUTF8 { bytes -> LogRule?? in
+            for b in bytes where b >= 0x80 { return .none }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, bytes.count)) { buf -> LogRule?? in
+                for (k, b) in bytes.enumerated() { buf[k] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+                let lower = UnsafeBufferPointer(rebasing: buf[0..<bytes.count])
+                return .some(rules.first { $0.matches(message, asciiLower: lower) })
+            }
+        }
+        if let ascii { return ascii }
+        let lower = message.lowercased()
+        return rules.first { $0.matches(message, lower: lower) }
+    }
+
     /// Levels whose lines are never matched against the rules.
     static let quiet: Set<String> = ["debug", "trace"]
     /// Levels of error lines: those no rule matched still get a fingerprint by template.
@@ -168,8 +239,7 @@ public struct LogRuleSet: Sendable {
     /// The classification of one line, or nil for an ordinary line.
     public func classify(message: String, level: String) -> LogClassification? {
         if Self.quiet.contains(level) { return nil }
-        let lower = message.lowercased()
-        for rule in rules where rule.matches(message, lower: lower) {
+        if let rule = firstMatch(message) {
             let template = LogMasking.mask(message)
             return LogClassification(
                 ruleID: rule.id, severity: rule.severity, template: template,

@@ -113,20 +113,36 @@ public final class LogQuestions: Sendable {
         if breaker.isOpen(now: now()) { return degraded("breaker_open", used: r.tokensUsed) }
         let user = "Question: \(q)\n\nDigest:\n\(digest.text)"
         let promptTokens = LogDigest.estimateTokens(Self.system) + LogDigest.estimateTokens(user) + 8
-        let remaining = config.maxTokensPerRun - r.tokensUsed
-        let completion = min(Self.maxCompletion, remaining - promptTokens)
-        guard completion >= 32 else { return degraded("over_budget", used: r.tokensUsed) }
+        // The prompt and the most the completion may take are reserved in the store before the
+        // model is asked, in one statement that fails when they would pass the cap: questions
+        // asked at the same time can never spend more than the budget between them.
+        var spend = r.tokensUsed
+        var reservation: (tokens: Int, completion: Int)?
+        for _ in 0..<3 {
+            let completion = min(Self.maxCompletion, config.maxTokensPerRun - spend - promptTokens)
+            guard completion >= 32 else { return degraded("over_budget", used: spend) }
+            if try await logs.store.reserveLogTokens(
+                runID: r.id, tokens: promptTokens + completion, budget: config.maxTokensPerRun) != nil
+            {
+                reservation = (promptTokens + completion, completion)
+                break
+            }
+            // Another question reserved first: look at what is left and try a smaller one.
+            spend = try await logs.store.logRun(r.id)?.tokensUsed ?? config.maxTokensPerRun
+        }
+        guard let reservation else { return degraded("over_budget", used: spend) }
         do {
-            let (text, usage) = try await complete(user: user, maxTokens: completion)
+            let (text, usage) = try await complete(user: user, maxTokens: reservation.completion)
             breaker.record(success: true, now: now())
             let spent = usage ?? (promptTokens + LogDigest.estimateTokens(text))
-            let total = try await logs.store.addLogTokens(runID: r.id, tokens: spent)
+            let total = try await logs.store.settleLogTokens(runID: r.id, reserved: reservation.tokens, used: spent)
             return LogAnswer(
                 runID: r.id, answer: text, degraded: false, reason: nil, tokensUsed: spent, runTokensUsed: total,
                 runTokenBudget: config.maxTokensPerRun, fingerprints: digest.fingerprints, model: config.model)
         } catch {
             breaker.record(success: false, now: now())
-            return degraded("llm_error", used: r.tokensUsed)
+            let total = (try? await logs.store.settleLogTokens(runID: r.id, reserved: reservation.tokens, used: 0)) ?? spend
+            return degraded("llm_error", used: total)
         }
     }
 

@@ -27,6 +27,7 @@ extension Monitor {
         }
         s.diskFreeBytes = Self.freeBytes(env.paths.root)
         s.logErrors = countLogErrors()
+        s.logRecurrences = await logRecurrences()
         (s.recordedVersion, s.currentVersion, s.versionChanges) = await versions()
         s.backlogError = projectManager?.backlogError
         if configuration.apiProbe, let url = apiURL.value {
@@ -48,6 +49,25 @@ extension Monitor {
     }
 
     static func freeBytes(_ path: String) -> Int64? { DiskSpace.freeBytes(path) }
+
+    /// Fingerprints in the lines of several tasks of tonight's log runs: the daemon's run (where
+    /// its agents' output goes) and the latest one. Empty when the store keeps no logs or the
+    /// rule is off; a failed read is logged and skipped (the other rules still run).
+    func logRecurrences() async -> [LogRecurrence] {
+        let threshold = configuration.thresholds.logRecurringTasks
+        guard threshold > 0, let logs = store as? any LogStore else { return [] }
+        do {
+            var runs: [String] = []
+            if let id = env.run?.paths.id { runs.append(id) }
+            if let latest = try await logs.latestLogRun()?.id, !runs.contains(latest) { runs.append(latest) }
+            var out: [LogRecurrence] = []
+            for run in runs { out += try await logs.logRecurrences(runID: run, minTasks: threshold, limit: 20) }
+            return out
+        } catch {
+            logger.warning("could not read recurring log fingerprints: \(error)")
+            return []
+        }
+    }
 
     /// ERROR lines written to each component log since the last check.
     func countLogErrors() -> [String: Int] {

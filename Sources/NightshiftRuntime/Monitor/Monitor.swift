@@ -210,8 +210,9 @@ public final class Monitor: Service, Sendable {
     func fileHealTasks(now: Date) async throws -> [String] {
         // An agent cannot fix a question, a blocked item or a stuck task; nor a spent budget or a
         // usage limit, which a heal task would only spend more on or hit again.
+        // Nor a log fingerprint shared by tasks: a heal task's own output could feed it.
         let skip: Set<MonitorCondition> = [
-            .needsDecisionWaiting, .itemBlocked, .stuckRunning, .budgetExhausted, .executorPaused,
+            .needsDecisionWaiting, .itemBlocked, .stuckRunning, .budgetExhausted, .executorPaused, .logRecurring,
         ]
         var filed: [String] = []
         for issue in try await store.monitorIssues(includeResolved: false, limit: 100)
