@@ -38,7 +38,7 @@ enum PostgresMigrations {
         "'created','claimed','started','finished','decided','cancelled','retried','reprocessed','rescued','expired','updated'"
 
     /// Every migration, in the order they apply.
-    static let all: [Migration] = core + services + [nodes]
+    static let all: [Migration] = core + services + [nodes, logRecurrence]
 
     static let core: [Migration] = [
         Migration(
