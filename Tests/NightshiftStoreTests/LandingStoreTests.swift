@@ -23,13 +23,17 @@ struct LandingStoreTests {
         return f
     }
 
-    @Test("a done item with a branch joins the queue; moves are compare-and-set; landing records the range", arguments: DaemonStoreFactory.all)
+    @Test(
+        "a done item with a branch joins the queue; moves are compare-and-set; landing records the range",
+        arguments: DaemonStoreFactory.all)
     func landsThroughTheQueue(_ factory: DaemonStoreFactory) async throws {
         let f = try await Self.queued(factory)
         let store = f.store
         #expect(try await store.landingQueue().map(\.key) == ["1"])
         #expect(try await store.landingQueue().first?.landState == .queued)
-        #expect(try await store.startableItems(parallel: 2).map(\.key) == ["2"], "a later item does not wait for an item in the queue")
+        #expect(
+            try await store.startableItems(parallel: 2).map(\.key) == ["2"], "a later item does not wait for an item in the queue"
+        )
         #expect(try await !store.setLandState(key: "1", from: [.verifying], to: .landed, detail: nil, now: f.now))
         #expect(try await store.setLandState(key: "1", from: [.queued], to: .rebasing, detail: "rebasing", now: f.now))
         #expect(try await store.setLandState(key: "1", from: [.rebasing], to: .verifying, detail: nil, now: f.now))
@@ -41,14 +45,17 @@ struct LandingStoreTests {
         #expect(try await store.landingQueue().isEmpty)
     }
 
-    @Test("a conflict files a merge task; its end queues the item again; past the attempts the item waits, and retry or skip decide", arguments: DaemonStoreFactory.all)
+    @Test(
+        "a conflict files a merge task; its end queues the item again; past the attempts the item waits, and retry or skip decide",
+        arguments: DaemonStoreFactory.all)
     func conflictThenDecision(_ factory: DaemonStoreFactory) async throws {
         let f = try await Self.queued(factory)
         let store = f.store
         let policy = LandingPolicy(maxMergeAttempts: 1)
         _ = try await store.setLandState(key: "1", from: [.queued], to: .rebasing, detail: nil, now: f.now)
         let merge = try #require(
-            try await store.recordConflict(key: "1", conflict: Self.conflict, progressed: false, policy: policy, now: f.now).value)
+            try await store.recordConflict(key: "1", conflict: Self.conflict, progressed: false, policy: policy, now: f.now).value
+        )
         #expect(merge.phase == PipelinePlan.mergePhase && merge.taskType == .impl && merge.status == .pending)
         var item = try await f.item("1")
         #expect(item.landState == .conflict && item.landAttempts == 1 && item.currentTaskID == merge.id)
@@ -77,7 +84,9 @@ struct LandingStoreTests {
         #expect(retried.landState == .queued && retried.landAttempts == 0 && retried.landConflictBase == nil)
     }
 
-    @Test("a verify failure after rebasing: back to impl with the feedback, or waiting past max_iterations", arguments: DaemonStoreFactory.all)
+    @Test(
+        "a verify failure after rebasing: back to impl with the feedback, or waiting past max_iterations",
+        arguments: DaemonStoreFactory.all)
     func verifyFailure(_ factory: DaemonStoreFactory) async throws {
         let f = try await Self.queued(factory, maxIterations: 2)
         let store = f.store
