@@ -34,3 +34,21 @@ public protocol LandingStore: Sendable {
     /// Items left rebasing or verifying by a daemon that stopped go back to queued.
     func requeueInterruptedLandings(now: Date) async throws -> [String]
 }
+
+extension LandDecision {
+    /// The land states an operator's decision applies to: retry a waiting or skipped item,
+    /// skip a waiting one.
+    public var appliesTo: [LandState] { self == .retry ? [.waiting, .skipped] : [.waiting] }
+
+    /// Why the decision cannot apply to item `key` in land state `state` (nothing changes),
+    /// or nil when it can.
+    public func refusal(key: String, state: LandState?) -> StoreError? {
+        guard let state, appliesTo.contains(state) else {
+            return StoreError(
+                .illegalTransition,
+                "item \(key) is \(state.map { "\($0.rawValue) in the merge queue" } ?? "not in the merge queue"); "
+                    + "\(rawValue) needs it \(appliesTo.map(\.rawValue).joined(separator: " or "))")
+        }
+        return nil
+    }
+}

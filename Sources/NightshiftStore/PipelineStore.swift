@@ -76,3 +76,13 @@ public enum PipelineKeys {
 /// Everything `nightshift serve` asks of its store: the task queue and the stores of the
 /// services around it. SQLite and PostgreSQL both are one.
 public typealias DaemonStore = TaskStore & RunStore & MonitorStore & LogStore & LandingStore & NodeStore
+
+extension PipelineKeys {
+    /// True when the pipeline may create new tasks now, from the `paused` and
+    /// `window_ends_at` values: not paused, inside the window.
+    public static func mayCreateWork(paused: String?, windowEndsAt: String?, now: Date) -> Bool {
+        if paused == "1" { return false }
+        if let end = windowEndsAt, let e = Double(end), now.timeIntervalSince1970 >= e { return false }
+        return true
+    }
+}

@@ -123,13 +123,7 @@ extension SQLiteTaskStore: LandingStore {
             guard let item = try BacklogItemRecord.fetch(db, key: key) else {
                 throw StoreError(.notFound, "no backlog item \(key)")
             }
-            let allowed: [LandState] = decision == .retry ? [.waiting, .skipped] : [.waiting]
-            guard let state = item.landState, allowed.contains(state) else {
-                throw StoreError(
-                    .illegalTransition,
-                    "item \(key) is \(item.landState.map { "\($0.rawValue) in the merge queue" } ?? "not in the merge queue"); "
-                        + "\(decision.rawValue) needs it \(allowed.map(\.rawValue).joined(separator: " or "))")
-            }
+            if let refusal = decision.refusal(key: key, state: item.landState) { throw refusal }
             let t = now.timeIntervalSince1970
             switch decision {
             case .retry:

@@ -139,11 +139,8 @@ extension SQLiteTaskStore: PipelineStore {
 
     /// True when the pipeline may create new tasks now (not paused, inside the window).
     static func mayCreateWork(_ db: Database, now: Date) throws -> Bool {
-        if try value(db, PipelineKeys.paused) == "1" { return false }
-        if let end = try value(db, PipelineKeys.windowEndsAt), let e = Double(end), now.timeIntervalSince1970 >= e {
-            return false
-        }
-        return true
+        PipelineKeys.mayCreateWork(
+            paused: try value(db, PipelineKeys.paused), windowEndsAt: try value(db, PipelineKeys.windowEndsAt), now: now)
     }
 
     public func startItem(

@@ -151,7 +151,8 @@ extension SQLiteTaskStore {
         let m = o.metering
         let costSource = m?.costSource ?? (o.costUSD != nil ? "reported" : nil)
         let args: StatementArguments = [
-            end.status.rawValue, end.notBefore, end.errorClass, end.error, end.prompt, o.exitCode, o.outputTail, o.summary, o.verdict, o.feedback,
+            end.status.rawValue, end.notBefore, end.errorClass, end.error, end.prompt, o.exitCode, o.outputTail, o.summary,
+            o.verdict, o.feedback,
             m?.costUSD ?? o.costUSD, m?.tokensIn ?? o.tokensIn, m?.tokensOut ?? o.tokensOut, t, r.id, r.owner, m != nil,
             m?.tokensCacheRead, m?.tokensCacheWrite, m?.turns, m?.lastTool, m?.lastEventAt?.timeIntervalSince1970, costSource,
             m?.sessionID, m?.model, end.paused,

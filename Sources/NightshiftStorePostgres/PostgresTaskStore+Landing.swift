@@ -129,13 +129,7 @@ extension PostgresTaskStore: LandingStore {
             guard let item = try await self.item(conn, key: key, lock: true) else {
                 throw StoreError(.notFound, "no backlog item \(key)")
             }
-            let allowed: [LandState] = decision == .retry ? [.waiting, .skipped] : [.waiting]
-            guard let state = item.landState, allowed.contains(state) else {
-                throw StoreError(
-                    .illegalTransition,
-                    "item \(key) is \(item.landState.map { "\($0.rawValue) in the merge queue" } ?? "not in the merge queue"); "
-                        + "\(decision.rawValue) needs it \(allowed.map(\.rawValue).joined(separator: " or "))")
-            }
+            if let refusal = decision.refusal(key: key, state: item.landState) { throw refusal }
             let t = now.timeIntervalSince1970
             switch decision {
             case .retry:
@@ -185,7 +179,8 @@ extension PostgresTaskStore: LandingStore {
             let item = try await self.item(conn, key: key, lock: true), item.landState == .conflict,
             item.currentTaskID == task.id
         else { return nil }
-        _ = try await moveLand(conn, key: key, from: [.conflict], to: .queued, detail: PipelineHook.mergeEndedNote(task), now: now)
+        _ = try await moveLand(
+            conn, key: key, from: [.conflict], to: .queued, detail: PipelineHook.mergeEndedNote(task), now: now)
         return nil
     }
 }

@@ -30,7 +30,8 @@ extension PostgresTaskStore: LogStore {
                 LogIssue(
                     runID: try r[0].decode(String.self), fingerprint: try r[1].decode(String.self),
                     ruleID: try r[2].decode(String.self), severity: Severity(rawValue: try r[3].decode(String.self)) ?? .medium,
-                    template: try r[4].decode(String.self), maskVersion: try r[5].decode(Int.self), count: try r[6].decode(Int.self),
+                    template: try r[4].decode(String.self), maskVersion: try r[5].decode(Int.self),
+                    count: try r[6].decode(Int.self),
                     firstSeen: Date(timeIntervalSince1970: try r[7].decode(Double.self)),
                     lastSeen: Date(timeIntervalSince1970: try r[8].decode(Double.self)),
                     sources: strings(try r[9].decode(String.self)), examples: strings(try r[10].decode(String.self)),

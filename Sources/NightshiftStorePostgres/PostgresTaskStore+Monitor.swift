@@ -187,7 +187,8 @@ extension PostgresTaskStore: MonitorStore {
                 WHERE status = 'needs_decision' ORDER BY since, id
                 """, logger: self.logger
             ).decode((String, Double, String?).self) {
-                view.waiting.append(MonitorSnapshot.Waiting(id: id, since: Date(timeIntervalSince1970: since), prompt: prompt ?? ""))
+                view.waiting.append(
+                    MonitorSnapshot.Waiting(id: id, since: Date(timeIntervalSince1970: since), prompt: prompt ?? ""))
             }
             return view
         }

@@ -153,11 +153,9 @@ extension PostgresTaskStore: PipelineStore {
 
     /// True when the pipeline may create new tasks now (not paused, inside the window).
     func mayCreateWork(_ conn: PostgresConnection, now: Date) async throws -> Bool {
-        if try await value(conn, PipelineKeys.paused) == "1" { return false }
-        if let end = try await value(conn, PipelineKeys.windowEndsAt), let e = Double(end), now.timeIntervalSince1970 >= e {
-            return false
-        }
-        return true
+        PipelineKeys.mayCreateWork(
+            paused: try await value(conn, PipelineKeys.paused), windowEndsAt: try await value(conn, PipelineKeys.windowEndsAt),
+            now: now)
     }
 
     public func startItem(

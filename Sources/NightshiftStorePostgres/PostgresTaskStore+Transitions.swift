@@ -368,7 +368,9 @@ extension PostgresTaskStore {
             for task in expired {
                 journal.record(
                     .expired, from: waiting.first, task, ["by": .string(actor), "error_class": .string("decision_timeout")])
-                if let hook = self.pipeline { _ = try await self.advance(conn, after: task, hook: hook, now: now, journal: journal) }
+                if let hook = self.pipeline {
+                    _ = try await self.advance(conn, after: task, hook: hook, now: now, journal: journal)
+                }
             }
             return expired
         }

@@ -103,7 +103,8 @@ public final class PostgresTaskStore: TaskStore, Service {
             if let info = error.serverInfo {
                 throw StoreError(
                     .unavailable,
-                    "PostgreSQL at \(location) refused the connection: \(info[.message] ?? "\(error.code)") (\(info[.sqlState] ?? "?"))")
+                    "PostgreSQL at \(location) refused the connection: \(info[.message] ?? "\(error.code)") (\(info[.sqlState] ?? "?"))"
+                )
             }
             let why = error.underlying.map { "\($0)" } ?? "\(error.code)"
             throw StoreError(.unavailable, "cannot connect to PostgreSQL at \(location): \(why)")

@@ -22,7 +22,9 @@ struct DeadLetterPipelineTests {
         return (f, impl)
     }
 
-    @Test("reprocessing the failure that blocked an item makes it active; the item runs on to done", arguments: DaemonStoreFactory.all)
+    @Test(
+        "reprocessing the failure that blocked an item makes it active; the item runs on to done",
+        arguments: DaemonStoreFactory.all)
     func blockedItemResumes(_ factory: DaemonStoreFactory) async throws {
         let (f, impl) = try await Self.blockedAtImpl(factory)
         let stats = try await f.store.deadLetterStats()
@@ -48,7 +50,9 @@ struct DeadLetterPipelineTests {
         #expect(try await f.store.deadLetterStats().total == 0)
     }
 
-    @Test("a dry run leaves the item blocked and the task failed, and says the item would resume", arguments: DaemonStoreFactory.all)
+    @Test(
+        "a dry run leaves the item blocked and the task failed, and says the item would resume", arguments: DaemonStoreFactory.all
+    )
     func dryRunLeavesItemBlocked(_ factory: DaemonStoreFactory) async throws {
         let (f, impl) = try await Self.blockedAtImpl(factory)
         let before = try await f.item("1")
@@ -75,7 +79,9 @@ struct DeadLetterPipelineTests {
         #expect(error?.code == .illegalTransition)
     }
 
-    @Test("a dead letter whose item has moved on is skipped by all (with the reason) and refused by id", arguments: DaemonStoreFactory.all)
+    @Test(
+        "a dead letter whose item has moved on is skipped by all (with the reason) and refused by id",
+        arguments: DaemonStoreFactory.all)
     func itemMovedOn(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory, maxAttempts: 1)
         try await f.importBacklog("1. Add a --json flag\n")

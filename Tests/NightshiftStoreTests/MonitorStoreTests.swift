@@ -50,7 +50,9 @@ struct MonitorStoreTests {
 
     // MARK: Lifecycle
 
-    @Test("a finding opens one issue per (condition, subject); a repeated key in one check counts once", arguments: DaemonStoreFactory.all)
+    @Test(
+        "a finding opens one issue per (condition, subject); a repeated key in one check counts once",
+        arguments: DaemonStoreFactory.all)
     func opensOnePerKey(_ factory: DaemonStoreFactory) async throws {
         let h = try await MonitorHarness(factory)
         let changes = try await h.check([
@@ -67,7 +69,9 @@ struct MonitorStoreTests {
         #expect(Set(stored.map(\.id)) == Set(changes.opened.map(\.id)))
     }
 
-    @Test("the same finding keeps its id across checks and bumps count and last_seen; message and severity follow the finding", arguments: DaemonStoreFactory.all)
+    @Test(
+        "the same finding keeps its id across checks and bumps count and last_seen; message and severity follow the finding",
+        arguments: DaemonStoreFactory.all)
     func keepsID(_ factory: DaemonStoreFactory) async throws {
         let h = try await MonitorHarness(factory)
         let first = try await h.check([Self.finding("repeated_failures", severity: .medium, message: "3 failed")])
@@ -159,7 +163,9 @@ struct MonitorStoreTests {
 
     // MARK: Listing
 
-    @Test("monitorIssues: open first by severity (then oldest), then resolved newest first; the limit applies to the whole list", arguments: DaemonStoreFactory.all)
+    @Test(
+        "monitorIssues: open first by severity (then oldest), then resolved newest first; the limit applies to the whole list",
+        arguments: DaemonStoreFactory.all)
     func ordering(_ factory: DaemonStoreFactory) async throws {
         let h = try await MonitorHarness(factory)
         try await h.check([Self.finding("r1", severity: .low), Self.finding("r2", severity: .critical)])
@@ -255,7 +261,9 @@ struct MonitorStoreTests {
         #expect(try await h.store.issueStats(resolvedSince: h.now).resolvedSince == 0)
     }
 
-    @Test("completedCounts: completed tasks finished at or after each cutoff; failed ones do not count", arguments: DaemonStoreFactory.all)
+    @Test(
+        "completedCounts: completed tasks finished at or after each cutoff; failed ones do not count",
+        arguments: DaemonStoreFactory.all)
     func completedCounts(_ factory: DaemonStoreFactory) async throws {
         let h = try await MonitorHarness(factory)
         let start = h.now
@@ -277,7 +285,9 @@ struct MonitorStoreTests {
 
     // MARK: Task health
 
-    @Test("taskHealth: counts, oldest runnable, running with leases, recent outcomes newest first, waiting oldest first", arguments: DaemonStoreFactory.all)
+    @Test(
+        "taskHealth: counts, oldest runnable, running with leases, recent outcomes newest first, waiting oldest first",
+        arguments: DaemonStoreFactory.all)
     func taskHealth(_ factory: DaemonStoreFactory) async throws {
         let h = try await MonitorHarness(factory)
         let start = h.now

@@ -24,9 +24,10 @@ final class PMStoreFixture: Sendable {
 
     static func make(
         _ factory: DaemonStoreFactory, phases: [String] = ["spec", "impl", "test", "review"], maxIterations: Int = 3,
-        maxAttempts: Int = 3, verify: Bool = false, templates: [String: String] = [:]
+        maxAttempts: Int = 3, verify: Bool = false, templates: [String: String] = [:], land: Bool = false
     ) async throws -> PMStoreFixture {
-        let plan = PipelinePlan(phases: phases, maxIterations: maxIterations, templates: templates, verify: verify)
+        var plan = PipelinePlan(phases: phases, maxIterations: maxIterations, templates: templates, verify: verify)
+        plan.land = land
         let database = try await factory.make()
         let store = try await database.open(pipeline: PipelineHook(plan: plan, maxAttempts: maxAttempts))
         return PMStoreFixture(database: database, store: store, clock: MutableNow(), plan: plan)

@@ -10,7 +10,9 @@ import Testing
 struct PipelineStoreContractTests {
     static let missing = ["heading \"## Verification\" in the summary", "pattern /^Test plan:/ in docs/spec.md"]
 
-    @Test("a spec that missed its contract: spec iteration 2 in the same transaction, naming the parts; the item stays active", arguments: DaemonStoreFactory.all)
+    @Test(
+        "a spec that missed its contract: spec iteration 2 in the same transaction, naming the parts; the item stays active",
+        arguments: DaemonStoreFactory.all)
     func loopsInFinishTransaction(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory, maxIterations: 3)
         try await f.importBacklog("1. Add a --json flag\n")
@@ -61,7 +63,9 @@ struct PipelineStoreContractTests {
         )
     }
 
-    @Test("paused: the loop waits, and reconcileItems creates it later with the parts named, from the stored task alone", arguments: DaemonStoreFactory.all)
+    @Test(
+        "paused: the loop waits, and reconcileItems creates it later with the parts named, from the stored task alone",
+        arguments: DaemonStoreFactory.all)
     func reconcileAfterPause(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog("1. Add a --json flag\n")

@@ -50,7 +50,9 @@ struct PipelineStoreTests {
         #expect(items.last?.position == 3)
     }
 
-    @Test("a started item keeps its text when the file changes; removing an item from the file deletes nothing", arguments: DaemonStoreFactory.all)
+    @Test(
+        "a started item keeps its text when the file changes; removing an item from the file deletes nothing",
+        arguments: DaemonStoreFactory.all)
     func startedItemKeepsText(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
@@ -288,7 +290,9 @@ struct PipelineStoreTests {
 
     // MARK: Pause and window
 
-    @Test("paused: a phase end creates no next task; after resume, reconcileItems creates it exactly once", arguments: DaemonStoreFactory.all)
+    @Test(
+        "paused: a phase end creates no next task; after resume, reconcileItems creates it exactly once",
+        arguments: DaemonStoreFactory.all)
     func pauseThenReconcile(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
@@ -319,7 +323,9 @@ struct PipelineStoreTests {
         #expect(try await f.tasks(of: "1").count == 2)
     }
 
-    @Test("window closed: no next task and no new item; reopening it lets reconcileItems create the task once", arguments: DaemonStoreFactory.all)
+    @Test(
+        "window closed: no next task and no new item; reopening it lets reconcileItems create the task once",
+        arguments: DaemonStoreFactory.all)
     func windowClosed(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
@@ -369,7 +375,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.reconcileItems(now: f.now).value.isEmpty)
     }
 
-    @Test("retrying the failed task of a blocked item makes it active again, and it goes on from there", arguments: DaemonStoreFactory.all)
+    @Test(
+        "retrying the failed task of a blocked item makes it active again, and it goes on from there",
+        arguments: DaemonStoreFactory.all)
     func retryUnblocks(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
@@ -389,7 +397,8 @@ struct PipelineStoreTests {
         #expect(try await f.tasks(of: "1").count == 2)
     }
 
-    @Test("retrying an old failed review of an item that moved on neither unblocks nor forks it", arguments: DaemonStoreFactory.all)
+    @Test(
+        "retrying an old failed review of an item that moved on neither unblocks nor forks it", arguments: DaemonStoreFactory.all)
     func retryOfSupersededTask(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog(Self.threeItems)
@@ -496,7 +505,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.overview(blockedLimit: nil).counts == [.queued: 2, .active: 1, .done: 1, .blocked: 0])
     }
 
-    @Test("overview: active items in backlog order with their task's status, the first blocked ones, pause and window", arguments: DaemonStoreFactory.all)
+    @Test(
+        "overview: active items in backlog order with their task's status, the first blocked ones, pause and window",
+        arguments: DaemonStoreFactory.all)
     func overview(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory)
         try await f.importBacklog("1. one\n2. two\n3. three\n4. four\n5. five\n")
@@ -519,7 +530,9 @@ struct PipelineStoreTests {
         #expect(try await f.store.items(keys: ["4", "9", "1"]).map(\.key) == ["1", "4"])
     }
 
-    @Test("startableItems reads from the front of the queue: 5,000 queued items, the first free ones come back", arguments: DaemonStoreFactory.all)
+    @Test(
+        "startableItems reads from the front of the queue: 5,000 queued items, the first free ones come back",
+        arguments: DaemonStoreFactory.all)
     func startableAtScale(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory, phases: ["impl"])
         // Items 2 and 3 wait for item 1; the rest are free.
@@ -534,7 +547,9 @@ struct PipelineStoreTests {
             "not among the first free ones")
     }
 
-    @Test("finishedItems: done items with a worktree that finished in the window asked for, oldest first", arguments: DaemonStoreFactory.all)
+    @Test(
+        "finishedItems: done items with a worktree that finished in the window asked for, oldest first",
+        arguments: DaemonStoreFactory.all)
     func finishedItems(_ factory: DaemonStoreFactory) async throws {
         let f = try await PMStoreFixture.make(factory, phases: ["impl"])
         try await f.importBacklog(Self.threeItems)

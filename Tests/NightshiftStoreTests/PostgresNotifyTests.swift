@@ -65,7 +65,8 @@ struct PostgresNotifyTests {
         return task
     }
 
-    @Test("a task created on one node wakes a listener on the other; so does a retry",
+    @Test(
+        "a task created on one node wakes a listener on the other; so does a retry",
         .enabled(if: PostgresTaskStoreTests.url != nil || PostgresTaskStoreTests.inCI), .timeLimit(.minutes(1)))
     func wakesOtherNode() async throws {
         let url = try #require(PostgresTaskStoreTests.url)

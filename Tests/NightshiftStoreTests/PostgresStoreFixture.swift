@@ -53,10 +53,9 @@ enum PostgresTestDatabase {
     static func makeDatabase(url: String) async throws -> ScratchDatabase {
         let location = try await scratchLocation(url: url)
         let stores = ScratchStores()
-        // The first store migrates the schema before any test store opens.
-        stores.add(try await PostgresTaskStore.connect(location, maxConnections: 2))
         return ScratchDatabase(name: "PostgreSQL", resources: stores) { hook, runID in
-            let store = try await PostgresTaskStore.connect(location, pipeline: hook, runID: runID, maxConnections: 4)
+            // Two connections each: tests run in parallel, and the server has a few hundred.
+            let store = try await PostgresTaskStore.connect(location, pipeline: hook, runID: runID, maxConnections: 2)
             stores.add(store)
             return store
         }

@@ -10,7 +10,9 @@ import Testing
 struct RunStoreTests {
     static let now = Timestamp.parse("2026-12-01T22:00:00Z")!
 
-    @Test("tasks and events carry the store's run; a later run that retries a task counts its attempt", arguments: DaemonStoreFactory.all)
+    @Test(
+        "tasks and events carry the store's run; a later run that retries a task counts its attempt",
+        arguments: DaemonStoreFactory.all)
     func stamping(_ factory: DaemonStoreFactory) async throws {
         let database = try await factory.make()
         let first = "run_20261201_220000_aaaa"

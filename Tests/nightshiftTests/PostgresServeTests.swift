@@ -44,7 +44,9 @@ struct PostgresServeTests {
 
     static func json(_ url: String, _ path: String) async -> [String: Any]? { await HTTP.get(url + path)?.json }
 
-    @Test("the example backlog runs end to end on a fresh schema: every item done, every task completed, no SQLite file", .enabled(if: url != nil || inCI))
+    @Test(
+        "the example backlog runs end to end on a fresh schema: every item done, every task completed, no SQLite file",
+        .enabled(if: url != nil || inCI))
     func exampleBacklog() async throws {
         let base = try #require(Self.url, "\(Self.urlVariable) is not set (scripts/test_postgres.sh starts a database)")
         let dir = try TemporaryDirectory(prefix: "nightshift-pg-serve")
@@ -61,12 +63,14 @@ struct PostgresServeTests {
         #expect(done, "pm: \(String(describing: pm)) stderr: \(daemon.stderr)")
         let counts = await Self.json(daemon.url, "/api/agent/tasks/count")
         let byStatus = counts?["by_status"] as? [String: Any]
-        #expect(byStatus?["completed"] as? Int == 12, "3 items through spec, impl, test and review: \(String(describing: counts))")
+        #expect(
+            byStatus?["completed"] as? Int == 12, "3 items through spec, impl, test and review: \(String(describing: counts))")
         #expect(counts?["total"] as? Int == 12)
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit() == 0)
         #expect(
-            !FileManager.default.fileExists(atPath: state + "/nightshift.sqlite"), "the tasks live in PostgreSQL, not in the state dir")
+            !FileManager.default.fileExists(atPath: state + "/nightshift.sqlite"),
+            "the tasks live in PostgreSQL, not in the state dir")
 
         // A second start on the same schema finds the finished backlog there: nothing to redo.
         let again = try DaemonProcess(
