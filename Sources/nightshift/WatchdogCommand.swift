@@ -4,6 +4,7 @@ import Logging
 import NightshiftCore
 import NightshiftRuntime
 import NightshiftStore
+import NightshiftStorePostgres
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -124,11 +125,28 @@ struct WatchdogCommand: AsyncParsableCommand {
         do {
             let files = try RunFiles(paths: paths.run(id))
             guard let info = try files.read() else { return }
-            let store = try SQLiteTaskStore(path: paths.database)
-            let outcome = try await RunReporter(
-                store: store, paths: paths, files: files, gates: config.report.gates, budget: config.budget
-            ).finish(
-                info: info, state: state, warnings: [], sessionID: "session_\(RunID.stamp(info.startedAt))_\(getpid())")
+            // The store the daemons used: PostgreSQL when store.url names it, else SQLite.
+            var postgres: PostgresTaskStore?
+            let store: any DaemonStore
+            switch try? StoreURL.parse(config.store.url) {
+            case .postgres(let location)?:
+                let pg = try await PostgresTaskStore.connect(location)
+                postgres = pg
+                store = pg
+            case .sqlite(let path?)?: store = try SQLiteTaskStore(path: path)
+            default: store = try SQLiteTaskStore(path: paths.database)
+            }
+            let outcome: RunReporter.Outcome
+            do {
+                outcome = try await RunReporter(
+                    store: store, paths: paths, files: files, gates: config.report.gates, budget: config.budget
+                ).finish(
+                    info: info, state: state, warnings: [], sessionID: "session_\(RunID.stamp(info.startedAt))_\(getpid())")
+            } catch {
+                await postgres?.close()
+                throw error
+            }
+            await postgres?.close()
             logger.info("run \(id) ended: RESULT \(outcome.verdict.result.rawValue), report \(outcome.reportPath)")
         } catch {
             logger.error("could not write the reports of run \(id): \(error)")

@@ -173,6 +173,7 @@ struct ClusterKillTests {
                 let done = await HTTP.get(first + "/api/agent/tasks/count")?.json?["by_status"] as? [String: Int]
                 return !running.isEmpty && (done?["completed"] ?? 0) >= Self.tasks / 5
             })
+        let killedAt = ContinuousClock.now
         daemons[victim].signal(SIGKILL)
         _ = await daemons[victim].waitForExit()
         let survivors = daemons.indices.filter { $0 != victim }.map { daemons[$0] }
@@ -187,6 +188,7 @@ struct ClusterKillTests {
                     let leader = await HTTP.get(survivors[0].url + "/api/agent/nodes")?.json?["leader"] as? String
                     return leader != nil && leader != leaderID
                 }, "another node leads within a lease")
+            print("cluster figure: a new leader \(ContinuousClock.now - killedAt) after the leader's SIGKILL")
         }
 
         // Every task completes (the dead node's after their leases lapse).
@@ -195,6 +197,9 @@ struct ClusterKillTests {
                 let counts = await HTTP.get(survivors[0].url + "/api/agent/tasks/count")?.json
                 return (counts?["by_status"] as? [String: Int])?["completed"] == Self.tasks
             }, "all \(Self.tasks) tasks complete")
+        print(
+            "cluster figure: all \(Self.tasks) tasks completed \(ContinuousClock.now - killedAt) after the SIGKILL (node lease 2 s, task lease 3 s)"
+        )
         let counts = try #require(await HTTP.get(survivors[1].url + "/api/agent/tasks/count")?.json)
         #expect(counts["total"] as? Int == Self.tasks)
 
