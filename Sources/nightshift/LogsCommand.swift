@@ -11,7 +11,7 @@ import NightshiftCore
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
-        abstract: "Ship, read, search and ask about logs (POST /api/logs/*), and analyze log files.",
+        abstract: "Ship, read, search and ask about logs (POST /api/logs/*), analyze log files, and capture a command's output.",
         discussion: """
             A log run is the lines between two `logs clear`; every line an agent prints is in its \
             task's run as source task:<id>. Wherever a run id is accepted, `latest` (the default) \
