@@ -40,6 +40,7 @@ struct ClusterKillTests {
             D=\(dir.path)
             exec 9>"$D/locks/$NIGHTSHIFT_TASK_ID"
             if ! flock -n 9; then echo "$NIGHTSHIFT_TASK_ID" >> "$D/overlaps"; exit 1; fi
+            while [ ! -e "$D/go" ]; do sleep 0.02; done
             echo "$NIGHTSHIFT_TASK_ID $NIGHTSHIFT_ATTEMPT" >> "$D/runs"
             sleep 0.05
             echo done
@@ -162,10 +163,12 @@ struct ClusterKillTests {
             ids.append(try #require(reply?.json?["id"] as? String, "task \(i) created"))
         }
 
+        // The agents hold until every task is in (so the night cannot end before the kill).
+        FileManager.default.createFile(atPath: dir.path("go"), contents: nil)
         // Kill one node while every node is working.
         let victim = killLeader ? leaderIndex : (leaderIndex + 1) % 3
         #expect(
-            await waitFor {
+            await waitFor(timeout: 120) {
                 guard let nodes = await HTTP.get(first + "/api/agent/nodes")?.json?["nodes"] as? [[String: Any]] else {
                     return false
                 }
