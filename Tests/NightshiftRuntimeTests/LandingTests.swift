@@ -25,6 +25,9 @@ struct LandingTests {
             c.projectManager.autoCommit = true
             c.projectManager.land = .local
             c.projectManager.parallelItems = 3
+            // A worker for every item in flight: an agent that waits for an earlier item to land
+            // must never hold the worker that earlier item needs (claim order breaks ties by id).
+            c.runner.workers = 3
             c.projectManager.verifyCommand = verify
             let command = c.runner.executors["default"]?.command ?? ""
             c.runner.executors["default"]?.command = command + " {direction}"
